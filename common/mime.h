@@ -1,0 +1,25 @@
+/* mime: file extension to Content-Type, from /etc/mime.types with a built-in fallback. */
+#ifndef FORKD_MIME_H
+#define FORKD_MIME_H
+
+#include <stddef.h>
+
+typedef struct mime_table mime_table_t;
+
+/*
+ * Build a table from a mime.types file (path may be NULL or unreadable: then
+ * only the built-in types are known). Built-in types win over the file for
+ * the web's common extensions (html, css, js, json, svg, ...).
+ * Returns a table the caller frees with mime_free(), or NULL when out of memory.
+ */
+mime_table_t *mime_load(const char *path);
+
+void mime_free(mime_table_t *t);
+
+/*
+ * Content-Type for a file name (the part after its last '.', any case);
+ * "application/octet-stream" when unknown. The string lives as long as t.
+ */
+const char *mime_type(const mime_table_t *t, const char *name, size_t len);
+
+#endif

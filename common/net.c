@@ -1,0 +1,160 @@
+/* net: parse listen addresses and open listening sockets. */
+#include "net.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Parse a decimal port 0..65535 that makes up all of s. */
+static int parse_port(const char *s, unsigned *port)
+{
+    unsigned v = 0;
+
+    if (*s == '\0') {
+        return -1;
+    }
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9') {
+            return -1;
+        }
+        v = v * 10 + (unsigned)(*s - '0');
+        if (v > 65535) {
+            return -1;
+        }
+    }
+    *port = v;
+    return 0;
+}
+
+int net_parse_addr(const char *text, net_addr_t *addr, char err[NET_ERR_LEN])
+{
+    char host[64];
+    const char *colon;
+    unsigned port;
+    size_t hlen;
+    int v6 = text[0] == '[';
+    struct sockaddr_in *in4 = (struct sockaddr_in *)&addr->ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&addr->ss;
+
+    memset(addr, 0, sizeof(*addr));
+    if (v6) {
+        const char *end = strchr(text, ']');
+        if (end == NULL || end[1] != ':') {
+            snprintf(err, NET_ERR_LEN, "expected [v6-address]:port");
+            return -1;
+        }
+        hlen = (size_t)(end - text - 1);
+        colon = end + 1;
+        text++;
+    } else {
+        colon = strrchr(text, ':');
+        if (colon == NULL) {
+            snprintf(err, NET_ERR_LEN, "expected host:port");
+            return -1;
+        }
+        hlen = (size_t)(colon - text);
+    }
+    if (hlen == 0 || hlen >= sizeof(host)) {
+        snprintf(err, NET_ERR_LEN, "bad host");
+        return -1;
+    }
+    memcpy(host, text, hlen);
+    host[hlen] = '\0';
+    if (parse_port(colon + 1, &port) != 0) {
+        snprintf(err, NET_ERR_LEN, "bad port '%s' (0..65535)", colon + 1);
+        return -1;
+    }
+
+    if (v6) {
+        if (inet_pton(AF_INET6, host, &in6->sin6_addr) != 1) {
+            snprintf(err, NET_ERR_LEN, "bad IPv6 address '%s'", host);
+            return -1;
+        }
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        addr->len = sizeof(*in6);
+        return 0;
+    }
+    in4->sin_family = AF_INET;
+    in4->sin_port = htons((uint16_t)port);
+    addr->len = sizeof(*in4);
+    if (strcmp(host, "*") == 0) {
+        in4->sin_addr.s_addr = htonl(INADDR_ANY);
+    } else if (strcmp(host, "localhost") == 0) {
+        in4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    } else if (inet_pton(AF_INET, host, &in4->sin_addr) != 1) {
+        snprintf(err, NET_ERR_LEN, "bad IPv4 address '%s' (IPv6 goes in brackets)", host);
+        return -1;
+    }
+    return 0;
+}
+
+int net_listen(const net_addr_t *addr, int backlog, char err[NET_ERR_LEN])
+{
+    int fd, on = 1, defer = 1;
+
+    fd = socket(addr->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, NET_ERR_LEN, "socket() failed: %s", strerror(errno));
+        return -1;
+    }
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0) {
+        snprintf(err, NET_ERR_LEN, "setsockopt(SO_REUSEADDR) failed: %s", strerror(errno));
+        goto fail;
+    }
+    if (addr->ss.ss_family == AF_INET6
+        && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) != 0) {
+        snprintf(err, NET_ERR_LEN, "setsockopt(IPV6_V6ONLY) failed: %s", strerror(errno));
+        goto fail;
+    }
+    if (bind(fd, (const struct sockaddr *)&addr->ss, addr->len) != 0) {
+        snprintf(err, NET_ERR_LEN, "bind() failed: %s", strerror(errno));
+        goto fail;
+    }
+    if (listen(fd, backlog) != 0) {
+        snprintf(err, NET_ERR_LEN, "listen() failed: %s", strerror(errno));
+        goto fail;
+    }
+    /* wake a worker only once the request has arrived (nginx "deferred") */
+    if (setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof(defer)) != 0) {
+        snprintf(err, NET_ERR_LEN, "setsockopt(TCP_DEFER_ACCEPT) failed: %s", strerror(errno));
+        goto fail;
+    }
+    return fd;
+
+fail:
+    close(fd);
+    return -1;
+}
+
+int net_local_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0) {
+        return -1;
+    }
+    if (ss.ss_family == AF_INET6) {
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    }
+    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+const char *net_ntop(const struct sockaddr_storage *ss, char *buf, size_t size)
+{
+    const void *a = ss->ss_family == AF_INET6
+                        ? (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr
+                        : (const void *)&((const struct sockaddr_in *)ss)->sin_addr;
+
+    if (inet_ntop(ss->ss_family, a, buf, (socklen_t)size) == NULL) {
+        snprintf(buf, size, "-");
+    }
+    return buf;
+}

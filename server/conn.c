@@ -1,0 +1,893 @@
+/* conn: the request path of a worker, from accept to the last byte of the response. */
+#include "conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "router.h"
+#include "uri.h"
+
+#define FREE_CONNS_MAX 4096
+#define FREE_BLOCKS_MAX 64
+#define READ_RETRY_MS 1
+
+static void on_event(evutil_socket_t fd, short what, void *arg);
+static void run(conn_t *c);
+static void begin_request(conn_t *c);
+static void dispatch(conn_t *c);
+static void start_error(conn_t *c, int status);
+static void start_response(conn_t *c);
+
+uint64_t conn_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+size_t conn_block_size(const config_t *cfg)
+{
+    return sizeof(conn_block_t) + cfg->max_headers * sizeof(http_header_t)
+           + cfg->max_header_size + CONN_IN_SLACK;
+}
+
+/* Wait for what (EV_READ/EV_WRITE) for at most ms; one event per connection. */
+static void wait_for(conn_t *c, short what, uint64_t ms)
+{
+    struct timeval tv;
+
+    if (ms == 0) {
+        ms = 1;
+    }
+    tv.tv_sec = (time_t)(ms / 1000);
+    tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+    if (c->ev_what != what) {
+        if (c->ev_what != 0) {
+            event_del(&c->ev);
+        }
+        event_assign(&c->ev, c->w->base, c->fd, what, on_event, c);
+        c->ev_what = what;
+    }
+    event_add(&c->ev, &tv);
+}
+
+static void stop_waiting(conn_t *c)
+{
+    if (c->ev_what != 0) {
+        event_del(&c->ev);
+    }
+}
+
+/* Take a buffer block from the pool (or malloc); NULL when out of memory. */
+static conn_block_t *block_get(worker_t *w)
+{
+    conn_block_t *b = w->free_blocks;
+    char *mem;
+
+    if (b != NULL) {
+        w->free_blocks = b->next_free;
+        w->nfree_blocks--;
+    } else {
+        mem = malloc(w->block_size);
+        if (mem == NULL) {
+            return NULL;
+        }
+        b = (conn_block_t *)mem;
+        b->headers = (http_header_t *)(mem + sizeof(conn_block_t));
+        b->in = (char *)(b->headers + w->cfg->max_headers);
+        b->in_cap = w->cfg->max_header_size + CONN_IN_SLACK;
+    }
+    b->in_len = 0;
+    b->in_off = 0;
+    return b;
+}
+
+static void block_put(worker_t *w, conn_block_t *b)
+{
+    if (w->nfree_blocks >= FREE_BLOCKS_MAX) {
+        free(b);
+        return;
+    }
+    b->next_free = w->free_blocks;
+    w->free_blocks = b;
+    w->nfree_blocks++;
+}
+
+/* Release what the current request holds: file, generated body, kept request body, timer. */
+static void request_cleanup(conn_t *c)
+{
+    conn_block_t *b = c->b;
+    resp_t *resp = &b->resp;
+
+    if (resp->fd >= 0) {
+        close(resp->fd);
+        resp->fd = -1;
+    }
+    free(resp->mem_owned);
+    resp->mem_owned = NULL;
+    if (resp->timer_cb != NULL) {
+        evtimer_del(&resp->timer);
+        resp->timer_cb = NULL;
+    }
+    free(b->body);
+    b->body = NULL;
+    b->body_len = b->body_cap = 0;
+}
+
+/* Reset the request and response for the next request on this block. */
+static void request_init(conn_t *c)
+{
+    conn_block_t *b = c->b;
+
+    memset(&b->req, 0, sizeof(b->req));
+    b->req.h.headers = b->headers;
+    b->req.h.headers_cap = c->w->cfg->max_headers;
+    b->req.conn = c;
+    resp_reset(&b->resp, c);
+    b->out_len = b->out_sent = b->mem_sent = 0;
+    b->file_sent = 0;
+    b->body_done = 0;
+    b->body_left = 0;
+    b->keep_body = 0;
+    b->pending_status = 0;
+    b->route = NULL;
+    b->head_len = 0;
+    memset(&b->chunked, 0, sizeof(b->chunked));
+}
+
+static void conn_free(conn_t *c)
+{
+    worker_t *w = c->w;
+
+    stop_waiting(c);
+    if (c->b != NULL) {
+        request_cleanup(c);
+        block_put(w, c->b);
+        c->b = NULL;
+    }
+    if (c->fd >= 0) {
+        close(c->fd);
+    }
+    if (c->prev) {
+        c->prev->next = c->next;
+    } else {
+        w->conns = c->next;
+    }
+    if (c->next) {
+        c->next->prev = c->prev;
+    }
+    w->nconns--;
+    if (w->nfree_conns < FREE_CONNS_MAX) {
+        c->next = w->free_conns;
+        w->free_conns = c;
+        w->nfree_conns++;
+    } else {
+        free(c);
+    }
+    worker_conn_closed(w);
+}
+
+void conn_accept(worker_t *w, int fd, const struct sockaddr_storage *peer)
+{
+    conn_t *c = w->free_conns;
+    int on = 1;
+
+    if (c != NULL) {
+        w->free_conns = c->next;
+        w->nfree_conns--;
+    } else {
+        c = malloc(sizeof(*c));
+        if (c == NULL) {
+            log_msg(w->log, LOG_LVL_ERROR, "malloc(conn) failed");
+            close(fd);
+            return;
+        }
+    }
+    memset(c, 0, sizeof(*c));
+    c->w = w;
+    c->fd = fd;
+    c->state = CONN_IDLE;
+    c->family = peer->ss_family;
+    if (peer->ss_family == AF_INET6) {
+        memcpy(c->addr, &((const struct sockaddr_in6 *)peer)->sin6_addr, 16);
+    } else {
+        memcpy(c->addr, &((const struct sockaddr_in *)peer)->sin_addr, 4);
+    }
+    c->next = w->conns;
+    if (w->conns) {
+        w->conns->prev = c;
+    }
+    w->conns = c;
+    w->nconns++;
+
+    /* a response is written whole or corked: small segments need not wait */
+    if (peer->ss_family != AF_UNIX) {
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+    }
+    /* the first request usually came with the connection (TCP_DEFER_ACCEPT) */
+    on_event(fd, EV_READ, c);
+}
+
+/* Input bytes: read what the socket has into in[] and run the state machine. */
+static void do_read(conn_t *c)
+{
+    worker_t *w = c->w;
+    conn_block_t *b = c->b;
+    ssize_t n;
+
+    if (b == NULL) {
+        b = c->b = block_get(w);
+        if (b == NULL) {
+            log_msg(w->log, LOG_LVL_ERROR, "malloc(%zu) for a connection failed", w->block_size);
+            c->state = CONN_CLOSE;
+            return;
+        }
+        request_init(c);
+    }
+    if (b->in_len == b->in_cap) {
+        /* full: the parser has already answered 414/431 for a head this big */
+        return;
+    }
+    n = read(c->fd, b->in + b->in_len, b->in_cap - b->in_len);
+    if (n > 0) {
+        if (c->state == CONN_IDLE) {
+            c->state = CONN_HEAD;
+            b->deadline = conn_now_ms() + w->cfg->header_timeout;
+        }
+        b->in_len += (size_t)n;
+        return;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        if (c->state == CONN_IDLE) {
+            /* nothing came after all: idle connections hold no buffers */
+            block_put(w, b);
+            c->b = NULL;
+        }
+        return;
+    }
+    /* EOF or error: between requests this is the normal end */
+    if (n < 0 && errno != ECONNRESET) {
+        log_msg(w->log, LOG_LVL_INFO, "read() failed: %s", strerror(errno));
+    }
+    c->state = CONN_CLOSE;
+}
+
+/* Draining after an error response, so the client reads it before our close. */
+static void do_linger(conn_t *c)
+{
+    char buf[4096];
+    ssize_t n;
+
+    do {
+        n = read(c->fd, buf, sizeof(buf));
+    } while (n > 0);
+    if (n == 0 || (errno != EAGAIN && errno != EINTR) || conn_now_ms() >= c->linger_deadline) {
+        c->state = CONN_CLOSE;
+    }
+}
+
+static void on_event(evutil_socket_t fd, short what, void *arg)
+{
+    conn_t *c = arg;
+    (void)fd;
+
+    if (what & EV_TIMEOUT) {
+        switch (c->state) {
+        case CONN_HEAD:
+        case CONN_BODY:
+            /* 408 to a client that started a request and stalled (slowloris) */
+            log_msg(c->w->log, LOG_LVL_INFO, "client timed out reading the request %s",
+                    c->state == CONN_HEAD ? "head" : "body");
+            start_error(c, 408);
+            break;
+        case CONN_SEND:
+            log_msg(c->w->log, LOG_LVL_INFO, "client timed out reading the response");
+            c->state = CONN_CLOSE;
+            break;
+        default:
+            c->state = CONN_CLOSE; /* idle keep-alive, or done lingering */
+            break;
+        }
+        run(c);
+        return;
+    }
+    switch (c->state) {
+    case CONN_IDLE:
+    case CONN_HEAD:
+    case CONN_BODY:
+        do_read(c);
+        break;
+    case CONN_LINGER:
+        do_linger(c);
+        break;
+    default:
+        break;
+    }
+    run(c);
+}
+
+/* Start lingering: shut our side, drain input up to lingering_timeout. */
+static void start_linger(conn_t *c)
+{
+    const config_t *cfg = c->w->cfg;
+
+    if (c->b != NULL) {
+        request_cleanup(c);
+        block_put(c->w, c->b);
+        c->b = NULL;
+    }
+    if (cfg->lingering_timeout == 0 || shutdown(c->fd, SHUT_WR) != 0) {
+        c->state = CONN_CLOSE;
+        return;
+    }
+    c->state = CONN_LINGER;
+    c->linger_deadline = conn_now_ms() + cfg->lingering_timeout;
+}
+
+/* Copy a slice into the access log line, escaping what could forge a line or field. */
+static char *log_escape(char *p, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch < 0x20 || ch >= 0x7f || ch == '"' || ch == '\\') {
+            *p++ = '\\';
+            *p++ = 'x';
+            *p++ = hex[ch >> 4];
+            *p++ = hex[ch & 15];
+        } else {
+            *p++ = (char)ch;
+        }
+    }
+    return p;
+}
+
+static char *log_header(char *p, const http_request_t *h, const char *name)
+{
+    const http_header_t *hd = h->nheaders ? http_find_header(h, name) : NULL;
+    size_t len = hd ? hd->value.len : 0;
+
+    *p++ = '"';
+    if (len == 0) {
+        *p++ = '-';
+    } else {
+        p = log_escape(p, hd->value.p, len > 512 ? 512 : len);
+    }
+    *p++ = '"';
+    return p;
+}
+
+/* One line in Combined Log Format for the request just answered. */
+static void access_log(conn_t *c, uint64_t body_bytes)
+{
+    worker_t *w = c->w;
+    conn_block_t *b = c->b;
+    const http_request_t *h = &b->req.h;
+    char *line, *p, addr[INET6_ADDRSTRLEN];
+    const char *rl;
+    size_t rl_len;
+
+    /* worst case: every byte escaped to 4 */
+    line = accesslog_reserve(&w->alog, w->log, 256 + 4 * (1024 + 512 + 512));
+    if (line == NULL) {
+        return;
+    }
+    if (h->method_name.len != 0 && h->version_minor >= 0 && b->head_len != 0) {
+        /* method SP target SP version: the parsed request line */
+        rl = h->method_name.p;
+        rl_len = (size_t)(h->target.p + h->target.len - rl) + 9;
+    } else {
+        rl = b->in;
+        rl_len = 0;
+        while (rl_len < b->in_len && rl[rl_len] != '\r' && rl[rl_len] != '\n') {
+            rl_len++;
+        }
+    }
+    if (rl_len > 1024) {
+        rl_len = 1024;
+    }
+    inet_ntop(c->family, c->addr, addr, sizeof(addr));
+    p = line + sprintf(line, "%s - - [%s] \"", addr, w->clf_date);
+    p = log_escape(p, rl, rl_len);
+    p += sprintf(p, "\" %d ", b->resp.status);
+    if (body_bytes) {
+        p += sprintf(p, "%llu ", (unsigned long long)body_bytes);
+    } else {
+        *p++ = '-';
+        *p++ = ' ';
+    }
+    p = log_header(p, h, "referer");
+    *p++ = ' ';
+    p = log_header(p, h, "user-agent");
+    *p++ = '\n';
+    accesslog_commit(&w->alog, (size_t)(p - line));
+}
+
+/* Does this response keep the connection open for another request? */
+static int keep_alive(conn_t *c)
+{
+    const config_t *cfg = c->w->cfg;
+    conn_block_t *b = c->b;
+    const http_request_t *h = &b->req.h;
+
+    if (b->resp.close || c->w->stopping || b->head_len == 0 || cfg->keepalive_timeout == 0
+        || c->requests + 1 >= cfg->keepalive_requests || (h->flags & HTTP_REQ_CONN_CLOSE)) {
+        return 0;
+    }
+    if (h->version_minor == 0 && !(h->flags & HTTP_REQ_CONN_KEEPALIVE)) {
+        return 0;
+    }
+    /* an unread body would be parsed as the next request */
+    return b->body_left == 0 && (h->body_kind != HTTP_BODY_CHUNKED || b->body_done);
+}
+
+static size_t put(char *p, const char *s, size_t n)
+{
+    memcpy(p, s, n);
+    return n;
+}
+
+#define PUT_LIT(p, s) put(p, s, sizeof(s) - 1)
+
+/* Write the status line and header lines into b->out. */
+static void build_head(conn_t *c)
+{
+    worker_t *w = c->w;
+    conn_block_t *b = c->b;
+    resp_t *resp = &b->resp;
+    char *p = b->out;
+    const char *reason = http_reason(resp->status);
+    uint64_t clen;
+    size_t rlen = strlen(reason);
+
+    worker_update_time(w);
+    c->keepalive = (uint8_t)keep_alive(c);
+    p += PUT_LIT(p, "HTTP/1.1 ");
+    p += sprintf(p, "%d ", resp->status);
+    p += put(p, reason, rlen);
+    p += PUT_LIT(p, "\r\nServer: forkd\r\nDate: ");
+    p += put(p, w->date, HTTPDATE_LEN);
+    p += PUT_LIT(p, "\r\n");
+    if (resp->content_type != NULL) {
+        p += PUT_LIT(p, "Content-Type: ");
+        p += put(p, resp->content_type, strlen(resp->content_type));
+        p += PUT_LIT(p, "\r\n");
+    }
+    if (resp->status != 204 && resp->status != 304 && resp->status >= 200) {
+        clen = resp->fd >= 0 ? resp->file_len : resp->mem_len;
+        p += sprintf(p, "Content-Length: %llu\r\n", (unsigned long long)clen);
+    }
+    p += put(p, resp->xhdr, resp->xhdr_len);
+    if (c->keepalive) {
+        p += PUT_LIT(p, "Connection: keep-alive\r\n\r\n");
+    } else {
+        p += PUT_LIT(p, "Connection: close\r\n\r\n");
+    }
+    b->out_len = (size_t)(p - b->out);
+}
+
+/* Make the response ready to send: body source, HEAD handling, head bytes. */
+static void start_response(conn_t *c)
+{
+    conn_block_t *b = c->b;
+    resp_t *resp = &b->resp;
+
+    if (resp->mem == NULL && resp->fd < 0) {
+        resp->mem = resp->mem_owned ? resp->mem_owned : resp->gen;
+        resp->mem_len = resp->gen_len;
+    }
+    if (b->req.h.method == HTTP_METHOD_HEAD || resp->status == 204 || resp->status == 304) {
+        resp->no_body = 1;
+    }
+    build_head(c);
+    c->state = CONN_SEND;
+}
+
+/* Send a 4xx/5xx page and close after it; the request may be unparsed. */
+static void start_error(conn_t *c, int status)
+{
+    conn_block_t *b = c->b;
+
+    if (b == NULL) {
+        c->state = CONN_CLOSE;
+        return;
+    }
+    if (b->resp.fd >= 0 || b->resp.mem_owned != NULL || b->resp.timer_cb != NULL) {
+        request_cleanup(c);
+    }
+    resp_reset(&b->resp, c);
+    resp_error(&b->resp, status);
+    b->resp.close = 1;
+    start_response(c);
+}
+
+/* Write as much of the response as the socket takes. 1 done, 0 again later, -1 error. */
+static int send_some(conn_t *c)
+{
+    conn_block_t *b = c->b;
+    resp_t *resp = &b->resp;
+    struct iovec iov[2];
+    int iovcnt = 0;
+    ssize_t n;
+    size_t mem_len = resp->no_body ? 0 : resp->mem_len;
+    int with_file = !resp->no_body && resp->fd >= 0 && resp->file_len > 0;
+
+    while (b->out_sent < b->out_len || b->mem_sent < mem_len) {
+        iovcnt = 0;
+        if (b->out_sent < b->out_len) {
+            iov[iovcnt].iov_base = b->out + b->out_sent;
+            iov[iovcnt++].iov_len = b->out_len - b->out_sent;
+        }
+        if (b->mem_sent < mem_len) {
+            iov[iovcnt].iov_base = (char *)resp->mem + b->mem_sent;
+            iov[iovcnt++].iov_len = mem_len - b->mem_sent;
+        }
+        if (with_file) {
+            /* MSG_MORE: the head goes out in one segment with the file's start */
+            struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)iovcnt};
+            n = sendmsg(c->fd, &msg, MSG_MORE | MSG_NOSIGNAL);
+        } else {
+            n = writev(c->fd, iov, iovcnt);
+        }
+        if (n < 0) {
+            return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
+        }
+        if ((size_t)n <= b->out_len - b->out_sent) {
+            b->out_sent += (size_t)n;
+        } else {
+            n -= (ssize_t)(b->out_len - b->out_sent);
+            b->out_sent = b->out_len;
+            b->mem_sent += (size_t)n;
+        }
+    }
+    while (with_file && resp->file_len > 0) {
+        size_t chunk = resp->file_len > (1u << 30) ? (1u << 30) : (size_t)resp->file_len;
+        n = sendfile(c->fd, resp->fd, &resp->file_off, chunk);
+        if (n < 0) {
+            return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
+        }
+        if (n == 0) {
+            /* the file shrank under us: the promised length cannot be kept */
+            log_msg(c->w->log, LOG_LVL_ERROR, "sendfile() hit end of file early (file truncated?)");
+            return -1;
+        }
+        resp->file_len -= (uint64_t)n;
+        b->file_sent += (uint64_t)n;
+    }
+    return 1;
+}
+
+/* The response is out: log it, then close, linger, or go on to the next request. */
+static void finish_response(conn_t *c, uint64_t body_bytes)
+{
+    conn_block_t *b = c->b;
+    size_t rest;
+
+    access_log(c, body_bytes);
+    c->requests++;
+    if (!c->keepalive) {
+        if (b->resp.close) {
+            start_linger(c);
+        } else {
+            c->state = CONN_CLOSE;
+        }
+        return;
+    }
+    request_cleanup(c);
+    rest = b->in_len - b->in_off;
+    if (rest == 0) {
+        block_put(c->w, b);
+        c->b = NULL;
+        c->state = CONN_IDLE;
+        return;
+    }
+    /* pipelined: the next request is already here */
+    memmove(b->in, b->in + b->in_off, rest);
+    b->in_len = rest;
+    b->in_off = 0;
+    request_init(c);
+    c->state = CONN_HEAD;
+    b->deadline = conn_now_ms() + c->w->cfg->header_timeout;
+}
+
+/* Take body bytes from in[in_off..in_len). 1 complete, 0 need more, -1 error started. */
+static int body_step(conn_t *c)
+{
+    conn_block_t *b = c->b;
+    const config_t *cfg = c->w->cfg;
+    char *data = b->in + b->in_off;
+    size_t avail = b->in_len - b->in_off, dlen;
+    ssize_t n;
+
+    if (b->req.h.body_kind == HTTP_BODY_LENGTH) {
+        dlen = avail < b->body_left ? avail : (size_t)b->body_left;
+        b->in_off += dlen;
+        b->body_left -= dlen;
+        n = b->body_left == 0 ? 1 : 0;
+    } else {
+        n = http_chunked_parse(&b->chunked, data, avail, cfg->max_body_size,
+                               cfg->max_header_size, &dlen);
+        if (n == HTTP_PARSE_BAD) {
+            log_msg(c->w->log, LOG_LVL_INFO, "bad chunked body: %s", b->chunked.reason);
+            start_error(c, b->chunked.status);
+            return -1;
+        }
+        b->in_off += n == HTTP_PARSE_NEED_MORE ? avail : (size_t)n;
+        b->body_done = n >= 0;
+        n = n >= 0 ? 1 : 0;
+    }
+    if (b->keep_body && dlen > 0) {
+        if (b->body_len + dlen > b->body_cap) {
+            size_t cap = b->body_cap ? b->body_cap * 2 : 4096;
+            char *nb;
+            while (cap < b->body_len + dlen) {
+                cap *= 2;
+            }
+            nb = realloc(b->body, cap);
+            if (nb == NULL) {
+                start_error(c, 500);
+                return -1;
+            }
+            b->body = nb;
+            b->body_cap = cap;
+        }
+        memcpy(b->body + b->body_len, data, dlen);
+        b->body_len += dlen;
+    }
+    if (b->in_off == b->in_len) {
+        /* all consumed: read further body bytes right after the head */
+        b->in_len = b->in_off = b->head_len;
+    }
+    return (int)n;
+}
+
+static void send_continue(conn_t *c)
+{
+    static const char msg[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+    /* the socket is fresh for this request: a 25-byte write does not block */
+    if (write(c->fd, msg, sizeof(msg) - 1) < 0) {
+        c->b->resp.close = 1;
+    }
+}
+
+/* The head is parsed: route it, decide errors, and set up reading the body. */
+static void begin_request(conn_t *c)
+{
+    worker_t *w = c->w;
+    conn_block_t *b = c->b;
+    http_request_t *h = &b->req.h;
+    const route_t *rt = NULL;
+    int len, status = 0, has_body;
+
+    if (h->method == HTTP_METHOD_OTHER || h->method == HTTP_METHOD_CONNECT) {
+        status = 501;
+    } else if (h->target_form == HTTP_TARGET_ASTERISK) {
+        status = 0; /* OPTIONS *: answered in dispatch() */
+    } else {
+        len = uri_normalize_path(h->path.p, h->path.len, b->path, sizeof(b->path));
+        if (len < 0) {
+            status = 400;
+        } else {
+            b->req.path = b->path;
+            b->req.path_len = (size_t)len;
+            rt = router_match(&w->router, b->path, (size_t)len);
+            if (rt == NULL) {
+                status = 404;
+            } else if (!(rt->methods & HTTP_METHOD_BIT(h->method))
+                       && h->method != HTTP_METHOD_OPTIONS) {
+                status = 405;
+            }
+        }
+    }
+    b->route = rt;
+    has_body = h->body_kind == HTTP_BODY_CHUNKED
+               || (h->body_kind == HTTP_BODY_LENGTH && h->content_length > 0);
+    if (h->body_kind == HTTP_BODY_LENGTH && h->content_length > w->cfg->max_body_size) {
+        status = 413;
+    }
+    b->pending_status = status;
+    if (!has_body) {
+        dispatch(c);
+        return;
+    }
+    if (status == 413 || (status != 0 && (h->flags & HTTP_REQ_EXPECT_CONTINUE))) {
+        /* the client waits for our word before sending: answer now and close */
+        b->resp.close = 1;
+        b->body_left = h->body_kind == HTTP_BODY_LENGTH ? h->content_length : 1;
+        dispatch(c);
+        return;
+    }
+    b->keep_body = status == 0 && rt != NULL && (rt->flags & ROUTE_TAKES_BODY);
+    if ((h->flags & HTTP_REQ_EXPECT_CONTINUE) && b->in_off == b->in_len) {
+        send_continue(c);
+    }
+    b->body_left = h->body_kind == HTTP_BODY_LENGTH ? h->content_length : 0;
+    c->state = CONN_BODY;
+}
+
+/* Body done (or none): run the handler, or answer the error decided before. */
+static void dispatch(conn_t *c)
+{
+    conn_block_t *b = c->b;
+    http_request_t *h = &b->req.h;
+    const route_t *rt = b->route;
+    resp_t *resp = &b->resp;
+    char allow[128];
+    int rc;
+
+    c->state = CONN_HANDLER;
+    if (b->pending_status != 0) {
+        resp_error(resp, b->pending_status);
+        if (b->pending_status == 405) {
+            router_allow(rt->methods, allow, sizeof(allow));
+            resp_header(resp, "Allow", allow);
+        }
+        if (b->pending_status >= 500 || b->pending_status == 400 || b->pending_status == 413) {
+            resp->close = 1;
+        }
+        start_response(c);
+        return;
+    }
+    if (h->method == HTTP_METHOD_OPTIONS
+        && (rt == NULL || !(rt->methods & HTTP_METHOD_BIT(HTTP_METHOD_OPTIONS)))) {
+        router_allow(rt ? rt->methods
+                        : HTTP_METHOD_BIT(HTTP_METHOD_GET) | HTTP_METHOD_BIT(HTTP_METHOD_HEAD),
+                     allow, sizeof(allow));
+        resp->status = 204;
+        resp_header(resp, "Allow", allow);
+        start_response(c);
+        return;
+    }
+    b->req.body = b->body;
+    b->req.body_len = b->body_len;
+    rc = rt->fn(&b->req, resp, rt->ctx);
+    if (rc == HANDLER_DONE) {
+        start_response(c);
+    }
+    /* HANDLER_ASYNC: conn_resume() continues when the handler is done */
+}
+
+void conn_resume(conn_t *c)
+{
+    start_response(c);
+    run(c);
+}
+
+/* Drive the state machine until it has to wait for the socket, a timer or a handler. */
+static void run(conn_t *c)
+{
+    const config_t *cfg = c->w->cfg;
+    http_limits_t lim;
+    conn_block_t *b;
+    ssize_t n;
+    uint64_t now;
+    int rc;
+
+    for (;;) {
+        b = c->b;
+        switch (c->state) {
+        case CONN_IDLE:
+            if (b != NULL && b->in_len == 0) {
+                block_put(c->w, b);
+                c->b = NULL;
+            }
+            if (c->w->stopping) {
+                c->state = CONN_CLOSE;
+                continue;
+            }
+            wait_for(c, EV_READ, c->requests ? cfg->keepalive_timeout : cfg->header_timeout);
+            return;
+
+        case CONN_HEAD:
+            lim.max_head = cfg->max_header_size;
+            lim.max_headers = cfg->max_headers;
+            n = http_parse_request(b->in, b->in_len, &lim, &b->req.h);
+            if (n == HTTP_PARSE_NEED_MORE) {
+                now = conn_now_ms();
+                if (now >= b->deadline) {
+                    start_error(c, 408);
+                    continue;
+                }
+                wait_for(c, EV_READ, b->deadline - now);
+                return;
+            }
+            if (n == HTTP_PARSE_BAD) {
+                log_msg(c->w->log, LOG_LVL_INFO, "bad request: %s (%d)", b->req.h.reason,
+                        b->req.h.status);
+                start_error(c, b->req.h.status);
+                continue;
+            }
+            b->head_len = b->in_off = (size_t)n;
+            begin_request(c);
+            continue;
+
+        case CONN_BODY:
+            rc = body_step(c);
+            if (rc == 0) {
+                wait_for(c, EV_READ, cfg->body_timeout);
+                return;
+            }
+            if (rc == 1) {
+                dispatch(c);
+            }
+            continue;
+
+        case CONN_HANDLER:
+            stop_waiting(c);
+            return;
+
+        case CONN_SEND:
+            rc = send_some(c);
+            if (rc == 0) {
+                wait_for(c, EV_WRITE, cfg->send_timeout);
+                return;
+            }
+            if (rc < 0) {
+                if (errno != EPIPE && errno != ECONNRESET) {
+                    log_msg(c->w->log, LOG_LVL_INFO, "writev() failed: %s", strerror(errno));
+                }
+                c->state = CONN_CLOSE;
+                continue;
+            }
+            finish_response(c, b->mem_sent + b->file_sent);
+            continue;
+
+        case CONN_LINGER:
+            now = conn_now_ms();
+            if (now >= c->linger_deadline) {
+                c->state = CONN_CLOSE;
+                continue;
+            }
+            wait_for(c, EV_READ, c->linger_deadline - now);
+            return;
+
+        case CONN_CLOSE:
+        default:
+            conn_free(c);
+            return;
+        }
+    }
+}
+
+void conn_close_idle(worker_t *w)
+{
+    conn_t *c = w->conns, *next;
+
+    for (; c != NULL; c = next) {
+        next = c->next;
+        if (c->state == CONN_IDLE && c->b == NULL) {
+            conn_free(c);
+        }
+    }
+}
+
+void conn_close_all(worker_t *w)
+{
+    conn_block_t *b;
+    conn_t *c;
+
+    while (w->conns != NULL) {
+        conn_free(w->conns);
+    }
+    while ((c = w->free_conns) != NULL) {
+        w->free_conns = c->next;
+        free(c);
+    }
+    while ((b = w->free_blocks) != NULL) {
+        w->free_blocks = b->next_free;
+        free(b);
+    }
+    w->nfree_conns = w->nfree_blocks = 0;
+}

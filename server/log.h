@@ -1,0 +1,50 @@
+/* log: the error log (lines with time, level, pid) and the buffered access log. */
+#ifndef FORKD_LOG_H
+#define FORKD_LOG_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "config.h"
+
+#define ACCESSLOG_BUF 65536
+
+typedef struct {
+    int fd;            /* 2 for stderr */
+    log_level_t level;
+    char path[CONFIG_PATH_MAX]; /* "" for stderr */
+} log_t;
+
+/* Open the error log named by cfg (path or stderr). 0 ok, -1 with err set. */
+int log_open(log_t *log, const config_t *cfg, char *err, size_t errlen);
+
+/* Write one line "2026/11/28 10:00:00 [error] 123: message" if level is enabled. */
+void log_msg(const log_t *log, log_level_t level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+void log_close(log_t *log);
+
+typedef struct {
+    int fd;    /* -1 when off */
+    char *buf; /* ACCESSLOG_BUF bytes, malloc'd */
+    size_t len;
+    time_t last_error; /* rate limit for write errors */
+} accesslog_t;
+
+/* Open the access log (path, or "" for off). 0 ok, -1 with err set. */
+int accesslog_open(accesslog_t *al, const char *path, char *err, size_t errlen);
+
+/* Room for one more line of up to need bytes: flushes when the buffer is too full. */
+char *accesslog_reserve(accesslog_t *al, const log_t *log, size_t need);
+
+/* Commit n bytes written at the pointer accesslog_reserve() returned. */
+void accesslog_commit(accesslog_t *al, size_t n);
+
+/* Write the buffered lines out (whole lines only, one write with O_APPEND). */
+void accesslog_flush(accesslog_t *al, const log_t *log);
+
+/* Flush and close. */
+void accesslog_close(accesslog_t *al, const log_t *log);
+
+#endif
