@@ -4,7 +4,7 @@
 # the exact command and fails. Groups: build, test, fuzz, format, bench.
 set -eu
 
-pkgs_build="gcc make pkg-config libevent-dev libinih-dev"
+pkgs_build="gcc make pkg-config libevent-dev libinih-dev media-types"
 pkgs_test="libcmocka-dev apache2-utils python3 curl"
 pkgs_fuzz="clang libclang-rt-14-dev"
 pkgs_format="clang-format"
