@@ -16,7 +16,10 @@
 typedef enum {
     KEY_LISTEN,     /* space separated addresses */
     KEY_WORKERS,    /* number or "auto" */
-    KEY_STRING,     /* copied as is, non-empty */
+    KEY_STRING,     /* copied as is, non-empty, no '/' */
+    KEY_NAME,       /* user or group name */
+    KEY_URLPATH,    /* "/..." */
+    KEY_CIDRS,      /* space separated CIDR list */
     KEY_PATH,       /* made absolute against the config file's directory */
     KEY_PATH_OFF,   /* path or "off" ("" stored) */
     KEY_PATH_STDERR, /* path or "stderr" ("" stored) */
@@ -42,6 +45,13 @@ typedef struct {
 static const key_def_t keys[] = {
     {"server", "listen", KEY_LISTEN, F(listen), 0, 0},
     {"server", "workers", KEY_WORKERS, F(workers), 1, 512},
+    {"server", "pid_file", KEY_PATH_OFF, F(pid_file), 0, 0},
+    {"server", "user", KEY_NAME, F(user), 0, 0},
+    {"server", "group", KEY_NAME, F(group), 0, 0},
+    {"server", "shutdown_timeout", KEY_DURATION, F(shutdown_timeout), 100, 3600000},
+    {"server", "graceful_timeout", KEY_DURATION, F(graceful_timeout), 100, 86400000},
+    {"server", "worker_timeout", KEY_DURATION, F(worker_timeout), 0, 3600000},
+    {"server", "reuse_port", KEY_BOOL, F(reuse_port), 0, 0},
     {"static", "root", KEY_PATH, F(root), 0, 0},
     {"static", "index", KEY_STRING, F(index), 0, 0},
     {"http", "keepalive_timeout", KEY_DURATION, F(keepalive_timeout), 0, 3600000},
@@ -57,6 +67,9 @@ static const key_def_t keys[] = {
     {"log", "error_log", KEY_PATH_STDERR, F(error_log), 0, 0},
     {"log", "level", KEY_LEVEL, F(level), 0, 0},
     {"demo", "enabled", KEY_BOOL, F(demo_enabled), 0, 0},
+    {"status", "path", KEY_URLPATH, F(status_path), 0, 0},
+    {"status", "metrics_path", KEY_URLPATH, F(metrics_path), 0, 0},
+    {"status", "allow", KEY_CIDRS, F(allow), 0, 0},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -93,6 +106,10 @@ void config_defaults(config_t *cfg)
     cfg->max_headers = 100;
     cfg->max_body_size = 1024 * 1024;
     cfg->level = LOG_LVL_INFO;
+    cfg->shutdown_timeout = 10000;
+    cfg->graceful_timeout = 30000;
+    cfg->worker_timeout = 60000;
+    strcpy(cfg->allow, "127.0.0.0/8 ::1/128");
 }
 
 const char *config_level_name(log_level_t lvl)
@@ -272,6 +289,32 @@ static int set_key(loader_t *ld, const key_def_t *k, const char *value)
         }
         strcpy(field, value);
         return 1;
+    case KEY_NAME:
+        for (i = 0; value[i] != '\0'; i++) {
+            if (!isalnum((unsigned char)value[i]) && strchr("._-", value[i]) == NULL) {
+                break;
+            }
+        }
+        if (value[0] == '\0' || value[i] != '\0' || (size_t)i >= k->size) {
+            return fail(ld, "bad name for %s: '%s'", k->name, value);
+        }
+        strcpy(field, value);
+        return 1;
+    case KEY_URLPATH:
+        if (value[0] != '/' || strlen(value) >= k->size || strpbrk(value, "?# \t%") != NULL) {
+            return fail(ld, "bad path for %s: '%s' (an absolute URL path)", k->name, value);
+        }
+        strcpy(field, value);
+        return 1;
+    case KEY_CIDRS: {
+        char err[NET_ERR_LEN];
+        net_cidr_t list[NET_MAX_CIDRS];
+        if (strlen(value) >= k->size || net_parse_cidr_list(value, list, err) < 0) {
+            return fail(ld, "bad %s list: %s", k->name, strlen(value) >= k->size ? "too long" : err);
+        }
+        strcpy(field, value);
+        return 1;
+    }
     case KEY_PATH:
         if (value[0] == '\0') {
             return fail(ld, "%s needs a path%s", k->name, "");
@@ -421,6 +464,10 @@ static int validate(loader_t *ld)
     if (!S_ISDIR(st.st_mode)) {
         fail(ld, "root '%s' is not a directory%s", cfg->root, "");
         return -1;
+    }
+    if (cfg->status_path[0] != '\0' && cfg->metrics_path[0] == '\0') {
+        snprintf(cfg->metrics_path, sizeof(cfg->metrics_path), "%s/metrics",
+                 strcmp(cfg->status_path, "/") == 0 ? "" : cfg->status_path);
     }
     return 0;
 }

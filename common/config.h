@@ -17,6 +17,13 @@ typedef struct {
     char listen[CONFIG_MAX_LISTEN][128]; /* "host:port" items as written */
     int nlisten;
     int workers; /* 0 = auto (one per online CPU) */
+    char pid_file[CONFIG_PATH_MAX]; /* "" when none */
+    char user[64];                  /* "" = keep the master's user */
+    char group[64];
+    uint32_t shutdown_timeout; /* fast stop: SIGKILL after this */
+    uint32_t graceful_timeout; /* graceful stop/reload: drain for at most this */
+    uint32_t worker_timeout;   /* no heartbeat this long: SIGKILL (0 = off) */
+    int reuse_port;            /* one SO_REUSEPORT socket per worker slot */
 
     /* [static] */
     char root[CONFIG_PATH_MAX]; /* absolute after loading */
@@ -40,6 +47,11 @@ typedef struct {
 
     /* [demo] */
     int demo_enabled;
+
+    /* [status] */
+    char status_path[256];  /* "" = off */
+    char metrics_path[256]; /* "" = status_path + "/metrics" */
+    char allow[512];        /* CIDR list, checked by net_parse_cidr_list() */
 } config_t;
 
 /* Fill cfg with the built-in defaults (what an empty section means). */

@@ -95,7 +95,7 @@ int net_parse_addr(const char *text, net_addr_t *addr, char err[NET_ERR_LEN])
     return 0;
 }
 
-int net_listen(const net_addr_t *addr, int backlog, char err[NET_ERR_LEN])
+int net_listen(const net_addr_t *addr, int backlog, int reuse_port, char err[NET_ERR_LEN])
 {
     int fd, on = 1, defer = 1;
 
@@ -106,6 +106,10 @@ int net_listen(const net_addr_t *addr, int backlog, char err[NET_ERR_LEN])
     }
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0) {
         snprintf(err, NET_ERR_LEN, "setsockopt(SO_REUSEADDR) failed: %s", strerror(errno));
+        goto fail;
+    }
+    if (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0) {
+        snprintf(err, NET_ERR_LEN, "setsockopt(SO_REUSEPORT) failed: %s", strerror(errno));
         goto fail;
     }
     if (addr->ss.ss_family == AF_INET6
@@ -157,4 +161,85 @@ const char *net_ntop(const struct sockaddr_storage *ss, char *buf, size_t size)
         snprintf(buf, size, "-");
     }
     return buf;
+}
+
+int net_parse_cidr_list(const char *text, net_cidr_t *list, char err[NET_ERR_LEN])
+{
+    char buf[128];
+    const char *p = text, *end, *slash;
+    size_t len;
+    int n = 0, max;
+    long bits;
+    char *bend;
+
+    for (;;) {
+        while (*p == ' ' || *p == '\t') {
+            p++;
+        }
+        if (*p == '\0') {
+            return n;
+        }
+        end = p;
+        while (*end != '\0' && *end != ' ' && *end != '\t') {
+            end++;
+        }
+        len = (size_t)(end - p);
+        if (len >= sizeof(buf) || n == NET_MAX_CIDRS) {
+            snprintf(err, NET_ERR_LEN, "%s", n == NET_MAX_CIDRS ? "more than 16 entries" : "entry too long");
+            return -1;
+        }
+        memcpy(buf, p, len);
+        buf[len] = '\0';
+        slash = strchr(buf, '/');
+        if (slash != NULL) {
+            buf[slash - buf] = '\0';
+        }
+        memset(&list[n], 0, sizeof(list[n]));
+        if (inet_pton(AF_INET, buf, list[n].addr) == 1) {
+            list[n].family = AF_INET;
+            max = 32;
+        } else if (inet_pton(AF_INET6, buf, list[n].addr) == 1) {
+            list[n].family = AF_INET6;
+            max = 128;
+        } else {
+            snprintf(err, NET_ERR_LEN, "bad address '%s'", buf);
+            return -1;
+        }
+        list[n].bits = max;
+        if (slash != NULL) {
+            bits = strtol(slash + 1, &bend, 10);
+            if (slash[1] < '0' || slash[1] > '9' || *bend != '\0' || bits > max) {
+                snprintf(err, NET_ERR_LEN, "bad prefix length '/%s'", slash + 1);
+                return -1;
+            }
+            list[n].bits = (int)bits;
+        }
+        n++;
+        p = end;
+    }
+}
+
+int net_cidr_match(const net_cidr_t *list, int n, int family, const unsigned char *addr)
+{
+    static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    int i, full, rest;
+
+    if (family == AF_INET6 && memcmp(addr, v4mapped, 12) == 0) {
+        family = AF_INET;
+        addr += 12;
+    }
+    for (i = 0; i < n; i++) {
+        if (list[i].family != family) {
+            continue;
+        }
+        full = list[i].bits / 8;
+        rest = list[i].bits % 8;
+        if (memcmp(list[i].addr, addr, (size_t)full) != 0) {
+            continue;
+        }
+        if (rest == 0 || ((list[i].addr[full] ^ addr[full]) & (0xff << (8 - rest))) == 0) {
+            return 1;
+        }
+    }
+    return 0;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -568,6 +569,35 @@ static int send_some(conn_t *c)
     return 1;
 }
 
+/* Count the answered request in this worker's scoreboard slot. */
+static void scoreboard_done(conn_t *c, uint64_t body_bytes)
+{
+    sb_slot_t *slot = c->w->slot;
+    int cls = c->b->resp.status / 100 - 1;
+
+    SB_ADD(slot->requests, 1);
+    SB_ADD(slot->bytes, body_bytes);
+    if (cls >= 0 && cls < 5) {
+        SB_ADD(slot->status[cls], 1);
+    }
+    SB_SET(slot->state, c->w->stopping ? SB_DRAINING : SB_IDLE);
+}
+
+/* Publish the request line being served, for the master's watchdog log. */
+static void scoreboard_busy(conn_t *c)
+{
+    sb_slot_t *slot = c->w->slot;
+    const http_request_t *h = &c->b->req.h;
+    size_t n = (size_t)(h->target.p + h->target.len - h->method_name.p);
+
+    if (n > SB_CURRENT_LEN - 1) {
+        n = SB_CURRENT_LEN - 1;
+    }
+    memcpy(slot->current, h->method_name.p, n);
+    slot->current[n] = '\0';
+    SB_SET(slot->state, SB_BUSY);
+}
+
 /* The response is out: log it, then close, linger, or go on to the next request. */
 static void finish_response(conn_t *c, uint64_t body_bytes)
 {
@@ -575,6 +605,7 @@ static void finish_response(conn_t *c, uint64_t body_bytes)
     size_t rest;
 
     access_log(c, body_bytes);
+    scoreboard_done(c, body_bytes);
     c->requests++;
     if (!c->keepalive) {
         if (b->resp.close) {
@@ -810,6 +841,7 @@ static void run(conn_t *c)
                 continue;
             }
             b->head_len = b->in_off = (size_t)n;
+            scoreboard_busy(c);
             begin_request(c);
             continue;
 
@@ -864,10 +896,13 @@ static void run(conn_t *c)
 void conn_close_idle(worker_t *w)
 {
     conn_t *c = w->conns, *next;
+    int pending;
 
     for (; c != NULL; c = next) {
         next = c->next;
-        if (c->state == CONN_IDLE && c->b == NULL) {
+        /* bytes waiting: a request is arriving, let the read event answer it */
+        if (c->state == CONN_IDLE && c->b == NULL
+            && (ioctl(c->fd, FIONREAD, &pending) != 0 || pending == 0)) {
             conn_free(c);
         }
     }

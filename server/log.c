@@ -64,6 +64,28 @@ void log_msg(const log_t *log, log_level_t level, const char *fmt, ...)
     }
 }
 
+int log_reopen(log_t *log, char *err, size_t errlen)
+{
+    int fd;
+
+    if (log->path[0] == '\0') {
+        return 0;
+    }
+    fd = open_append(log->path);
+    if (fd < 0) {
+        snprintf(err, errlen, "reopening \"%s\" failed: %s", log->path, strerror(errno));
+        return -1;
+    }
+    /* dup2 keeps the descriptor number: workers forked later inherit the new file */
+    if (log->fd > STDERR_FILENO) {
+        dup2(fd, log->fd);
+        close(fd);
+    } else {
+        log->fd = fd;
+    }
+    return 0;
+}
+
 void log_close(log_t *log)
 {
     if (log->fd > STDERR_FILENO) {

@@ -23,6 +23,9 @@ int log_open(log_t *log, const config_t *cfg, char *err, size_t errlen);
 void log_msg(const log_t *log, log_level_t level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Open the error log file again (after logrotate moved it). 0 ok, -1 with err set. */
+int log_reopen(log_t *log, char *err, size_t errlen);
+
 void log_close(log_t *log);
 
 typedef struct {

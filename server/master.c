@@ -2,6 +2,10 @@
 #include "master.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,24 +17,64 @@
 #include <unistd.h>
 
 #include "net.h"
+#include "scoreboard.h"
 #include "worker.h"
 
-#define MAX_WORKERS 512
-#define STOP_TIMEOUT_S 10 /* TERM, then SIGKILL for workers that are still there */
-#define RESPAWN_MAX_DELAY_S 32
+#define MAX_WORKERS 64         /* per generation; SB_SLOTS leaves room for draining ones */
+#define RESPAWN_MAX_DELAY_S 32 /* crash-loop backoff cap */
+#define QUICK_DEATH_S 2        /* a worker that dies sooner counts toward the backoff */
+#define READY_WAIT_MS 5000     /* reload: how long the new generation may take to serve */
+#define TICK_MS 100
+
+/* A worker process as the master sees it; indexed by scoreboard slot. */
+typedef struct {
+    pid_t pid; /* 0 = slot unused */
+    int generation;
+    int index;          /* 0..nworkers-1 in its generation */
+    time_t started;
+    int draining;       /* sent QUIT (or TERM when stopping) */
+    uint64_t kill_at;   /* ms: SIGKILL if still alive then (0 = none) */
+    int listen_set;     /* which socket set it was given */
+} proc_t;
+
+/* One set of listening sockets, as opened for a listen= value. */
+typedef struct {
+    int fds[CONFIG_MAX_LISTEN];
+    int n;
+} listen_set_t;
 
 typedef struct {
-    const config_t *cfg;
+    const char *cfg_path;
+    config_t *cfg; /* the current config (owned) */
     log_t *log;
-    int listen_fds[CONFIG_MAX_LISTEN];
-    int nlisten;
-    int nworkers;
-    pid_t pids[MAX_WORKERS]; /* 0 = empty slot */
-    time_t started[MAX_WORKERS];
-    int fails;            /* quick deaths in a row, for the respawn backoff */
-    time_t respawn_after; /* no respawn before this time */
-    int stopping;         /* 0, or the signal that asked us to stop */
+    scoreboard_t *sb;
+
+    /* set 0: the shared sockets; with reuse_port, set i is worker index i's own */
+    listen_set_t sets[MAX_WORKERS];
+
+    proc_t procs[SB_SLOTS];
+    int nworkers;   /* wanted in the current generation */
+    int generation;
+    int drain_pending; /* reload: older generations wait for the new one to serve */
+    uint64_t drain_after; /* ms: drain them anyway after this */
+
+    int fails;            /* quick deaths in a row */
+    time_t respawn_after; /* no respawn before this */
+    int fatal;            /* a worker said its config cannot work: do not respawn */
+
+    int stopping; /* 0, SIGTERM (fast) or SIGQUIT (graceful) */
+    uid_t uid;
+    gid_t gid;
+    int drop_privileges;
 } master_t;
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 /* The port file lets tests (and scripts) find a "port 0" server: tmp + rename. */
 static void write_port_file(master_t *m)
@@ -39,7 +83,7 @@ static void write_port_file(master_t *m)
     char tmp[4096];
     FILE *fp;
 
-    if (path == NULL || m->nlisten == 0) {
+    if (path == NULL || m->sets[0].n == 0) {
         return;
     }
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
@@ -48,43 +92,97 @@ static void write_port_file(master_t *m)
         log_msg(m->log, LOG_LVL_ERROR, "fopen(\"%s\") failed: %s", tmp, strerror(errno));
         return;
     }
-    fprintf(fp, "%d\n", net_local_port(m->listen_fds[0]));
+    fprintf(fp, "%d\n", net_local_port(m->sets[0].fds[0]));
     if (fclose(fp) != 0 || rename(tmp, path) != 0) {
         log_msg(m->log, LOG_LVL_ERROR, "writing \"%s\" failed: %s", path, strerror(errno));
     }
 }
 
-static int open_listeners(master_t *m)
+static void close_set(listen_set_t *set)
+{
+    int i;
+
+    for (i = 0; i < set->n; i++) {
+        close(set->fds[i]);
+    }
+    set->n = 0;
+}
+
+/*
+ * Open one socket per listen address of cfg into set. With port 0 and
+ * reuse_port, later sets bind the port the first set got. 0 ok, -1 logged.
+ */
+static int open_set(master_t *m, const config_t *cfg, listen_set_t *set, const listen_set_t *like)
 {
     char err[NET_ERR_LEN];
     net_addr_t addr;
     int i, fd;
 
-    for (i = 0; i < m->cfg->nlisten; i++) {
-        if (net_parse_addr(m->cfg->listen[i], &addr, err) != 0) {
-            log_msg(m->log, LOG_LVL_ERROR, "listen %s: %s", m->cfg->listen[i], err);
+    set->n = 0;
+    for (i = 0; i < cfg->nlisten; i++) {
+        if (net_parse_addr(cfg->listen[i], &addr, err) != 0) {
+            log_msg(m->log, LOG_LVL_ERROR, "listen %s: %s", cfg->listen[i], err);
+            close_set(set);
             return -1;
         }
-        fd = net_listen(&addr, SOMAXCONN, err);
+        if (like != NULL && like->n > i) {
+            int port = net_local_port(like->fds[i]);
+            ((struct sockaddr_in *)&addr.ss)->sin_port = htons((uint16_t)port); /* same offset in v6 */
+        }
+        fd = net_listen(&addr, SOMAXCONN, cfg->reuse_port, err);
         if (fd < 0) {
-            log_msg(m->log, LOG_LVL_ERROR, "listen %s: %s", m->cfg->listen[i], err);
+            log_msg(m->log, LOG_LVL_ERROR, "listen %s: %s", cfg->listen[i], err);
+            close_set(set);
             return -1;
         }
-        m->listen_fds[m->nlisten++] = fd;
-        log_msg(m->log, LOG_LVL_INFO, "listening on %s (port %d)", m->cfg->listen[i],
-                net_local_port(fd));
+        set->fds[set->n++] = fd;
     }
     return 0;
 }
 
-/* Fork the worker for slot i. 0 ok, -1 logged. */
-static int spawn(master_t *m, int i)
+/*
+ * The socket set worker index i uses: with reuse_port its own (set i, bound
+ * to the same address with SO_REUSEPORT, kept by the master across worker
+ * restarts), else the shared set 0.
+ */
+static int set_for(master_t *m, int index)
 {
+    if (!m->cfg->reuse_port) {
+        return 0;
+    }
+    if (m->sets[index].n == 0 && open_set(m, m->cfg, &m->sets[index], &m->sets[0]) != 0) {
+        return -1;
+    }
+    return index;
+}
+
+/* Fork a worker of the current generation for index. 0 ok, -1 logged. */
+static int spawn(master_t *m, int index)
+{
+    worker_args_t args;
     pid_t master_pid = getpid(), pid;
+    int slot = scoreboard_take(m->sb), set;
+    sb_slot_t *s;
+
+    if (slot < 0) {
+        log_msg(m->log, LOG_LVL_ERROR, "no free scoreboard slot for a worker");
+        return -1;
+    }
+    set = set_for(m, index);
+    if (set < 0) {
+        SB_SET(m->sb->slots[slot].state, SB_FREE);
+        return -1;
+    }
+    s = &m->sb->slots[slot];
+    SB_SET(s->generation, m->generation);
+    SB_SET(s->slot_index, index);
+    SB_SET(s->started, (int64_t)time(NULL));
+    SB_SET(s->heartbeat, (int64_t)now_ms());
 
     pid = fork();
     if (pid < 0) {
         log_msg(m->log, LOG_LVL_ERROR, "fork() failed: %s", strerror(errno));
+        SB_SET(s->state, SB_FREE);
         return -1;
     }
     if (pid == 0) {
@@ -93,159 +191,570 @@ static int spawn(master_t *m, int i)
         if (getppid() != master_pid) {
             _exit(0);
         }
-        _exit(worker_run(m->cfg, m->log, m->listen_fds, m->nlisten, i));
+        memset(&args, 0, sizeof(args));
+        args.cfg = m->cfg;
+        args.log = m->log;
+        args.listen_fds = m->sets[set].fds;
+        args.nlisten = m->sets[set].n;
+        args.sb = m->sb;
+        args.slot = slot;
+        args.master_pid = master_pid;
+        args.uid = m->uid;
+        args.gid = m->gid;
+        args.drop_privileges = m->drop_privileges;
+        _exit(worker_run(&args));
     }
-    m->pids[i] = pid;
-    m->started[i] = time(NULL);
-    log_msg(m->log, LOG_LVL_INFO, "worker %d started (pid %d)", i, (int)pid);
+    SB_SET(s->pid, (int32_t)pid);
+    m->procs[slot].pid = pid;
+    m->procs[slot].generation = m->generation;
+    m->procs[slot].index = index;
+    m->procs[slot].started = time(NULL);
+    m->procs[slot].draining = 0;
+    m->procs[slot].kill_at = 0;
+    m->procs[slot].listen_set = set;
+    log_msg(m->log, LOG_LVL_INFO, "worker %d.%d started (pid %d)", m->generation, index, (int)pid);
     return 0;
 }
 
-static int live_workers(const master_t *m)
+/* Ask one worker to stop: QUIT drains within graceful_timeout, TERM stops now. */
+static void stop_proc(master_t *m, proc_t *p, int sig)
+{
+    uint32_t grace = sig == SIGQUIT ? m->cfg->graceful_timeout : m->cfg->shutdown_timeout;
+
+    kill(p->pid, sig);
+    if (!p->draining || sig == SIGTERM) {
+        /* the worker keeps its own deadline; this one is for a worker that cannot */
+        p->kill_at = now_ms() + grace + 1000;
+    }
+    p->draining = 1;
+}
+
+static int live_procs(const master_t *m)
 {
     int i, n = 0;
 
-    for (i = 0; i < m->nworkers; i++) {
-        n += m->pids[i] != 0;
+    for (i = 0; i < SB_SLOTS; i++) {
+        n += m->procs[i].pid != 0;
     }
     return n;
 }
 
-static void signal_workers(const master_t *m, int sig)
-{
-    int i;
-
-    for (i = 0; i < m->nworkers; i++) {
-        if (m->pids[i] != 0) {
-            kill(m->pids[i], sig);
-        }
-    }
-}
-
-/* Collect every exited worker; a quick death grows the respawn backoff. */
+/* Collect every exited worker and free its slot; note crashes for the backoff. */
 static void reap(master_t *m)
 {
     int status, i;
     pid_t pid;
+    proc_t *p;
 
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        for (i = 0; i < m->nworkers && m->pids[i] != pid; i++) {
+        for (i = 0; i < SB_SLOTS && m->procs[i].pid != pid; i++) {
         }
-        if (i == m->nworkers) {
+        if (i == SB_SLOTS) {
             continue;
         }
-        m->pids[i] = 0;
-        if (m->stopping) {
+        p = &m->procs[i];
+        p->pid = 0;
+        memset(&m->sb->slots[i], 0, sizeof(m->sb->slots[i]));
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && p->draining) {
+            log_msg(m->log, LOG_LVL_INFO, "worker %d.%d (pid %d) exited", p->generation,
+                    p->index, (int)pid);
             continue;
         }
         if (WIFSIGNALED(status)) {
-            log_msg(m->log, LOG_LVL_ERROR, "worker %d (pid %d) killed by signal %d", i, (int)pid,
-                    WTERMSIG(status));
+            log_msg(m->log, LOG_LVL_ERROR, "worker %d.%d (pid %d) killed by signal %d",
+                    p->generation, p->index, (int)pid, WTERMSIG(status));
         } else {
-            log_msg(m->log, LOG_LVL_ERROR, "worker %d (pid %d) exited with status %d", i,
-                    (int)pid, WEXITSTATUS(status));
+            log_msg(m->log, LOG_LVL_ERROR, "worker %d.%d (pid %d) exited with status %d",
+                    p->generation, p->index, (int)pid, WEXITSTATUS(status));
         }
-        if (time(NULL) - m->started[i] < 2) {
+        if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_FATAL) {
+            log_msg(m->log, LOG_LVL_ERROR, "worker cannot run with this config: not respawning "
+                                           "(fix it and reload)");
+            m->fatal = 1;
+        }
+        if (p->draining || p->generation != m->generation) {
+            continue;
+        }
+        if (time(NULL) - p->started < QUICK_DEATH_S) {
             int delay = 1 << (m->fails < 5 ? m->fails : 5);
             m->fails++;
             m->respawn_after = time(NULL) + delay;
-            log_msg(m->log, LOG_LVL_ERROR, "worker died within 2s: respawning in %ds", delay);
+            log_msg(m->log, LOG_LVL_ERROR, "worker died within %ds: respawning in %ds",
+                    QUICK_DEATH_S, delay);
         } else {
             m->fails = 0;
         }
     }
 }
 
+/* Fill every empty index of the current generation (after the backoff). */
 static void respawn(master_t *m)
 {
+    int have[MAX_WORKERS] = {0};
     int i;
 
-    if (m->stopping || time(NULL) < m->respawn_after) {
+    if (m->stopping || m->fatal || time(NULL) < m->respawn_after) {
         return;
     }
+    for (i = 0; i < SB_SLOTS; i++) {
+        proc_t *p = &m->procs[i];
+        if (p->pid != 0 && p->generation == m->generation && !p->draining
+            && p->index < MAX_WORKERS) {
+            have[p->index] = 1;
+        }
+    }
     for (i = 0; i < m->nworkers; i++) {
-        if (m->pids[i] == 0 && spawn(m, i) != 0) {
+        if (!have[i] && spawn(m, i) != 0) {
             return;
         }
     }
 }
 
-int master_run(const config_t *cfg, log_t *log)
+/*
+ * The watchdog: a worker whose heartbeat is older than worker_timeout is stuck
+ * (a handler in a loop, a blocking call). Say what it was doing, then kill it;
+ * reap() and respawn() replace it.
+ */
+static void check_heartbeats(master_t *m)
 {
-    master_t m;
+    uint64_t now = now_ms();
+    int i;
+
+    for (i = 0; i < SB_SLOTS; i++) {
+        proc_t *p = &m->procs[i];
+        sb_slot_t *s = &m->sb->slots[i];
+        int64_t beat;
+        char current[SB_CURRENT_LEN];
+
+        if (p->pid == 0) {
+            continue;
+        }
+        if (p->kill_at != 0 && now >= p->kill_at) {
+            log_msg(m->log, LOG_LVL_ERROR, "worker %d.%d (pid %d) did not stop in time: SIGKILL",
+                    p->generation, p->index, (int)p->pid);
+            kill(p->pid, SIGKILL);
+            p->kill_at = 0;
+            continue;
+        }
+        beat = SB_GET(s->heartbeat);
+        if (m->cfg->worker_timeout == 0 || beat == 0 || p->kill_at != 0
+            || now - (uint64_t)beat < m->cfg->worker_timeout) {
+            continue;
+        }
+        snprintf(current, sizeof(current), "%s", s->current);
+        log_msg(m->log, LOG_LVL_ERROR,
+                "worker %d.%d (pid %d) unresponsive for %llums (state %s, request \"%s\"): "
+                "SIGKILL",
+                p->generation, p->index, (int)p->pid, (unsigned long long)(now - (uint64_t)beat),
+                scoreboard_state_name(SB_GET(s->state)),
+                SB_GET(s->state) == SB_BUSY ? current : "");
+        kill(p->pid, SIGKILL);
+        p->kill_at = 0;
+        SB_SET(s->heartbeat, 0);
+    }
+}
+
+/* Drain every worker of an older generation once the new one serves. */
+static void drain_old(master_t *m, int force)
+{
+    int i, ready = 1;
+
+    if (!m->drain_pending) {
+        return;
+    }
+    for (i = 0; i < SB_SLOTS && !force; i++) {
+        proc_t *p = &m->procs[i];
+        if (p->pid != 0 && p->generation == m->generation
+            && SB_GET(m->sb->slots[i].state) == SB_STARTING) {
+            ready = 0;
+        }
+    }
+    if (!ready && now_ms() < m->drain_after) {
+        return;
+    }
+    m->drain_pending = 0;
+    for (i = 0; i < SB_SLOTS; i++) {
+        proc_t *p = &m->procs[i];
+        if (p->pid != 0 && p->generation != m->generation && !p->draining) {
+            stop_proc(m, p, SIGQUIT);
+        }
+    }
+}
+
+static int same_listen(const config_t *a, const config_t *b)
+{
+    int i;
+
+    if (a->nlisten != b->nlisten || a->reuse_port != b->reuse_port) {
+        return 0;
+    }
+    for (i = 0; i < a->nlisten; i++) {
+        if (strcmp(a->listen[i], b->listen[i]) != 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/*
+ * HUP: read the config again. Refused: log why and change nothing. Accepted:
+ * a new generation of workers with it, and the old one drains once the new
+ * one serves. Unchanged listen addresses keep their sockets, so no queued
+ * connection is lost; changed ones get new sockets and the old ones close
+ * with the last old worker.
+ */
+static void reload(master_t *m)
+{
+    config_t *cfg = malloc(sizeof(*cfg));
+    char err[CONFIG_ERR_LEN];
+    listen_set_t fresh;
+    int i;
+
+    if (cfg == NULL) {
+        log_msg(m->log, LOG_LVL_ERROR, "reload refused: out of memory");
+        return;
+    }
+    if (config_load(cfg, m->cfg_path, err) != 0) {
+        log_msg(m->log, LOG_LVL_ERROR, "reload refused, still serving the old config: %s", err);
+        free(cfg);
+        return;
+    }
+    if (!same_listen(m->cfg, cfg)) {
+        if (open_set(m, cfg, &fresh, NULL) != 0) {
+            log_msg(m->log, LOG_LVL_ERROR, "reload refused, still serving the old config");
+            free(cfg);
+            return;
+        }
+        for (i = 0; i < MAX_WORKERS; i++) {
+            close_set(&m->sets[i]); /* old workers keep their copies until they exit */
+        }
+        m->sets[0] = fresh;
+    }
+    if (strcmp(cfg->error_log, m->cfg->error_log) != 0) {
+        log_t fresh_log;
+        if (log_open(&fresh_log, cfg, err, sizeof(err)) != 0) {
+            log_msg(m->log, LOG_LVL_ERROR, "reload: error log: %s (keeping the old one)", err);
+        } else {
+            log_close(m->log);
+            *m->log = fresh_log;
+        }
+    }
+    m->log->level = cfg->level;
+    free(m->cfg);
+    m->cfg = cfg;
+    m->generation++;
+    SB_SET(m->sb->generation, m->generation);
+    m->nworkers = cfg->workers ? cfg->workers : m->nworkers;
+    if (m->nworkers > MAX_WORKERS) {
+        m->nworkers = MAX_WORKERS;
+    }
+    m->fatal = 0;
+    m->fails = 0;
+    m->respawn_after = 0;
+    log_msg(m->log, LOG_LVL_INFO, "reloading: starting generation %d with %d workers",
+            m->generation, m->nworkers);
+    respawn(m);
+    m->drain_pending = 1;
+    m->drain_after = now_ms() + READY_WAIT_MS;
+}
+
+/* USR1: reopen our error log, create the files for the workers, tell them to reopen. */
+static void reopen_logs(master_t *m)
+{
+    const char *paths[] = {m->cfg->access_log, m->cfg->error_log};
+    char err[512];
+    int i, fd;
+
+    if (log_reopen(m->log, err, sizeof(err)) != 0) {
+        log_msg(m->log, LOG_LVL_ERROR, "%s", err);
+    }
+    for (i = 0; i < 2; i++) {
+        if (paths[i][0] == '\0') {
+            continue;
+        }
+        fd = open(paths[i], O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (fd >= 0) {
+            if (m->drop_privileges && fchown(fd, m->uid, m->gid) != 0) {
+                log_msg(m->log, LOG_LVL_ERROR, "fchown(\"%s\") failed: %s", paths[i],
+                        strerror(errno));
+            }
+            close(fd);
+        }
+    }
+    for (i = 0; i < SB_SLOTS; i++) {
+        if (m->procs[i].pid != 0) {
+            kill(m->procs[i].pid, SIGUSR1);
+        }
+    }
+    log_msg(m->log, LOG_LVL_INFO, "log files reopened");
+}
+
+/* TTOU / WINCH: gracefully stop the current generation's workers from index n up. */
+static void shrink(master_t *m, int n)
+{
+    int i;
+
+    m->nworkers = n;
+    /*
+     * With reuse_port the kernel would keep hashing clients to the sockets of
+     * removed indexes: close them (connections queued there are lost, the
+     * price of SO_REUSEPORT; set 0 stays for the next worker 0).
+     */
+    for (i = n > 1 ? n : 1; m->cfg->reuse_port && i < MAX_WORKERS; i++) {
+        close_set(&m->sets[i]);
+    }
+    for (i = 0; i < SB_SLOTS; i++) {
+        proc_t *p = &m->procs[i];
+        if (p->pid != 0 && p->generation == m->generation && p->index >= n && !p->draining) {
+            stop_proc(m, p, SIGQUIT);
+        }
+    }
+}
+
+static void begin_stop(master_t *m, int sig)
+{
+    int i;
+
+    if (!m->stopping || sig == SIGTERM) {
+        log_msg(m->log, LOG_LVL_INFO, "%s: stopping %s", strsignal(sig),
+                sig == SIGQUIT ? "gracefully" : "now");
+    }
+    m->stopping = sig;
+    for (i = 0; i < SB_SLOTS; i++) {
+        if (m->procs[i].pid != 0) {
+            stop_proc(m, &m->procs[i], sig);
+        }
+    }
+}
+
+/* Resolve [server] user/group. 0 ok, -1 logged. */
+static int resolve_user(master_t *m)
+{
+    struct passwd *pw;
+    struct group *gr;
+
+    if (m->cfg->user[0] == '\0') {
+        return 0;
+    }
+    if (geteuid() != 0) {
+        log_msg(m->log, LOG_LVL_WARN, "user \"%s\" ignored: not running as root", m->cfg->user);
+        return 0;
+    }
+    pw = getpwnam(m->cfg->user);
+    if (pw == NULL) {
+        log_msg(m->log, LOG_LVL_ERROR, "unknown user \"%s\"", m->cfg->user);
+        return -1;
+    }
+    m->uid = pw->pw_uid;
+    m->gid = pw->pw_gid;
+    if (m->cfg->group[0] != '\0') {
+        gr = getgrnam(m->cfg->group);
+        if (gr == NULL) {
+            log_msg(m->log, LOG_LVL_ERROR, "unknown group \"%s\"", m->cfg->group);
+            return -1;
+        }
+        m->gid = gr->gr_gid;
+    }
+    m->drop_privileges = 1;
+    return 0;
+}
+
+/*
+ * The pid file: refuse to start while the pid it names is alive, then write
+ * ours atomically (tmp + rename). 0 ok, -1 logged.
+ */
+static int write_pid_file(master_t *m)
+{
+    char tmp[CONFIG_PATH_MAX + 8];
+    const char *path = m->cfg->pid_file;
+    pid_t old;
+    FILE *fp;
+
+    if (path[0] == '\0') {
+        return 0;
+    }
+    old = master_read_pid(path);
+    if (old > 0 && old != getpid() && (kill(old, 0) == 0 || errno == EPERM)) {
+        log_msg(m->log, LOG_LVL_ERROR, "forkd is already running (pid %d in %s)", (int)old, path);
+        return -1;
+    }
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    fp = fopen(tmp, "w");
+    if (fp == NULL) {
+        log_msg(m->log, LOG_LVL_ERROR, "fopen(\"%s\") failed: %s", tmp, strerror(errno));
+        return -1;
+    }
+    fprintf(fp, "%d\n", (int)getpid());
+    if (fclose(fp) != 0 || rename(tmp, path) != 0) {
+        log_msg(m->log, LOG_LVL_ERROR, "writing \"%s\" failed: %s", path, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+static void remove_pid_file(master_t *m)
+{
+    if (m->cfg->pid_file[0] != '\0' && master_read_pid(m->cfg->pid_file) == getpid()) {
+        unlink(m->cfg->pid_file);
+    }
+}
+
+pid_t master_read_pid(const char *path)
+{
+    char buf[32];
+    ssize_t n;
+    long v;
+    char *end;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0) {
+        return -1;
+    }
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0) {
+        return -1;
+    }
+    buf[n] = '\0';
+    v = strtol(buf, &end, 10);
+    if (v <= 0 || (*end != '\n' && *end != '\0')) {
+        return -1;
+    }
+    return (pid_t)v;
+}
+
+/* One pass of the loop after a signal (or a tick): the master's whole job. */
+static void handle(master_t *m, int sig)
+{
+    switch (sig) {
+    case SIGTERM:
+    case SIGINT:
+        begin_stop(m, SIGTERM);
+        break;
+    case SIGQUIT:
+        if (m->stopping != SIGTERM) {
+            begin_stop(m, SIGQUIT);
+        }
+        break;
+    case SIGHUP:
+        if (!m->stopping) {
+            reload(m);
+        }
+        break;
+    case SIGUSR1:
+        reopen_logs(m);
+        break;
+    case SIGTTIN:
+        if (!m->stopping && m->nworkers < MAX_WORKERS) {
+            m->nworkers++;
+            log_msg(m->log, LOG_LVL_INFO, "SIGTTIN: %d workers", m->nworkers);
+        }
+        break;
+    case SIGTTOU:
+        if (!m->stopping && m->nworkers > 1) {
+            shrink(m, m->nworkers - 1);
+            log_msg(m->log, LOG_LVL_INFO, "SIGTTOU: %d workers", m->nworkers);
+        }
+        break;
+    case SIGWINCH:
+        if (!m->stopping) {
+            shrink(m, 0);
+            log_msg(m->log, LOG_LVL_INFO, "SIGWINCH: workers stopping gracefully; "
+                                          "SIGHUP starts them again");
+        }
+        break;
+    default:
+        break;
+    }
+    reap(m);
+    check_heartbeats(m);
+    drain_old(m, 0);
+    if (!m->stopping) {
+        respawn(m);
+    }
+}
+
+int master_run(config_t *cfg, const char *cfg_path, log_t *log)
+{
+    static const int sigs[] = {SIGCHLD, SIGTERM, SIGINT,  SIGQUIT,  SIGHUP,
+                               SIGUSR1, SIGTTIN, SIGTTOU, SIGWINCH};
+    master_t *m = calloc(1, sizeof(master_t));
+    struct timespec tick = {0, TICK_MS * 1000000L};
     sigset_t set;
     siginfo_t info;
-    struct timespec tick = {1, 0};
-    time_t deadline = 0;
-    int sig, i;
     long ncpu;
+    size_t i;
+    int sig;
 
-    memset(&m, 0, sizeof(m));
-    m.cfg = cfg;
-    m.log = log;
-    m.nworkers = cfg->workers;
-    if (m.nworkers == 0) {
+    if (m == NULL) {
+        log_msg(log, LOG_LVL_ERROR, "out of memory");
+        return 1;
+    }
+    m->cfg = cfg;
+    m->cfg_path = cfg_path;
+    m->log = log;
+    m->generation = 1;
+    m->nworkers = cfg->workers;
+    if (m->nworkers == 0) {
         ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-        m.nworkers = ncpu < 1 ? 1 : ncpu > MAX_WORKERS ? MAX_WORKERS : (int)ncpu;
+        m->nworkers = ncpu < 1 ? 1 : ncpu > MAX_WORKERS ? MAX_WORKERS : (int)ncpu;
     }
 
     /*
      * Signals stay blocked in the master and are taken synchronously with
      * sigtimedwait(): no handler code runs at a random point, and the loop
-     * wakes once a second for timed work.
+     * wakes every TICK_MS for the watchdog and timed work.
      */
     sigemptyset(&set);
-    sigaddset(&set, SIGCHLD);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGQUIT);
-    sigaddset(&set, SIGHUP);
+    for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+        sigaddset(&set, sigs[i]);
+    }
     sigprocmask(SIG_BLOCK, &set, NULL);
 
-    if (open_listeners(&m) != 0) {
+    m->sb = scoreboard_create();
+    if (m->sb == NULL) {
+        log_msg(log, LOG_LVL_ERROR, "mmap(scoreboard) failed: %s", strerror(errno));
+        free(m);
         return 1;
     }
-    write_port_file(&m);
-    for (i = 0; i < m.nworkers; i++) {
-        if (spawn(&m, i) != 0) {
-            m.stopping = SIGTERM;
-            signal_workers(&m, SIGTERM);
-            break;
-        }
+    SB_SET(m->sb->master_pid, (int32_t)getpid());
+    SB_SET(m->sb->started, (int64_t)time(NULL));
+    SB_SET(m->sb->generation, 1);
+
+    if (resolve_user(m) != 0 || write_pid_file(m) != 0) {
+        scoreboard_destroy(m->sb);
+        free(m);
+        return 1;
     }
-    log_msg(log, LOG_LVL_INFO, "forkd started: %d workers", m.nworkers);
+    if (open_set(m, cfg, &m->sets[0], NULL) != 0) {
+        remove_pid_file(m);
+        scoreboard_destroy(m->sb);
+        free(m);
+        return 1;
+    }
+    for (i = 0; i < (size_t)m->sets[0].n; i++) {
+        log_msg(log, LOG_LVL_INFO, "listening on %s (port %d)", cfg->listen[i],
+                net_local_port(m->sets[0].fds[i]));
+    }
+    write_port_file(m);
+    respawn(m);
+    log_msg(log, LOG_LVL_INFO, "forkd started: %d workers", m->nworkers);
 
     for (;;) {
         sig = sigtimedwait(&set, &info, &tick);
-        if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) {
-            if (!m.stopping) {
-                log_msg(log, LOG_LVL_INFO, "%s: stopping %s", strsignal(sig),
-                        sig == SIGQUIT ? "gracefully" : "now");
-                m.stopping = sig;
-                deadline = time(NULL) + STOP_TIMEOUT_S;
-            }
-            signal_workers(&m, sig == SIGINT ? SIGTERM : sig);
-        } else if (sig == SIGHUP) {
-            log_msg(log, LOG_LVL_WARN, "SIGHUP: reload is not supported yet, ignored");
-        }
-        reap(&m);
-        if (m.stopping) {
-            if (live_workers(&m) == 0) {
-                break;
-            }
-            if (time(NULL) >= deadline) {
-                log_msg(log, LOG_LVL_ERROR, "workers still running after %ds: SIGKILL",
-                        STOP_TIMEOUT_S);
-                signal_workers(&m, SIGKILL);
-                deadline = time(NULL) + STOP_TIMEOUT_S;
-            }
-        } else {
-            respawn(&m);
+        handle(m, sig);
+        if (m->stopping && live_procs(m) == 0) {
+            break;
         }
     }
-    for (i = 0; i < m.nlisten; i++) {
-        close(m.listen_fds[i]);
+    for (i = 0; i < MAX_WORKERS; i++) {
+        close_set(&m->sets[i]);
     }
+    remove_pid_file(m);
     log_msg(log, LOG_LVL_INFO, "forkd stopped");
+    scoreboard_destroy(m->sb);
+    free(m->cfg);
+    free(m);
     return 0;
 }

@@ -2,13 +2,19 @@
 #ifndef FORKD_MASTER_H
 #define FORKD_MASTER_H
 
+#include <sys/types.h>
+
 #include "config.h"
 #include "log.h"
 
 /*
  * Run the server in the foreground until TERM/INT (fast stop) or QUIT
- * (graceful stop). Returns the process exit status.
+ * (graceful stop); HUP reloads cfg_path. Takes ownership of cfg (malloc'd).
+ * Returns the process exit status.
  */
-int master_run(const config_t *cfg, log_t *log);
+int master_run(config_t *cfg, const char *cfg_path, log_t *log);
+
+/* The pid in a pid file, or -1 when it is missing or unreadable. */
+pid_t master_read_pid(const char *path);
 
 #endif

@@ -2,18 +2,23 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "conn.h"
 #include "demo.h"
 #include "static.h"
+#include "status.h"
 
 #define ACCEPT_BATCH 64
+#define DRAIN_IDLE_GRACE_MS 1000 /* keep-alive clients get this long to send one more request */
 
 static void on_accept(evutil_socket_t fd, short what, void *arg);
 
@@ -84,7 +89,9 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
             }
             return;
         }
+        SB_ADD(w->slot->accepted, 1);
         conn_accept(w, cfd, &peer);
+        SB_SET(w->slot->active, (uint64_t)w->nconns);
     }
 }
 
@@ -104,42 +111,149 @@ void worker_update_time(worker_t *w)
 
 void worker_conn_closed(worker_t *w)
 {
+    SB_SET(w->slot->active, (uint64_t)w->nconns);
     if (w->stopping && w->nconns == 0) {
         event_base_loopbreak(w->base);
     }
 }
 
-static void on_flush(evutil_socket_t fd, short what, void *arg)
+/* Once a second: heartbeat for the master's watchdog, access log flush, orphan check. */
+static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     worker_t *w = arg;
     (void)fd;
     (void)what;
 
+    SB_SET(w->slot->heartbeat, (int64_t)conn_now_ms());
     accesslog_flush(&w->alog, w->log);
+    if (getppid() != w->args->master_pid) {
+        /* the master is gone (PR_SET_PDEATHSIG should have told us already) */
+        log_msg(w->log, LOG_LVL_ERROR, "master process is gone: exiting");
+        w->stopping = 1;
+        event_base_loopbreak(w->base);
+    }
 }
 
-/* TERM/INT: stop now. QUIT: stop accepting, finish what is in flight. */
+/*
+ * Draining: first a grace during which idle keep-alive connections may still
+ * send one more request (answered with "Connection: close"), so a client is
+ * never cut while its request is on the wire; then idle ones with no bytes
+ * waiting are closed; at graceful_timeout everything is.
+ */
+static void on_drain_timer(evutil_socket_t fd, short what, void *arg)
+{
+    worker_t *w = arg;
+    struct timeval tv;
+    uint64_t now = conn_now_ms();
+    (void)fd;
+    (void)what;
+
+    if (now >= w->drain_deadline) {
+        log_msg(w->log, LOG_LVL_WARN, "graceful stop: %d connections still open after %ums, closing",
+                w->nconns, w->cfg->graceful_timeout);
+        event_base_loopbreak(w->base);
+        return;
+    }
+    conn_close_idle(w);
+    if (w->nconns == 0) {
+        event_base_loopbreak(w->base);
+        return;
+    }
+    tv.tv_sec = 0;
+    tv.tv_usec = 100000;
+    evtimer_add(w->drain_timer, &tv);
+}
+
+static void start_drain(worker_t *w)
+{
+    struct timeval tv;
+    uint64_t grace = DRAIN_IDLE_GRACE_MS;
+
+    if (w->stopping) {
+        return;
+    }
+    w->stopping = 1;
+    SB_SET(w->slot->state, SB_DRAINING);
+    listeners_enable(w, 0);
+    if (w->accept_paused) {
+        evtimer_del(w->accept_retry);
+    }
+    w->drain_deadline = conn_now_ms() + w->cfg->graceful_timeout;
+    if (grace > w->cfg->graceful_timeout) {
+        grace = w->cfg->graceful_timeout;
+    }
+    if (w->nconns == 0) {
+        event_base_loopbreak(w->base);
+        return;
+    }
+    tv.tv_sec = (time_t)(grace / 1000);
+    tv.tv_usec = (suseconds_t)(grace % 1000) * 1000;
+    evtimer_add(w->drain_timer, &tv);
+}
+
+/* USR1: reopen the log files (logrotate moved them; the master created the new ones). */
+static void reopen_logs(worker_t *w)
+{
+    char err[512];
+    int fd;
+
+    accesslog_flush(&w->alog, w->log);
+    if (w->alog.fd >= 0) {
+        fd = open(w->cfg->access_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            log_msg(w->log, LOG_LVL_ERROR, "reopening access log \"%s\" failed: %s",
+                    w->cfg->access_log, strerror(errno));
+        } else {
+            dup2(fd, w->alog.fd);
+            close(fd);
+        }
+    }
+    if (log_reopen(w->log, err, sizeof(err)) != 0) {
+        log_msg(w->log, LOG_LVL_ERROR, "%s", err);
+    }
+}
+
+/* TERM/INT: stop now. QUIT: graceful stop. USR1: reopen logs. */
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     worker_t *w = arg;
     (void)what;
 
-    w->stopping = 1;
-    listeners_enable(w, 0);
-    if (sig == SIGQUIT) {
-        conn_close_idle(w);
-        if (w->nconns > 0) {
-            return;
-        }
+    switch (sig) {
+    case SIGQUIT:
+        start_drain(w);
+        break;
+    case SIGUSR1:
+        reopen_logs(w);
+        break;
+    default:
+        w->stopping = 1;
+        event_base_loopbreak(w->base);
+        break;
     }
-    event_base_loopbreak(w->base);
+}
+
+/* Give up root once everything privileged is open. 0 ok, -1 logged. */
+static int drop_privileges(worker_t *w)
+{
+    const worker_args_t *a = w->args;
+
+    if (!a->drop_privileges) {
+        return 0;
+    }
+    if (setgroups(0, NULL) != 0 || setgid(a->gid) != 0 || setuid(a->uid) != 0) {
+        log_msg(w->log, LOG_LVL_ERROR, "dropping privileges to uid %d gid %d failed: %s",
+                (int)a->uid, (int)a->gid, strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 /* Everything the loop needs, built after fork. 0 ok, -1 logged. */
 static int setup(worker_t *w, const int *listen_fds)
 {
-    static const int sigs[] = {SIGTERM, SIGINT, SIGQUIT};
-    struct event **sev[] = {&w->sig_term, &w->sig_int, &w->sig_quit};
+    static const int sigs[] = {SIGTERM, SIGINT, SIGQUIT, SIGUSR1};
+    struct event **sev[] = {&w->sig_term, &w->sig_int, &w->sig_quit, &w->sig_usr1};
     struct timeval one = {1, 0};
     char err[512];
     int i;
@@ -159,7 +273,8 @@ static int setup(worker_t *w, const int *listen_fds)
         log_msg(w->log, LOG_LVL_ERROR, "open(\"%s\") failed: %s", w->cfg->root, strerror(errno));
         return -1;
     }
-    if ((w->cfg->demo_enabled && demo_register(&w->router, w) != 0)
+    if ((w->cfg->status_path[0] != '\0' && status_register(&w->router, w) != 0)
+        || (w->cfg->demo_enabled && demo_register(&w->router, w) != 0)
         || router_add(&w->router, "/", ROUTE_PREFIX,
                       HTTP_METHOD_BIT(HTTP_METHOD_GET) | HTTP_METHOD_BIT(HTTP_METHOD_HEAD),
                       static_handler, w) != 0) {
@@ -174,26 +289,37 @@ static int setup(worker_t *w, const int *listen_fds)
             return -1;
         }
     }
-    for (i = 0; i < 3; i++) {
+    for (i = 0; i < 4; i++) {
         *sev[i] = evsignal_new(w->base, sigs[i], on_signal, w);
         if (*sev[i] == NULL || event_add(*sev[i], NULL) != 0) {
             return -1;
         }
     }
     w->accept_retry = evtimer_new(w->base, on_accept_retry, w);
-    w->flush_timer = event_new(w->base, -1, EV_PERSIST, on_flush, w);
-    if (w->accept_retry == NULL || w->flush_timer == NULL
-        || event_add(w->flush_timer, &one) != 0) {
+    w->drain_timer = evtimer_new(w->base, on_drain_timer, w);
+    w->tick = event_new(w->base, -1, EV_PERSIST, on_tick, w);
+    if (w->accept_retry == NULL || w->drain_timer == NULL || w->tick == NULL
+        || event_add(w->tick, &one) != 0) {
+        return -1;
+    }
+    w->nallow = net_parse_cidr_list(w->cfg->allow, w->allow, err);
+    if (w->nallow < 0) {
+        w->nallow = 0;
+    }
+    if (drop_privileges(w) != 0) {
         return -1;
     }
     worker_update_time(w);
+    SB_SET(w->slot->heartbeat, (int64_t)conn_now_ms());
+    SB_SET(w->slot->state, SB_IDLE);
     listeners_enable(w, 1);
     return 0;
 }
 
 static void teardown(worker_t *w)
 {
-    struct event *evs[] = {w->sig_term, w->sig_int, w->sig_quit, w->accept_retry, w->flush_timer};
+    struct event *evs[] = {w->sig_term,     w->sig_int,     w->sig_quit, w->sig_usr1,
+                           w->accept_retry, w->drain_timer, w->tick};
     size_t i;
 
     conn_close_all(w);
@@ -217,24 +343,27 @@ static void teardown(worker_t *w)
     }
 }
 
-int worker_run(const config_t *cfg, log_t *log, const int *listen_fds, int nlisten, int id)
+int worker_run(const worker_args_t *args)
 {
     worker_t w;
     sigset_t none;
     int rc = 0;
 
     memset(&w, 0, sizeof(w));
-    w.id = id;
-    w.cfg = cfg;
-    w.log = log;
-    w.nlisten = nlisten;
+    w.args = args;
+    w.cfg = args->cfg;
+    w.log = args->log;
+    w.sb = args->sb;
+    w.slot = &args->sb->slots[args->slot];
+    w.nlisten = args->nlisten;
     w.root_fd = -1;
 
     /* the master blocks its signals; a worker takes them through its loop */
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    if (setup(&w, listen_fds) != 0) {
-        rc = 2;
+
+    if (setup(&w, args->listen_fds) != 0) {
+        rc = WORKER_EXIT_FATAL;
     } else {
         event_base_dispatch(w.base);
     }

@@ -9,15 +9,36 @@
 #include "config.h"
 #include "httpdate.h"
 #include "log.h"
+#include "net.h"
 #include "mime.h"
 #include "router.h"
+#include "scoreboard.h"
 
 typedef struct conn conn_t;
 typedef struct conn_block conn_block_t;
 
-typedef struct worker {
-    int id; /* 0..workers-1 */
+/* What the master hands a new worker. */
+typedef struct {
     const config_t *cfg;
+    log_t *log;
+    const int *listen_fds;
+    int nlisten;
+    scoreboard_t *sb;
+    int slot;          /* scoreboard slot */
+    pid_t master_pid;
+    uid_t uid;         /* drop to these after setup, when drop_privileges */
+    gid_t gid;
+    int drop_privileges;
+} worker_args_t;
+
+/* Worker exit status that tells the master "fatal: do not respawn". */
+#define WORKER_EXIT_FATAL 2
+
+typedef struct worker {
+    const config_t *cfg;
+    const worker_args_t *args;
+    scoreboard_t *sb;
+    sb_slot_t *slot; /* this worker's scoreboard slot */
     log_t *log;
     struct event_base *base;
 
@@ -47,16 +68,21 @@ typedef struct worker {
     char date[HTTPDATE_LEN + 1];
     char clf_date[32]; /* "28/Nov/2026:10:00:00 +0000" for the access log */
 
-    struct event *sig_term, *sig_int, *sig_quit;
-    struct event *flush_timer;
-    int stopping; /* graceful stop: no new connections, close when idle */
+    struct event *sig_term, *sig_int, *sig_quit, *sig_usr1;
+    struct event *tick;        /* once a second: heartbeat, access log flush */
+    struct event *drain_timer; /* graceful stop: idle grace, then the hard deadline */
+    int stopping;              /* no new connections; close each after its response */
+    uint64_t drain_deadline;   /* ms: give up on in-flight requests */
+    net_cidr_t allow[NET_MAX_CIDRS]; /* [status] allow */
+    int nallow;
 } worker_t;
 
 /*
- * Run worker id until it is told to stop: build its event loop (after fork),
- * accept on the inherited listening fds, serve. Returns the process exit code.
+ * Run a worker until it is told to stop: build its event loop (after fork),
+ * accept on the inherited listening fds, serve. Returns the process exit
+ * status (0, or WORKER_EXIT_FATAL when it cannot run with this config).
  */
-int worker_run(const config_t *cfg, log_t *log, const int *listen_fds, int nlisten, int id);
+int worker_run(const worker_args_t *args);
 
 /* Refresh w->date / w->clf_date if the second changed; cheap to call often. */
 void worker_update_time(worker_t *w);

@@ -1,0 +1,64 @@
+/* scoreboard: shared memory where each worker publishes its state and counters. */
+#ifndef FORKD_SCOREBOARD_H
+#define FORKD_SCOREBOARD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define SB_SLOTS 128      /* worker slots: every generation alive at once shares them */
+#define SB_CURRENT_LEN 200 /* bytes of the request line being served */
+
+typedef enum {
+    SB_FREE = 0, /* no process */
+    SB_STARTING,
+    SB_IDLE,     /* in its loop, no request in progress */
+    SB_BUSY,     /* running a handler (current holds the request line) */
+    SB_DRAINING  /* told to stop: finishing in-flight requests */
+} sb_state_t;
+
+/*
+ * One worker's slot. Only that worker writes it (relaxed atomic stores), the
+ * master and the /status handler of any worker read it, so counters may be a
+ * moment old but never torn.
+ */
+typedef struct {
+    int32_t pid;
+    int32_t generation;
+    int32_t slot_index; /* position among the workers of its generation */
+    int32_t state;      /* sb_state_t */
+    int64_t started;    /* unix seconds */
+    int64_t heartbeat;  /* monotonic ms of the worker's last loop tick */
+    uint64_t accepted;
+    uint64_t active;    /* open connections */
+    uint64_t requests;
+    uint64_t bytes;     /* response body bytes */
+    uint64_t status[5]; /* responses 1xx .. 5xx */
+    char current[SB_CURRENT_LEN];
+    char pad[56];
+} sb_slot_t;
+
+typedef struct {
+    int32_t master_pid;
+    int32_t generation;
+    int64_t started; /* unix seconds */
+    sb_slot_t slots[SB_SLOTS];
+} scoreboard_t;
+
+/* Map a zeroed scoreboard shared with future children; NULL on failure (errno set). */
+scoreboard_t *scoreboard_create(void);
+
+void scoreboard_destroy(scoreboard_t *sb);
+
+/* A free slot index, or -1 when all are taken. The caller (master) fills it. */
+int scoreboard_take(scoreboard_t *sb);
+
+/* Relaxed atomic read/write helpers for 64-bit counters and 32-bit fields. */
+#define SB_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+#define SB_SET(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
+#define SB_ADD(field, v) SB_SET(field, SB_GET(field) + (v))
+
+/* Name of a state for /status ("idle"). */
+const char *scoreboard_state_name(int state);
+
+#endif

@@ -1,0 +1,158 @@
+/* status: read every live scoreboard slot and render it; loopback-only by default. */
+#include "status.h"
+
+#include <stdio.h>
+#include <time.h>
+
+#include "conn.h"
+#include "worker.h"
+
+static const char *const classes[5] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
+
+/* 403 unless the client address is in [status] allow. */
+static int allowed(req_t *req, resp_t *resp, worker_t *w)
+{
+    if (net_cidr_match(w->allow, w->nallow, req->conn->family, req->conn->addr)) {
+        return 1;
+    }
+    resp_error(resp, 403);
+    return 0;
+}
+
+static void json_string(resp_t *resp, const char *s)
+{
+    resp_printf(resp, "\"");
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch < 0x20 || ch == '"' || ch == '\\' || ch >= 0x7f) {
+            resp_printf(resp, "\\u%04x", ch);
+        } else {
+            resp_printf(resp, "%c", ch);
+        }
+    }
+    resp_printf(resp, "\"");
+}
+
+static int status_json(req_t *req, resp_t *resp, void *ctx)
+{
+    worker_t *w = ctx;
+    scoreboard_t *sb = w->sb;
+    time_t now = time(NULL);
+    int64_t mono = (int64_t)conn_now_ms();
+    int i, first = 1;
+
+    if (!allowed(req, resp, w)) {
+        return HANDLER_DONE;
+    }
+    resp->status = 200;
+    resp->content_type = "application/json";
+    resp_header(resp, "Cache-Control", "no-store");
+    resp_printf(resp, "{\"master_pid\":%d,\"uptime_s\":%lld,\"generation\":%d,\"workers\":[",
+                (int)SB_GET(sb->master_pid), (long long)(now - SB_GET(sb->started)),
+                (int)SB_GET(sb->generation));
+    for (i = 0; i < SB_SLOTS; i++) {
+        sb_slot_t *s = &sb->slots[i];
+        char current[SB_CURRENT_LEN];
+        int state = SB_GET(s->state);
+        if (SB_GET(s->pid) == 0 || state == SB_FREE) {
+            continue;
+        }
+        snprintf(current, sizeof(current), "%s", state == SB_BUSY ? s->current : "");
+        resp_printf(resp,
+                    "%s\n{\"slot\":%d,\"pid\":%d,\"generation\":%d,\"index\":%d,\"state\":\"%s\","
+                    "\"uptime_s\":%lld,\"heartbeat_age_ms\":%lld,\"accepted\":%llu,"
+                    "\"active\":%llu,\"requests\":%llu,\"bytes\":%llu,\"responses\":{",
+                    first ? "" : ",", i, (int)SB_GET(s->pid), (int)SB_GET(s->generation),
+                    (int)SB_GET(s->slot_index), scoreboard_state_name(state),
+                    (long long)(now - SB_GET(s->started)),
+                    (long long)(mono - SB_GET(s->heartbeat)),
+                    (unsigned long long)SB_GET(s->accepted), (unsigned long long)SB_GET(s->active),
+                    (unsigned long long)SB_GET(s->requests), (unsigned long long)SB_GET(s->bytes));
+        for (int k = 0; k < 5; k++) {
+            resp_printf(resp, "%s\"%s\":%llu", k ? "," : "", classes[k],
+                        (unsigned long long)SB_GET(s->status[k]));
+        }
+        resp_printf(resp, "},\"current\":");
+        json_string(resp, current);
+        resp_printf(resp, "}");
+        first = 0;
+    }
+    resp_printf(resp, "\n]}\n");
+    return HANDLER_DONE;
+}
+
+/* One metric family: HELP, TYPE, then a sample per live worker. */
+static void metric(resp_t *resp, scoreboard_t *sb, const char *name, const char *type,
+                   const char *help, size_t offset)
+{
+    int i;
+
+    resp_printf(resp, "# HELP forkd_%s %s\n# TYPE forkd_%s %s\n", name, help, name, type);
+    for (i = 0; i < SB_SLOTS; i++) {
+        sb_slot_t *s = &sb->slots[i];
+        if (SB_GET(s->pid) == 0 || SB_GET(s->state) == SB_FREE) {
+            continue;
+        }
+        resp_printf(resp, "forkd_%s{slot=\"%d\",pid=\"%d\",generation=\"%d\"} %llu\n", name, i,
+                    (int)SB_GET(s->pid), (int)SB_GET(s->generation),
+                    (unsigned long long)SB_GET(*(uint64_t *)((char *)s + offset)));
+    }
+}
+
+static int status_metrics(req_t *req, resp_t *resp, void *ctx)
+{
+    worker_t *w = ctx;
+    scoreboard_t *sb = w->sb;
+    int i, k, live = 0;
+
+    if (!allowed(req, resp, w)) {
+        return HANDLER_DONE;
+    }
+    resp->status = 200;
+    resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    resp_header(resp, "Cache-Control", "no-store");
+    for (i = 0; i < SB_SLOTS; i++) {
+        live += SB_GET(sb->slots[i].pid) != 0 && SB_GET(sb->slots[i].state) != SB_FREE;
+    }
+    resp_printf(resp,
+                "# HELP forkd_up_seconds Seconds since the master started.\n"
+                "# TYPE forkd_up_seconds gauge\nforkd_up_seconds %lld\n"
+                "# HELP forkd_generation Worker generation (grows with each reload).\n"
+                "# TYPE forkd_generation gauge\nforkd_generation %d\n"
+                "# HELP forkd_workers Worker processes alive.\n"
+                "# TYPE forkd_workers gauge\nforkd_workers %d\n",
+                (long long)(time(NULL) - SB_GET(sb->started)), (int)SB_GET(sb->generation), live);
+    metric(resp, sb, "accepted_total", "counter", "Connections accepted.",
+           offsetof(sb_slot_t, accepted));
+    metric(resp, sb, "connections", "gauge", "Open connections.", offsetof(sb_slot_t, active));
+    metric(resp, sb, "requests_total", "counter", "Requests answered.",
+           offsetof(sb_slot_t, requests));
+    metric(resp, sb, "response_bytes_total", "counter", "Response body bytes sent.",
+           offsetof(sb_slot_t, bytes));
+    resp_printf(resp, "# HELP forkd_responses_total Responses by status class.\n"
+                      "# TYPE forkd_responses_total counter\n");
+    for (i = 0; i < SB_SLOTS; i++) {
+        sb_slot_t *s = &sb->slots[i];
+        if (SB_GET(s->pid) == 0 || SB_GET(s->state) == SB_FREE) {
+            continue;
+        }
+        for (k = 0; k < 5; k++) {
+            resp_printf(resp, "forkd_responses_total{slot=\"%d\",pid=\"%d\",class=\"%s\"} %llu\n",
+                        i, (int)SB_GET(s->pid), classes[k],
+                        (unsigned long long)SB_GET(s->status[k]));
+        }
+    }
+    return HANDLER_DONE;
+}
+
+int status_register(router_t *r, void *worker)
+{
+    worker_t *w = worker;
+    unsigned get = HTTP_METHOD_BIT(HTTP_METHOD_GET) | HTTP_METHOD_BIT(HTTP_METHOD_HEAD);
+
+    if (router_add(r, w->cfg->status_path, ROUTE_EXACT, get, status_json, w) != 0
+        || router_add(r, w->cfg->metrics_path, ROUTE_EXACT, get, status_metrics, w) != 0) {
+        return -1;
+    }
+    return 0;
+}
