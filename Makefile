@@ -7,7 +7,7 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 WARN += -Wno-format-truncation
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) -Icommon -Iserver -MMD -MP
-LIBS := $(shell pkg-config --libs libevent inih 2>/dev/null || echo -levent -linih)
+LIBS := $(shell pkg-config --libs libevent inih libsystemd 2>/dev/null || echo -levent -linih -lsystemd)
 ifdef WERROR
 CFLAGS += -Werror
 endif

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sdnotify.h"
+
 static int open_append(const char *path)
 {
     return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
@@ -18,6 +20,7 @@ int log_open(log_t *log, const config_t *cfg, char *err, size_t errlen)
 {
     log->level = cfg->level;
     snprintf(log->path, sizeof(log->path), "%s", cfg->error_log);
+    log->journal = log->path[0] == '\0' && sdnotify_stderr_is_journal();
     if (log->path[0] == '\0') {
         log->fd = STDERR_FILENO;
         return 0;
@@ -42,11 +45,19 @@ void log_msg(const log_t *log, log_level_t level, const char *fmt, ...)
     if (level > log->level) {
         return;
     }
+    if (log->journal) {
+        /* syslog priorities: err 3, warning 4, info 6, debug 7 */
+        static const char prio[] = {'3', '4', '6', '7'};
+        n = snprintf(line, sizeof(line), "<%c>[%s] %d: ", prio[level], config_level_name(level),
+                     (int)getpid());
+        goto message;
+    }
     now = time(NULL);
     localtime_r(&now, &tm);
     n = snprintf(line, sizeof(line), "%04d/%02d/%02d %02d:%02d:%02d [%s] %d: ",
                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                  config_level_name(level), (int)getpid());
+message:
     va_start(ap, fmt);
     m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
     va_end(ap);

@@ -111,7 +111,7 @@ int main(int argc, char **argv)
     }
     /* a client that goes away must not kill a process with SIGPIPE */
     signal(SIGPIPE, SIG_IGN);
-    rc = master_run(cfg, path, &log);
+    rc = master_run(cfg, path, &log, argv);
     log_close(&log);
     return rc;
 }

@@ -18,6 +18,7 @@
 
 #include "net.h"
 #include "scoreboard.h"
+#include "sdnotify.h"
 #include "worker.h"
 
 #define MAX_WORKERS 64         /* per generation; SB_SLOTS leaves room for draining ones */
@@ -25,6 +26,8 @@
 #define QUICK_DEATH_S 2        /* a worker that dies sooner counts toward the backoff */
 #define READY_WAIT_MS 5000     /* reload: how long the new generation may take to serve */
 #define TICK_MS 100
+#define STATUS_EVERY_MS 2000   /* systemd STATUS= line */
+#define FRESH_BEAT_MS 5000     /* watchdog: heartbeats older than this are not "fine" */
 
 /* A worker process as the master sees it; indexed by scoreboard slot. */
 typedef struct {
@@ -63,6 +66,14 @@ typedef struct {
     int fatal;            /* a worker said its config cannot work: do not respawn */
 
     int stopping; /* 0, SIGTERM (fast) or SIGQUIT (graceful) */
+    int inherited;   /* set 0 came from systemd or an upgrading master */
+    int ready_sent;  /* READY=1 told for the current generation */
+    pid_t upgrade_pid;    /* USR2: the new master we started, until it takes over */
+    pid_t upgrade_parent; /* we are that new master: the old one to send QUIT */
+    char exe[CONFIG_PATH_MAX];
+    char *const *argv;
+    uint64_t next_status, next_watchdog, watchdog_ms;
+    uint64_t last_requests;
     uid_t uid;
     gid_t gid;
     int drop_privileges;
@@ -247,6 +258,13 @@ static void reap(master_t *m)
     proc_t *p;
 
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (pid == m->upgrade_pid) {
+            log_msg(m->log, LOG_LVL_ERROR, "binary upgrade failed: the new master (pid %d) %s %d; "
+                    "still serving", (int)pid, WIFSIGNALED(status) ? "was killed by signal" : "exited with status",
+                    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+            m->upgrade_pid = 0;
+            continue;
+        }
         for (i = 0; i < SB_SLOTS && m->procs[i].pid != pid; i++) {
         }
         if (i == SB_SLOTS) {
@@ -373,6 +391,7 @@ static void drain_old(master_t *m, int force)
         return;
     }
     m->drain_pending = 0;
+    sdnotify_send("READY=1\nSTATUS=reloaded: generation %d serving", m->generation);
     for (i = 0; i < SB_SLOTS; i++) {
         proc_t *p = &m->procs[i];
         if (p->pid != 0 && p->generation != m->generation && !p->draining) {
@@ -410,18 +429,29 @@ static void reload(master_t *m)
     listen_set_t fresh;
     int i;
 
+    sdnotify_send("RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)now_ms() * 1000);
     if (cfg == NULL) {
         log_msg(m->log, LOG_LVL_ERROR, "reload refused: out of memory");
+        sdnotify_send("READY=1\nSTATUS=reload refused: out of memory");
         return;
     }
     if (config_load(cfg, m->cfg_path, err) != 0) {
         log_msg(m->log, LOG_LVL_ERROR, "reload refused, still serving the old config: %s", err);
+        sdnotify_send("READY=1\nSTATUS=reload refused: %s", err);
         free(cfg);
         return;
+    }
+    if (m->inherited && !same_listen(m->cfg, cfg)) {
+        log_msg(m->log, LOG_LVL_WARN, "reload: listen changed, but the sockets were passed in "
+                                      "(socket activation): keeping them");
+        cfg->nlisten = m->cfg->nlisten;
+        memcpy(cfg->listen, m->cfg->listen, sizeof(cfg->listen));
+        cfg->reuse_port = 0;
     }
     if (!same_listen(m->cfg, cfg)) {
         if (open_set(m, cfg, &fresh, NULL) != 0) {
             log_msg(m->log, LOG_LVL_ERROR, "reload refused, still serving the old config");
+            sdnotify_send("READY=1\nSTATUS=reload refused: cannot listen on the new address");
             free(cfg);
             return;
         }
@@ -520,10 +550,119 @@ static void begin_stop(master_t *m, int sig)
                 sig == SIGQUIT ? "gracefully" : "now");
     }
     m->stopping = sig;
+    sdnotify_send("STOPPING=1");
     for (i = 0; i < SB_SLOTS; i++) {
         if (m->procs[i].pid != 0) {
             stop_proc(m, &m->procs[i], sig);
         }
+    }
+}
+
+/*
+ * USR2: start the new binary as a new master that inherits our listening
+ * sockets (FORKD_INHERIT_FDS). We keep serving; once its workers serve it
+ * sends MAINPID=/READY=1 to systemd and QUIT to us. If it fails to start we
+ * reap it and say so.
+ */
+static void upgrade(master_t *m)
+{
+    char fds[CONFIG_MAX_LISTEN * 8] = "", ppid[16];
+    sigset_t none;
+    pid_t pid;
+    int i;
+
+    if (m->upgrade_pid != 0 || m->stopping) {
+        log_msg(m->log, LOG_LVL_WARN, "SIGUSR2 ignored: an upgrade or stop is in progress");
+        return;
+    }
+    for (i = 0; i < m->sets[0].n; i++) {
+        snprintf(fds + strlen(fds), sizeof(fds) - strlen(fds), "%s%d", i ? "," : "",
+                 m->sets[0].fds[i]);
+    }
+    pid = fork();
+    if (pid < 0) {
+        log_msg(m->log, LOG_LVL_ERROR, "binary upgrade: fork() failed: %s", strerror(errno));
+        return;
+    }
+    if (pid == 0) {
+        for (i = 0; i < m->sets[0].n; i++) {
+            fcntl(m->sets[0].fds[i], F_SETFD, 0); /* survive exec */
+        }
+        snprintf(ppid, sizeof(ppid), "%d", (int)getppid());
+        setenv("FORKD_INHERIT_FDS", fds, 1);
+        setenv("FORKD_UPGRADE_PARENT", ppid, 1);
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        execv(m->exe, m->argv);
+        log_msg(m->log, LOG_LVL_ERROR, "binary upgrade: execv(\"%s\") failed: %s", m->exe,
+                strerror(errno));
+        _exit(127);
+    }
+    m->upgrade_pid = pid;
+    log_msg(m->log, LOG_LVL_INFO, "binary upgrade: started %s as pid %d", m->exe, (int)pid);
+}
+
+/* Sum a counter over every live worker. */
+static uint64_t sum_slots(const master_t *m, size_t offset)
+{
+    uint64_t total = 0;
+    int i;
+
+    for (i = 0; i < SB_SLOTS; i++) {
+        if (m->procs[i].pid != 0) {
+            total += SB_GET(*(uint64_t *)((char *)&m->sb->slots[i] + offset));
+        }
+    }
+    return total;
+}
+
+/*
+ * systemd's side: READY=1 once the first generation serves (for an upgraded
+ * master, with MAINPID= and a QUIT to the old one), a STATUS= line every few
+ * seconds, and WATCHDOG=1 only while every worker's heartbeat is fresh.
+ */
+static void notify_tick(master_t *m)
+{
+    uint64_t now = now_ms(), requests;
+    int i, live = 0, starting = 0, stale = 0;
+
+    for (i = 0; i < SB_SLOTS; i++) {
+        proc_t *p = &m->procs[i];
+        int64_t beat = SB_GET(m->sb->slots[i].heartbeat);
+        if (p->pid == 0) {
+            continue;
+        }
+        live++;
+        if (SB_GET(m->sb->slots[i].state) == SB_STARTING) {
+            starting++;
+        } else if (beat == 0 || now - (uint64_t)beat > FRESH_BEAT_MS) {
+            stale++;
+        }
+    }
+    if (!m->ready_sent && !m->stopping && live >= m->nworkers && starting == 0) {
+        m->ready_sent = 1;
+        if (m->upgrade_parent > 0) {
+            sdnotify_send("MAINPID=%d\nREADY=1\nSTATUS=upgraded: %d workers", (int)getpid(),
+                          live);
+            log_msg(m->log, LOG_LVL_INFO, "binary upgrade: serving; telling the old master "
+                                          "(pid %d) to stop gracefully", (int)m->upgrade_parent);
+            kill(m->upgrade_parent, SIGQUIT);
+            m->upgrade_parent = 0;
+        } else {
+            sdnotify_send("READY=1\nSTATUS=%d workers", live);
+        }
+    }
+    if (m->ready_sent && !m->stopping && now >= m->next_status) {
+        requests = sum_slots(m, offsetof(sb_slot_t, requests));
+        sdnotify_send("STATUS=%d workers, %llu req/s, %llu connections", live,
+                      (unsigned long long)((requests - m->last_requests) * 1000 / STATUS_EVERY_MS),
+                      (unsigned long long)sum_slots(m, offsetof(sb_slot_t, active)));
+        m->last_requests = requests;
+        m->next_status = now + STATUS_EVERY_MS;
+    }
+    if (m->watchdog_ms != 0 && now >= m->next_watchdog && stale == 0) {
+        sdnotify_send("WATCHDOG=1");
+        m->next_watchdog = now + m->watchdog_ms / 2;
     }
 }
 
@@ -574,7 +713,8 @@ static int write_pid_file(master_t *m)
         return 0;
     }
     old = master_read_pid(path);
-    if (old > 0 && old != getpid() && (kill(old, 0) == 0 || errno == EPERM)) {
+    if (old > 0 && old != getpid() && old != m->upgrade_parent
+        && (kill(old, 0) == 0 || errno == EPERM)) {
         log_msg(m->log, LOG_LVL_ERROR, "forkd is already running (pid %d in %s)", (int)old, path);
         return -1;
     }
@@ -657,6 +797,9 @@ static void handle(master_t *m, int sig)
             log_msg(m->log, LOG_LVL_INFO, "SIGTTOU: %d workers", m->nworkers);
         }
         break;
+    case SIGUSR2:
+        upgrade(m);
+        break;
     case SIGWINCH:
         if (!m->stopping) {
             shrink(m, 0);
@@ -673,12 +816,41 @@ static void handle(master_t *m, int sig)
     if (!m->stopping) {
         respawn(m);
     }
+    notify_tick(m);
 }
 
-int master_run(config_t *cfg, const char *cfg_path, log_t *log)
+/*
+ * Set 0 from systemd (LISTEN_FDS) or from the master we upgrade (then its pid
+ * is in FORKD_UPGRADE_PARENT). 0 ok (possibly none), -1 logged.
+ */
+static int take_inherited(master_t *m)
+{
+    const char *parent = getenv("FORKD_UPGRADE_PARENT");
+    int n = sdnotify_inherited_fds(m->sets[0].fds, CONFIG_MAX_LISTEN);
+
+    if (parent != NULL) {
+        m->upgrade_parent = (pid_t)atoi(parent);
+        unsetenv("FORKD_UPGRADE_PARENT");
+    }
+    if (n < 0) {
+        log_msg(m->log, LOG_LVL_ERROR, "the passed sockets (LISTEN_FDS / FORKD_INHERIT_FDS) "
+                                       "are not usable listening sockets");
+        return -1;
+    }
+    if (n > 0) {
+        m->sets[0].n = n;
+        m->inherited = 1;
+        m->cfg->reuse_port = 0;
+        log_msg(m->log, LOG_LVL_INFO, "serving on %d listening socket(s) passed by %s; [server] "
+                "listen is not used", n, m->upgrade_parent ? "the old master" : "systemd");
+    }
+    return 0;
+}
+
+int master_run(config_t *cfg, const char *cfg_path, log_t *log, char *const *argv)
 {
     static const int sigs[] = {SIGCHLD, SIGTERM, SIGINT,  SIGQUIT,  SIGHUP,
-                               SIGUSR1, SIGTTIN, SIGTTOU, SIGWINCH};
+                               SIGUSR1, SIGUSR2, SIGTTIN, SIGTTOU, SIGWINCH};
     master_t *m = calloc(1, sizeof(master_t));
     struct timespec tick = {0, TICK_MS * 1000000L};
     sigset_t set;
@@ -694,7 +866,13 @@ int master_run(config_t *cfg, const char *cfg_path, log_t *log)
     m->cfg = cfg;
     m->cfg_path = cfg_path;
     m->log = log;
+    m->argv = argv;
     m->generation = 1;
+    m->watchdog_ms = sdnotify_watchdog_ms();
+    /* the binary as started: USR2 runs whatever is at this path now */
+    if (readlink("/proc/self/exe", m->exe, sizeof(m->exe) - 1) < 0) {
+        snprintf(m->exe, sizeof(m->exe), "%s", argv[0]);
+    }
     m->nworkers = cfg->workers;
     if (m->nworkers == 0) {
         ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -722,20 +900,20 @@ int master_run(config_t *cfg, const char *cfg_path, log_t *log)
     SB_SET(m->sb->started, (int64_t)time(NULL));
     SB_SET(m->sb->generation, 1);
 
-    if (resolve_user(m) != 0 || write_pid_file(m) != 0) {
+    if (take_inherited(m) != 0 || resolve_user(m) != 0 || write_pid_file(m) != 0) {
         scoreboard_destroy(m->sb);
         free(m);
         return 1;
     }
-    if (open_set(m, cfg, &m->sets[0], NULL) != 0) {
+    if (!m->inherited && open_set(m, cfg, &m->sets[0], NULL) != 0) {
         remove_pid_file(m);
         scoreboard_destroy(m->sb);
         free(m);
         return 1;
     }
     for (i = 0; i < (size_t)m->sets[0].n; i++) {
-        log_msg(log, LOG_LVL_INFO, "listening on %s (port %d)", cfg->listen[i],
-                net_local_port(m->sets[0].fds[i]));
+        log_msg(log, LOG_LVL_INFO, "listening on %s (port %d)",
+                m->inherited ? "a passed socket" : cfg->listen[i], net_local_port(m->sets[0].fds[i]));
     }
     write_port_file(m);
     respawn(m);

@@ -9,10 +9,11 @@
 
 /*
  * Run the server in the foreground until TERM/INT (fast stop) or QUIT
- * (graceful stop); HUP reloads cfg_path. Takes ownership of cfg (malloc'd).
+ * (graceful stop); HUP reloads cfg_path; USR2 runs argv again as a new
+ * master that inherits the sockets. Takes ownership of cfg (malloc'd).
  * Returns the process exit status.
  */
-int master_run(config_t *cfg, const char *cfg_path, log_t *log);
+int master_run(config_t *cfg, const char *cfg_path, log_t *log, char *const *argv);
 
 /* The pid in a pid file, or -1 when it is missing or unreadable. */
 pid_t master_read_pid(const char *path);
