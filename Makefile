@@ -32,7 +32,7 @@ BIN := $(BUILD)/forkd$(if $(SANITIZE),-san)
 FUZZ_TIME ?= 600
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -Icommon
 
-.PHONY: all deps run test unit integration fuzz fuzz-smoke format format-check clean
+.PHONY: all deps run test unit integration fuzz format format-check clean install uninstall
 
 all: deps
 	@$(MAKE) --no-print-directory $(BIN)
@@ -86,6 +86,45 @@ format:
 format-check:
 	@sh scripts/deps.sh format
 	clang-format --dry-run -Werror $(FORMAT_SRC)
+
+# make install [PREFIX=/usr/local] [DESTDIR=...]: the binary, the units, the site,
+# the config (never overwriting one that is there), logrotate and manual pages.
+PREFIX ?= /usr/local
+SBINDIR := $(PREFIX)/sbin
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+WWWDIR := $(PREFIX)/share/forkd/www
+MANDIR := $(PREFIX)/share/man
+INSTALL_SUBST := sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/forkd $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(WWWDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(SYSCONFDIR)/logrotate.d
+	install -m 755 $(BUILD)/forkd $(DESTDIR)$(SBINDIR)/forkd
+	install -m 644 www/* $(DESTDIR)$(WWWDIR)/
+	$(INSTALL_SUBST) systemd/forkd.service > $(DESTDIR)$(UNITDIR)/forkd.service
+	install -m 644 systemd/forkd.socket $(DESTDIR)$(UNITDIR)/forkd.socket
+	install -m 644 conf/forkd.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/forkd
+	install -m 644 man/forkd.8 $(DESTDIR)$(MANDIR)/man8/forkd.8
+	install -m 644 man/forkd.ini.5 $(DESTDIR)$(MANDIR)/man5/forkd.ini.5
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/forkd/forkd.ini ]; then \
+		echo "keeping the existing $(DESTDIR)$(SYSCONFDIR)/forkd/forkd.ini"; \
+	else \
+		sed -e 's|^listen = .*|listen = *:80|' -e 's|^root = .*|root = $(WWWDIR)|' \
+		    -e 's|^pid_file = .*|pid_file = /run/forkd/forkd.pid|' \
+		    -e 's|^access_log = .*|access_log = /var/log/forkd/access.log|' \
+		    -e 's|^enabled = yes|enabled = no|' \
+		    conf/forkd.ini > $(DESTDIR)$(SYSCONFDIR)/forkd/forkd.ini; \
+	fi
+
+# The config stays: it may hold the administrator's changes.
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/forkd $(DESTDIR)$(UNITDIR)/forkd.service \
+		$(DESTDIR)$(UNITDIR)/forkd.socket $(DESTDIR)$(SYSCONFDIR)/logrotate.d/forkd \
+		$(DESTDIR)$(MANDIR)/man8/forkd.8 $(DESTDIR)$(MANDIR)/man5/forkd.ini.5
+	rm -rf $(DESTDIR)$(WWWDIR)
+	-rmdir $(DESTDIR)$(PREFIX)/share/forkd 2>/dev/null
 
 clean:
 	rm -rf $(BUILD)
