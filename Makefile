@@ -32,7 +32,7 @@ BIN := $(BUILD)/forkd$(if $(SANITIZE),-san)
 FUZZ_TIME ?= 600
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -Icommon
 
-.PHONY: all deps run test unit integration fuzz format format-check clean install uninstall
+.PHONY: bench all deps run test unit integration fuzz format format-check clean install uninstall
 
 all: deps
 	@$(MAKE) --no-print-directory $(BIN)
@@ -68,6 +68,12 @@ integration: $(BIN)
 $(BUILD)/fuzz_http_parser: tests/fuzz/fuzz_http_parser.c common/http_parser.c common/http_parser.h
 	@mkdir -p $(BUILD)
 	clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_http_parser.c common/http_parser.c
+
+# forkd, nginx and a canned-response probe side by side: a table of medians and ratios
+bench:
+	@sh scripts/deps.sh build bench
+	@$(MAKE) --no-print-directory $(BUILD)/forkd
+	python3 tests/bench/bench.py $(BENCH_ARGS)
 
 # make fuzz FUZZ_TIME=seconds; new inputs go to build/fuzz-corpus, seeds stay committed
 fuzz:

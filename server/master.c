@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -820,6 +821,30 @@ static void handle(master_t *m, int sig)
 }
 
 /*
+ * Connections are descriptors: take the whole hard limit (systemd's
+ * LimitNOFILE= sets both), and say how many connections that allows.
+ */
+static void raise_nofile(master_t *m)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        return;
+    }
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+            log_msg(m->log, LOG_LVL_WARN, "setrlimit(RLIMIT_NOFILE, %llu) failed: %s",
+                    (unsigned long long)rl.rlim_max, strerror(errno));
+            getrlimit(RLIMIT_NOFILE, &rl);
+        }
+    }
+    log_msg(m->log, rl.rlim_cur < 4096 ? LOG_LVL_WARN : LOG_LVL_INFO,
+            "open files limit %llu: at most about %llu connections per worker",
+            (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_cur - 32);
+}
+
+/*
  * Set 0 from systemd (LISTEN_FDS) or from the master we upgrade (then its pid
  * is in FORKD_UPGRADE_PARENT). 0 ok (possibly none), -1 logged.
  */
@@ -900,6 +925,7 @@ int master_run(config_t *cfg, const char *cfg_path, log_t *log, char *const *arg
     SB_SET(m->sb->started, (int64_t)time(NULL));
     SB_SET(m->sb->generation, 1);
 
+    raise_nofile(m);
     if (take_inherited(m) != 0 || resolve_user(m) != 0 || write_pid_file(m) != 0) {
         scoreboard_destroy(m->sb);
         free(m);

@@ -1,0 +1,288 @@
+#!/usr/bin/env python3
+"""make bench: forkd side by side with nginx and a canned-response probe, on this machine.
+
+Each row runs ROUNDS interleaved rounds (forkd, nginx, probe, forkd, ...) and reports
+medians and the forkd/nginx and forkd/probe ratios. A tool, not a test: it asserts
+nothing; the numbers go into the README by hand with the command that made them.
+"""
+import argparse
+import os
+import re
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SMALL = 612
+BIG = 1024 * 1024
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, deadline=10.0):
+    end = time.time() + deadline
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+def children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def rss_kib(pids):
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    return total
+
+
+class Server:
+    def __init__(self, name, argv, port, workers_of=None):
+        self.name, self.argv, self.port = name, argv, port
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.port)
+        time.sleep(0.3)
+
+    def workers(self):
+        return children(self.proc.pid) or [self.proc.pid]
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def make_site(d):
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "index.html"), "wb") as f:
+        f.write((b"<!DOCTYPE html><html><body>" + b"x" * SMALL)[:SMALL - 15] + b"</body></html>\n")
+    with open(os.path.join(d, "big.bin"), "wb") as f:
+        f.write(os.urandom(BIG))
+
+
+def forkd_server(tmp, site, workers):
+    port = free_port()
+    conf = os.path.join(tmp, "forkd.ini")
+    with open(conf, "w") as f:
+        f.write(f"[server]\nlisten = 127.0.0.1:{port}\nworkers = {workers}\n"
+                f"[static]\nroot = {site}\n[http]\nkeepalive_requests = 1000000\n"
+                f"keepalive_timeout = 300s\n[log]\naccess_log = off\n"
+                f"error_log = {tmp}/forkd-error.log\nlevel = warn\n")
+    return Server("forkd", [os.path.join(ROOT, "build/forkd"), "-c", conf], port)
+
+
+def nginx_server(tmp, site, workers):
+    port = free_port()
+    conf = os.path.join(tmp, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(f"""daemon off;
+master_process on;
+worker_processes {workers};
+worker_rlimit_nofile 40000;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log warn;
+events {{ worker_connections 20000; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    open_file_cache max=1000 inactive=60s;
+    open_file_cache_valid 60s;
+    keepalive_requests 1000000;
+    keepalive_timeout 300s;
+    client_body_temp_path {tmp}/nginx-body;
+    proxy_temp_path {tmp}/nginx-proxy;
+    fastcgi_temp_path {tmp}/nginx-fastcgi;
+    uwsgi_temp_path {tmp}/nginx-uwsgi;
+    scgi_temp_path {tmp}/nginx-scgi;
+    types {{ text/html html; application/octet-stream bin; }}
+    server {{
+        listen 127.0.0.1:{port} deferred;
+        root {site};
+    }}
+}}
+""")
+    return Server("nginx", ["nginx", "-c", conf, "-e", f"{tmp}/nginx-error.log"], port)
+
+
+def probe_server(tmp, workers):
+    port = free_port()
+    binary = os.path.join(tmp, "probe")
+    subprocess.run(["cc", "-O2", "-std=c11", "-D_GNU_SOURCE", "-o", binary,
+                    os.path.join(ROOT, "tests/bench/probe.c"), "-levent"], check=True)
+    return Server("probe", [binary, str(port), str(workers)], port)
+
+
+def run(cmd):
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    return out.stdout + out.stderr
+
+
+def ab(server, path, n, c, keepalive):
+    out = run(["ab"] + (["-k"] if keepalive else []) +
+              ["-q", "-n", str(n), "-c", str(c), f"http://127.0.0.1:{server.port}{path}"])
+    rps = re.search(r"Requests per second:\s+([\d.]+)", out)
+    failed = re.search(r"Failed requests:\s+(\d+)", out)
+    if not rps or not failed or int(failed.group(1)) != 0:
+        print(f"  {server.name}: ab problem:\n{out[-800:]}", file=sys.stderr)
+        return None
+    return float(rps.group(1))
+
+
+def wrk(server, path, threads, conns, secs, metric):
+    out = run(["wrk", f"-t{threads}", f"-c{conns}", f"-d{secs}s",
+               f"http://127.0.0.1:{server.port}{path}"])
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    nerr = (sum(int(x) for x in errors.groups()) if errors else 0) + (int(non2xx.group(1)) if non2xx else 0)
+    if metric == "errors":
+        reqs = re.search(r"(\d+) requests in", out)
+        return nerr if reqs and int(reqs.group(1)) > 0 else None
+    if nerr:
+        print(f"  {server.name}: wrk saw {nerr} errors", file=sys.stderr)
+    if metric == "rps":
+        m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+        return float(m.group(1)) if m else None
+    m = re.search(r"Transfer/sec:\s+([\d.]+)([KMG]B)", out)
+    if not m:
+        return None
+    return float(m.group(1)) * {"KB": 1 / 1024, "MB": 1, "GB": 1024}[m.group(2)]
+
+
+def idle_memory(server, nconns=3000):
+    """Bytes of worker RSS per idle keep-alive connection (each has served one request)."""
+    before = rss_kib(server.workers())
+    socks = []
+    try:
+        for _ in range(nconns):
+            s = socket.create_connection(("127.0.0.1", server.port))
+            s.sendall(b"GET /index.html HTTP/1.1\r\nHost: bench\r\n\r\n")
+            socks.append(s)
+        for s in socks:
+            got = b""
+            while b"</html>" not in got:
+                chunk = s.recv(65536)
+                if not chunk:
+                    raise RuntimeError("connection closed")
+                got += chunk
+        time.sleep(0.5)
+        after = rss_kib(server.workers())
+    finally:
+        for s in socks:
+            s.close()
+    return (after - before) * 1024 / nconns
+
+
+ROWS = [
+    # (label, unit, higher_is_better, function(server) -> value or None, probe applies)
+    ("ab -k -n 60000 -c 50, 612 B file", "req/s", True,
+     lambda s: ab(s, "/index.html", 60000, 50, True), True),
+    ("ab -n 15000 -c 50 (new connection each)", "req/s", True,
+     lambda s: ab(s, "/index.html", 15000, 50, False), True),
+    ("wrk -t2 -c100 -d3s, 612 B file", "req/s", True,
+     lambda s: wrk(s, "/index.html", 2, 100, 3, "rps"), True),
+    ("wrk -t2 -c20 -d3s, 1 MiB file", "MiB/s", True,
+     lambda s: wrk(s, "/big.bin", 2, 20, 3, "mib"), False),
+    ("RSS per idle keep-alive connection (3000)", "bytes", False, idle_memory, True),
+    ("wrk -t2 -c10000 -d3s: errors", "errors", False,
+     lambda s: wrk(s, "/index.html", 2, 10000, 3, "errors"), True),
+]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--rows", default="", help="comma separated row numbers (1-based)")
+    args = ap.parse_args()
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if hard < 25000:
+        print(f"note: RLIMIT_NOFILE hard limit {hard}: the 10,000-connection row may fail",
+              file=sys.stderr)
+
+    tmp = tempfile.mkdtemp(prefix="forkd-bench-")
+    site = os.path.join(tmp, "www")
+    make_site(site)
+    servers = [forkd_server(tmp, site, args.workers), nginx_server(tmp, site, args.workers),
+               probe_server(tmp, args.workers)]
+    wanted = {int(x) for x in args.rows.split(",") if x} or set(range(1, len(ROWS) + 1))
+    results = []
+    try:
+        for s in servers:
+            s.start()
+        for i, (label, unit, higher, fn, probe_ok) in enumerate(ROWS, 1):
+            if i not in wanted:
+                continue
+            vals = {s.name: [] for s in servers}
+            for r in range(args.rounds):
+                for s in servers:
+                    if s.name == "probe" and not probe_ok:
+                        continue
+                    v = fn(s)
+                    if v is not None:
+                        vals[s.name].append(v)
+                    time.sleep(0.5)
+            med = {k: (statistics.median(v) if v else None) for k, v in vals.items()}
+            results.append((label, unit, higher, med))
+            print(f"  {label}: " + ", ".join(f"{k} {v}" for k, v in vals.items()), file=sys.stderr)
+    finally:
+        for s in servers:
+            s.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    def fmt(v):
+        if v is None:
+            return "-"
+        return f"{v:,.0f}" if v >= 100 else f"{v:,.1f}"
+
+    def ratio(a, b):
+        if a is None or b is None:
+            return "-"
+        if b == 0:
+            return "=" if a == 0 else "-"
+        return f"{a / b:.2f}"
+
+    print(f"\nforkd vs nginx vs probe: {args.workers} workers each, medians of {args.rounds} "
+          f"interleaved rounds, {time.strftime('%Y-%m-%d')}\n")
+    print("| benchmark | unit | forkd | nginx | probe | forkd/nginx | forkd/probe |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    for label, unit, higher, med in results:
+        print(f"| {label} | {unit} | {fmt(med['forkd'])} | {fmt(med['nginx'])} | "
+              f"{fmt(med.get('probe'))} | {ratio(med['forkd'], med['nginx'])} | "
+              f"{ratio(med['forkd'], med.get('probe'))} |")
+
+
+if __name__ == "__main__":
+    main()
