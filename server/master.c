@@ -374,21 +374,29 @@ static void check_heartbeats(master_t *m)
 }
 
 /* Drain every worker of an older generation once the new one serves. */
-static void drain_old(master_t *m, int force)
+static void drain_old(master_t *m)
 {
-    int i, ready = 1;
+    int i, serving = 0;
 
     if (!m->drain_pending) {
         return;
     }
-    for (i = 0; i < SB_SLOTS && !force; i++) {
+    if (m->fatal) {
+        /* the new workers cannot run: the old generation goes on serving */
+        m->drain_pending = 0;
+        log_msg(m->log, LOG_LVL_ERROR, "reload failed: the new workers cannot start; "
+                                       "the previous generation keeps serving");
+        sdnotify_send("READY=1\nSTATUS=reload failed: the new workers cannot start");
+        return;
+    }
+    for (i = 0; i < SB_SLOTS; i++) {
         proc_t *p = &m->procs[i];
         if (p->pid != 0 && p->generation == m->generation
-            && SB_GET(m->sb->slots[i].state) == SB_STARTING) {
-            ready = 0;
+            && SB_GET(m->sb->slots[i].state) != SB_STARTING) {
+            serving++;
         }
     }
-    if (!ready && now_ms() < m->drain_after) {
+    if (serving < m->nworkers && now_ms() < m->drain_after) {
         return;
     }
     m->drain_pending = 0;
@@ -399,6 +407,17 @@ static void drain_old(master_t *m, int force)
             stop_proc(m, p, SIGQUIT);
         }
     }
+}
+
+/* [server] workers, with auto = the online CPUs. */
+static int workers_wanted(const config_t *cfg)
+{
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+    if (cfg->workers != 0) {
+        return cfg->workers > MAX_WORKERS ? MAX_WORKERS : cfg->workers;
+    }
+    return ncpu < 1 ? 1 : ncpu > MAX_WORKERS ? MAX_WORKERS : (int)ncpu;
 }
 
 static int same_listen(const config_t *a, const config_t *b)
@@ -475,10 +494,7 @@ static void reload(master_t *m)
     m->cfg = cfg;
     m->generation++;
     SB_SET(m->sb->generation, m->generation);
-    m->nworkers = cfg->workers ? cfg->workers : m->nworkers;
-    if (m->nworkers > MAX_WORKERS) {
-        m->nworkers = MAX_WORKERS;
-    }
+    m->nworkers = workers_wanted(cfg);
     m->fatal = 0;
     m->fails = 0;
     m->respawn_after = 0;
@@ -813,7 +829,7 @@ static void handle(master_t *m, int sig)
     }
     reap(m);
     check_heartbeats(m);
-    drain_old(m, 0);
+    drain_old(m);
     if (!m->stopping) {
         respawn(m);
     }
@@ -880,7 +896,6 @@ int master_run(config_t *cfg, const char *cfg_path, log_t *log, char *const *arg
     struct timespec tick = {0, TICK_MS * 1000000L};
     sigset_t set;
     siginfo_t info;
-    long ncpu;
     size_t i;
     int sig;
 
@@ -898,11 +913,7 @@ int master_run(config_t *cfg, const char *cfg_path, log_t *log, char *const *arg
     if (readlink("/proc/self/exe", m->exe, sizeof(m->exe) - 1) < 0) {
         snprintf(m->exe, sizeof(m->exe), "%s", argv[0]);
     }
-    m->nworkers = cfg->workers;
-    if (m->nworkers == 0) {
-        ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-        m->nworkers = ncpu < 1 ? 1 : ncpu > MAX_WORKERS ? MAX_WORKERS : (int)ncpu;
-    }
+    m->nworkers = workers_wanted(cfg);
 
     /*
      * Signals stay blocked in the master and are taken synchronously with
