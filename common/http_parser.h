@@ -52,8 +52,8 @@ typedef enum {
 } http_body_kind_t;
 
 /* Flags set by http_parse_request(). */
-#define HTTP_REQ_CONN_CLOSE 0x01     /* "Connection: close" */
-#define HTTP_REQ_CONN_KEEPALIVE 0x02 /* "Connection: keep-alive" */
+#define HTTP_REQ_CONN_CLOSE 0x01      /* "Connection: close" */
+#define HTTP_REQ_CONN_KEEPALIVE 0x02  /* "Connection: keep-alive" */
 #define HTTP_REQ_EXPECT_CONTINUE 0x04 /* "Expect: 100-continue" on HTTP/1.1 */
 #define HTTP_REQ_HAS_HOST 0x08
 
@@ -98,7 +98,16 @@ typedef struct {
  * Body framing is validated: Content-Length digits only and at most one;
  * Transfer-Encoding must end in a single "chunked" (other codings 501), never
  * with Content-Length nor in HTTP/1.0; HTTP/1.1 needs exactly one valid Host.
- * Pure: no allocation, no I/O; all slices point into buf.
+ * Pure: no allocation, no I/O; all slices point into buf, except the path
+ * of an absolute-form target with an empty path, which is a static "/".
+ * No state is kept between calls: call again from buf[0] with more bytes.
+ * max_head counts from buf[0], skipped empty lines included, so NEED_MORE is
+ * never returned once len >= max_head (414 when the request line is not
+ * complete by then, 431 when the field section is not). A Content-Length of
+ * 0 gives HTTP_BODY_NONE. Syntax errors are reported as soon as they are
+ * seen; rules needing the whole head are judged at its end, 400 before 501
+ * before 417. req->host is the Host field value (NULL, 0 when absent) or, for
+ * absolute-form, the target's authority.
  */
 ssize_t http_parse_request(const char *buf, size_t len, const http_limits_t *lim,
                            http_request_t *req);
@@ -117,13 +126,13 @@ int http_slice_eq_nocase(http_slice_t a, const char *s);
 
 /* Incremental chunked body decoder state (RFC 9112 7.1); zero it to start. */
 typedef struct {
-    int state;
-    uint64_t chunk_left; /* data bytes left in the current chunk */
+    int state;           /* private to the decoder */
+    uint64_t chunk_left; /* data bytes left in the current chunk (the size, while read) */
     uint64_t total;      /* decoded body bytes so far */
-    size_t line_len;     /* bytes of the current size line / trailer section so far */
-    size_t trailer_len;
+    size_t line_len;     /* bytes of the current size line so far */
+    size_t trailer_len;  /* bytes of the trailer section so far */
     int status;          /* set with HTTP_PARSE_BAD: 400 or 413 */
-    const char *reason;
+    const char *reason;  /* static string, set with HTTP_PARSE_BAD */
 } http_chunked_t;
 
 /*
@@ -135,7 +144,11 @@ typedef struct {
  * or HTTP_PARSE_BAD with st->status (400, or 413 once total would pass
  * max_body) and st->reason set. Chunk sizes are hex digits only with an
  * overflow check; extensions are checked for bad bytes and ignored; a size
- * line or trailer section longer than max_line is rejected with 400.
+ * line or trailer section longer than max_line is rejected with 400
+ * (a size line counts its bytes before CRLF; the trailer section counts its
+ * field lines with their CRLFs, not the final empty line). BWS is accepted
+ * before a ';' but not before CRLF. Once complete, further calls return 0
+ * (nothing consumed); once bad, further calls return HTTP_PARSE_BAD.
  */
 ssize_t http_chunked_parse(http_chunked_t *st, char *buf, size_t len, uint64_t max_body,
                            size_t max_line, size_t *data_len);
