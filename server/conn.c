@@ -142,6 +142,7 @@ static void request_init(conn_t *c)
     b->pending_status = 0;
     b->route = NULL;
     b->head_len = 0;
+    b->parsed_len = 0;
     memset(&b->chunked, 0, sizeof(b->chunked));
 }
 
@@ -822,9 +823,20 @@ static void run(conn_t *c)
             return;
 
         case CONN_HEAD:
-            lim.max_head = cfg->max_header_size;
-            lim.max_headers = cfg->max_headers;
-            n = http_parse_request(b->in, b->in_len, &lim, &b->req.h);
+            /*
+             * The parser starts over on each call: a client dripping a byte at
+             * a time would cost O(n^2). A head can only end (or break a rule
+             * that ends it) with a new '\n', or by reaching the size limit.
+             */
+            if (b->in_len < cfg->max_header_size && b->parsed_len > 0
+                && memchr(b->in + b->parsed_len, '\n', b->in_len - b->parsed_len) == NULL) {
+                n = HTTP_PARSE_NEED_MORE;
+            } else {
+                lim.max_head = cfg->max_header_size;
+                lim.max_headers = cfg->max_headers;
+                n = http_parse_request(b->in, b->in_len, &lim, &b->req.h);
+            }
+            b->parsed_len = b->in_len;
             if (n == HTTP_PARSE_NEED_MORE) {
                 now = conn_now_ms();
                 if (now >= b->deadline) {

@@ -54,6 +54,7 @@ struct conn_block {
     size_t in_len; /* bytes in in[] */
     size_t in_off; /* bytes of in[] consumed */
     size_t head_len;
+    size_t parsed_len; /* in_len when the parser last said "need more" */
     http_header_t *headers;
     char *in;
     size_t in_cap;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -148,12 +149,13 @@ static int parse_range(const http_slice_t *v, int64_t size, int64_t *first, int6
         return 0;
     }
     i++;
-    b = i < len ? parse_pos(s, &i, len) : size - 1;
-    if (b < 0 || i != len) {
-        return 0; /* includes "a-b,c-d": several ranges */
-    }
-    if (b < a) {
-        return 0;
+    if (i < len) {
+        b = parse_pos(s, &i, len);
+        if (b < 0 || i != len || b < a) {
+            return 0; /* bad syntax, "last < first", or "a-b,c-d": several ranges */
+        }
+    } else {
+        b = INT64_MAX; /* "a-": to the end */
     }
     if (a >= size) {
         return -1;
@@ -168,7 +170,8 @@ static int if_range_ok(const http_slice_t *v, const char *etag, time_t mtime)
 {
     time_t t;
 
-    if (v->len > 0 && (v->p[0] == '"' || v->p[0] == 'W')) {
+    if (v->len > 0 && (v->p[0] == '"' || (v->len > 1 && v->p[0] == 'W' && v->p[1] == '/'))) {
+        /* an entity-tag: strong comparison, so a weak one never matches */
         return v->p[0] == '"' && v->len == strlen(etag) && memcmp(v->p, etag, v->len) == 0;
     }
     return httpdate_parse(v->p, v->len, &t) == 0 && t == mtime;
