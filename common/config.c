@@ -398,6 +398,35 @@ static int on_key(void *user, const char *section, const char *name, const char 
 }
 
 /*
+ * A "[section]" line names a known section. inih only reports sections
+ * through their keys, so an empty unknown section would pass unseen and a
+ * bad one would be blamed on its first key's line.
+ */
+static void check_section(loader_t *ld, const char *line)
+{
+    const char *p = line, *end;
+    size_t len, i;
+
+    while (*p == ' ' || *p == '\t') {
+        p++;
+    }
+    if (*p != '[' || (end = strchr(p, ']')) == NULL) {
+        return; /* not a section line; inih judges its syntax */
+    }
+    p++;
+    len = (size_t)(end - p);
+    for (i = 0; i < NKEYS; i++) {
+        if (strlen(keys[i].section) == len && strncmp(keys[i].section, p, len) == 0) {
+            return;
+        }
+    }
+    if (ld->err_line == 0) {
+        ld->err_line = ld->line;
+        snprintf(ld->err, sizeof(ld->err), "unknown section [%.*s]", (int)(len > 64 ? 64 : len), p);
+    }
+}
+
+/*
  * inih reader: one line per call, counting lines for error messages, and
  * refusing NUL bytes and lines longer than inih's buffer (it would split them).
  */
@@ -430,6 +459,8 @@ static char *read_line(char *str, int num, void *stream)
     } else if (too_long) {
         fail(ld, "line longer than %s bytes%s", num == 200 ? "198" : "the limit", "");
         str[0] = '\0';
+    } else {
+        check_section(ld, str);
     }
     return str;
 }

@@ -38,7 +38,7 @@ uint64_t conn_now_ms(void)
 size_t conn_block_size(const config_t *cfg)
 {
     return sizeof(conn_block_t) + cfg->max_headers * sizeof(http_header_t)
-           + cfg->max_header_size + CONN_IN_SLACK;
+           + cfg->max_header_size + CONN_IN_SLACK + cfg->max_header_size + 1;
 }
 
 /* Wait for what (EV_READ/EV_WRITE) for at most ms; one event per connection. */
@@ -86,6 +86,7 @@ static conn_block_t *block_get(worker_t *w)
         b->headers = (http_header_t *)(mem + sizeof(conn_block_t));
         b->in = (char *)(b->headers + w->cfg->max_headers);
         b->in_cap = w->cfg->max_header_size + CONN_IN_SLACK;
+        b->path = b->in + b->in_cap;
     }
     b->in_len = 0;
     b->in_off = 0;
@@ -708,7 +709,8 @@ static void begin_request(conn_t *c)
     } else if (h->target_form == HTTP_TARGET_ASTERISK) {
         status = 0; /* OPTIONS *: answered in dispatch() */
     } else {
-        len = uri_normalize_path(h->path.p, h->path.len, b->path, sizeof(b->path));
+        /* the decoded path is never longer than the target, itself within the head */
+        len = uri_normalize_path(h->path.p, h->path.len, b->path, w->cfg->max_header_size + 1);
         if (len < 0) {
             status = 400;
         } else {

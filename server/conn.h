@@ -28,7 +28,8 @@ typedef enum {
 /*
  * The buffers a connection holds only while it works on a request: taken
  * from the worker's pool on the first byte, given back when it goes idle.
- * headers[] (cfg max_headers entries) and in[] follow the struct in memory.
+ * headers[] (cfg max_headers entries), in[] and path[] follow the struct in
+ * memory: one malloc per block.
  */
 struct conn_block {
     conn_block_t *next_free;
@@ -39,7 +40,6 @@ struct conn_block {
     size_t out_sent;  /* of out */
     size_t mem_sent;  /* of resp.mem */
     uint64_t file_sent;
-    char path[4096];  /* decoded request path */
 
     uint64_t deadline; /* ms (monotonic) the current head must be complete by */
     uint64_t body_left; /* Content-Length bytes still to read */
@@ -58,6 +58,7 @@ struct conn_block {
     http_header_t *headers;
     char *in;
     size_t in_cap;
+    char *path; /* the decoded request path: max_header_size + 1 bytes */
 };
 
 struct conn {

@@ -153,7 +153,7 @@ def ab(server, path, n, c, keepalive):
               ["-q", "-n", str(n), "-c", str(c), f"http://127.0.0.1:{server.port}{path}"])
     rps = re.search(r"Requests per second:\s+([\d.]+)", out)
     failed = re.search(r"Failed requests:\s+(\d+)", out)
-    if not rps or not failed or int(failed.group(1)) != 0:
+    if not rps or not failed or int(failed.group(1)) != 0 or "Non-2xx" in out:
         print(f"  {server.name}: ab problem:\n{out[-800:]}", file=sys.stderr)
         return None
     return float(rps.group(1))
@@ -169,7 +169,8 @@ def wrk(server, path, threads, conns, secs, metric):
         reqs = re.search(r"(\d+) requests in", out)
         return nerr if reqs and int(reqs.group(1)) > 0 else None
     if nerr:
-        print(f"  {server.name}: wrk saw {nerr} errors", file=sys.stderr)
+        print(f"  {server.name}: wrk saw {nerr} errors: not counted", file=sys.stderr)
+        return None
     if metric == "rps":
         m = re.search(r"Requests/sec:\s+([\d.]+)", out)
         return float(m.group(1)) if m else None
@@ -233,6 +234,7 @@ def main():
               file=sys.stderr)
 
     tmp = tempfile.mkdtemp(prefix="forkd-bench-")
+    os.chmod(tmp, 0o755)  # nginx workers run as nobody and must read the site
     site = os.path.join(tmp, "www")
     make_site(site)
     servers = [forkd_server(tmp, site, args.workers), nginx_server(tmp, site, args.workers),

@@ -28,8 +28,8 @@ typedef struct {
     char tail[3];
 } pconn_t;
 
-static char response[1024];
-static size_t response_len;
+static char response[1024], response_close[1024];
+static size_t response_len, response_close_len;
 
 static void on_read(evutil_socket_t fd, short what, void *arg)
 {
@@ -59,6 +59,17 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
         c->tail[1] = c->tail[2];
         c->tail[2] = ch;
         c->have++;
+    }
+    /* ab without -k speaks HTTP/1.0 and waits for the close */
+    if (answers > 0 && memmem(buf, (size_t)n, "HTTP/1.0", 8) != NULL
+        && memmem(buf, (size_t)n, "eep-Alive", 9) == NULL) {
+        if (write(fd, response_close, response_close_len) < 0) {
+            /* closing anyway */
+        }
+        event_del(&c->ev);
+        close(fd);
+        free(c);
+        return;
     }
     for (; answers > 0; answers--) {
         if (write(fd, response, response_len) < 0) {
@@ -107,6 +118,10 @@ int main(int argc, char **argv)
                                      "HTTP/1.1 200 OK\r\nServer: probe\r\nContent-Type: text/html\r\n"
                                      "Content-Length: %d\r\nConnection: keep-alive\r\n\r\n%s",
                                      BODY_LEN, body);
+    response_close_len = (size_t)snprintf(response_close, sizeof(response_close),
+                                           "HTTP/1.1 200 OK\r\nServer: probe\r\nContent-Type: text/html\r\n"
+                                           "Content-Length: %d\r\nConnection: close\r\n\r\n%s",
+                                           BODY_LEN, body);
     workers = atoi(argv[2]);
     lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));

@@ -142,6 +142,14 @@ static void test_unknown_section_refused(void **state)
     fixture_t *f = *state;
 
     assert_int_equal(LOAD(f, "[static]\nroot = www\n[nope]\nx = 1\n"), -1);
+    expect_error(f, 3, "unknown section [nope]");
+}
+
+static void test_empty_unknown_section_refused(void **state)
+{
+    fixture_t *f = *state;
+
+    assert_int_equal(LOAD(f, "[static]\nroot = www\n\n  [nope]  \n; nothing here\n"), -1);
     expect_error(f, 4, "unknown section [nope]");
 }
 
@@ -263,6 +271,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_off_and_stderr, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_key_refused_with_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_section_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_empty_unknown_section_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_numbers_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_listen_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_key_refused, setup, teardown),

@@ -1,0 +1,191 @@
+"""Command line and configuration checking: -t accepts good files and refuses
+bad ones with "FILE:LINE: reason" on stderr and exit status 1; -v, -h."""
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+from harness import REPO, forkd_bin
+
+GOOD = """\
+; a complete, valid configuration
+[server]
+listen = 127.0.0.1:0
+workers = 2
+
+[static]
+root = www
+index = index.html
+
+[http]
+keepalive_timeout = 75s
+keepalive_requests = 1000
+header_timeout = 500ms
+body_timeout = 2m
+send_timeout = 30
+lingering_timeout = 5s
+max_header_size = 8k
+max_headers = 100
+max_body_size = 1m
+
+[log]
+access_log = off
+error_log = stderr
+level = warn
+
+[demo]
+enabled = no
+"""
+
+
+def with_line(text, lineno, new):
+    """GOOD with line lineno (1-based) replaced by new (which may hold newlines)."""
+    lines = text.split("\n")
+    lines[lineno - 1] = new
+    return "\n".join(lines)
+
+
+def line_of(text, start):
+    for i, line in enumerate(text.split("\n"), 1):
+        if line.startswith(start):
+            return i
+    raise KeyError(start)
+
+
+class ConfigTests(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmpdir = tempfile.mkdtemp(prefix="forkd-cfg-")
+        os.mkdir(os.path.join(cls.tmpdir, "www"))
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmpdir, ignore_errors=True)
+
+    def run_forkd(self, *args):
+        return subprocess.run([forkd_bin()] + list(args), capture_output=True, timeout=20,
+                              stdin=subprocess.DEVNULL)
+
+    def check(self, text, name="forkd.ini", mode="w"):
+        path = os.path.join(self.tmpdir, name)
+        with open(path, mode) as f:
+            f.write(text)
+        return path, self.run_forkd("-t", "-c", path)
+
+    def assertRefused(self, text, lineno, name="forkd.ini", mode="w"):
+        path, p = self.check(text, name, mode)
+        err = p.stderr.decode("utf-8", "replace")
+        self.assertEqual(p.returncode, 1, "want exit 1, got %d; stderr: %s" % (p.returncode, err))
+        if lineno is None:
+            self.assertRegex(err, r"%s:\d+: \S" % re.escape(path))
+        else:
+            self.assertIn("%s:%d: " % (path, lineno), err,
+                          "stderr must name %s line %d: %r" % (path, lineno, err))
+        self.assertNotIn("AddressSanitizer", err)
+        self.assertNotIn("runtime error:", err)
+
+    def test_good_config_ok(self):
+        path, p = self.check(GOOD)
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+    def test_shipped_config_ok(self):
+        p = self.run_forkd("-t", "-c", os.path.join(REPO, "conf", "forkd.ini"))
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+    def test_workers_auto_ok(self):
+        path, p = self.check(GOOD.replace("workers = 2", "workers = auto"))
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+    def test_unknown_key(self):
+        self.assertRefused(with_line(GOOD, 5, "colour = blue"), 5)
+
+    def test_unknown_section(self):
+        # the error names the "[nope]" line itself, not the first key under it
+        text = GOOD + "\n[nope]\nkey = 1\n"
+        self.assertRefused(text, line_of(text, "[nope]"))
+
+    def test_unknown_empty_section(self):
+        # a section without keys is still unknown: refused on its header line
+        text = GOOD + "[nope]\n"
+        self.assertRefused(text, line_of(text, "[nope]"))
+
+    def test_workers_negative(self):
+        self.assertRefused(GOOD.replace("workers = 2", "workers = -1"), 4)
+
+    def test_workers_not_a_number(self):
+        self.assertRefused(GOOD.replace("workers = 2", "workers = two"), 4)
+
+    def test_duplicate_key(self):
+        n = line_of(GOOD, "max_headers")
+        self.assertRefused(with_line(GOOD, n, "max_headers = 100\nmax_headers = 50"), n + 1)
+
+    def test_bad_listen_address(self):
+        self.assertRefused(GOOD.replace("127.0.0.1:0", "127.0.0.1:99999"), 3)
+
+    def test_bad_listen_host(self):
+        self.assertRefused(GOOD.replace("127.0.0.1:0", "not an address"), 3)
+
+    def test_missing_root_dir(self):
+        n = line_of(GOOD, "root")
+        self.assertRefused(with_line(GOOD, n, "root = does-not-exist"), n)
+
+    def test_root_is_a_file(self):
+        with open(os.path.join(self.tmpdir, "afile"), "w") as f:
+            f.write("x")
+        n = line_of(GOOD, "root")
+        self.assertRefused(with_line(GOOD, n, "root = afile"), n)
+
+    def test_bad_duration(self):
+        n = line_of(GOOD, "header_timeout")
+        self.assertRefused(with_line(GOOD, n, "header_timeout = 10x"), n)
+
+    def test_bad_size(self):
+        n = line_of(GOOD, "max_body_size")
+        self.assertRefused(with_line(GOOD, n, "max_body_size = 1q"), n)
+
+    def test_size_overflow(self):
+        n = line_of(GOOD, "max_body_size")
+        self.assertRefused(with_line(GOOD, n, "max_body_size = 99999999999999999999999k"), n)
+
+    def test_bad_level(self):
+        n = line_of(GOOD, "level")
+        self.assertRefused(with_line(GOOD, n, "level = verbose"), n)
+
+    def test_bad_boolean(self):
+        n = line_of(GOOD, "enabled")
+        self.assertRefused(with_line(GOOD, n, "enabled = maybe"), n)
+
+    def test_key_outside_section(self):
+        self.assertRefused("workers = 2\n" + GOOD, 1)
+
+    def test_syntax_error_line(self):
+        self.assertRefused(with_line(GOOD, 4, "this is not ini"), 4)
+
+    def test_empty_file(self):
+        # refused (root is required); the message still has FILE:LINE:
+        self.assertRefused("", None)
+
+    def test_binary_garbage(self):
+        self.assertRefused(bytes(range(256)) * 4, None, name="garbage.ini", mode="wb")
+
+    def test_missing_file(self):
+        p = self.run_forkd("-t", "-c", os.path.join(self.tmpdir, "nope.ini"))
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"nope.ini", p.stderr)
+
+    def test_version(self):
+        p = self.run_forkd("-v")
+        self.assertEqual(p.returncode, 0)
+        self.assertRegex(p.stdout.decode(), r"forkd \d+\.\d+")
+
+    def test_help(self):
+        p = self.run_forkd("-h")
+        self.assertEqual(p.returncode, 0)
+        self.assertIn(b"-c", p.stdout)
+
+    def test_bad_option(self):
+        p = self.run_forkd("-Z")
+        self.assertEqual(p.returncode, 1)
