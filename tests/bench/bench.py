@@ -190,8 +190,10 @@ def idle_memory(server, nconns=3000):
             s.sendall(b"GET /index.html HTTP/1.1\r\nHost: bench\r\n\r\n")
             socks.append(s)
         for s in socks:
+            s.settimeout(10)
             got = b""
-            while b"</html>" not in got:
+            while b"\r\n\r\n" not in got or len(got) < got.index(b"\r\n\r\n") + 4 + int(
+                    re.search(rb"Content-Length: (\d+)", got, re.I).group(1)):
                 chunk = s.recv(65536)
                 if not chunk:
                     raise RuntimeError("connection closed")
