@@ -54,6 +54,9 @@ static const key_def_t keys[] = {
     {"server", "reuse_port", KEY_BOOL, F(reuse_port), 0, 0},
     {"static", "root", KEY_PATH, F(root), 0, 0},
     {"static", "index", KEY_STRING, F(index), 0, 0},
+    {"static", "cache_entries", KEY_UINT, F(cache_entries), 0, 1000000},
+    {"static", "cache_max_file", KEY_SIZE64, F(cache_max_file), 0, 64 * 1024 * 1024},
+    {"static", "cache_valid", KEY_DURATION, F(cache_valid), 0, 3600000},
     {"http", "keepalive_timeout", KEY_DURATION, F(keepalive_timeout), 0, 3600000},
     {"http", "keepalive_requests", KEY_UINT, F(keepalive_requests), 0, 100000000},
     {"http", "header_timeout", KEY_DURATION, F(header_timeout), 100, 3600000},
@@ -96,6 +99,9 @@ void config_defaults(config_t *cfg)
     cfg->nlisten = 1;
     cfg->workers = 0;
     strcpy(cfg->index, "index.html");
+    cfg->cache_entries = 1024;
+    cfg->cache_max_file = 64 * 1024;
+    cfg->cache_valid = 0;
     cfg->keepalive_timeout = 75000;
     cfg->keepalive_requests = 1000;
     cfg->header_timeout = 10000;

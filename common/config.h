@@ -28,6 +28,9 @@ typedef struct {
     /* [static] */
     char root[CONFIG_PATH_MAX]; /* absolute after loading */
     char index[256];
+    uint32_t cache_entries;  /* open-file cache size per worker, 0 = off */
+    uint64_t cache_max_file; /* files up to this size are cached in memory */
+    uint32_t cache_valid;    /* ms an entry is used before the file is checked again */
 
     /* [http]: durations in milliseconds, sizes in bytes */
     uint32_t keepalive_timeout;

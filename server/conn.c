@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "filecache.h"
 #include "router.h"
 #include "uri.h"
 
@@ -55,7 +56,8 @@ static void wait_for(conn_t *c, short what, uint64_t ms)
         if (c->ev_what != 0) {
             event_del(&c->ev);
         }
-        event_assign(&c->ev, c->w->base, c->fd, what, on_event, c);
+        /* persistent: between requests only the timeout changes, no epoll_ctl() */
+        event_assign(&c->ev, c->w->base, c->fd, what | EV_PERSIST, on_event, c);
         c->ev_what = what;
     }
     event_add(&c->ev, &tv);
@@ -110,9 +112,13 @@ static void request_cleanup(conn_t *c)
     conn_block_t *b = c->b;
     resp_t *resp = &b->resp;
 
-    if (resp->fd >= 0) {
+    if (resp->fd >= 0 && resp->fd_owned) {
         close(resp->fd);
-        resp->fd = -1;
+    }
+    resp->fd = -1;
+    if (resp->cache_ref != NULL) {
+        filecache_release(&c->w->fcache, resp->cache_ref);
+        resp->cache_ref = NULL;
     }
     free(resp->mem_owned);
     resp->mem_owned = NULL;
@@ -506,7 +512,8 @@ static void start_error(conn_t *c, int status)
         c->state = CONN_CLOSE;
         return;
     }
-    if (b->resp.fd >= 0 || b->resp.mem_owned != NULL || b->resp.timer_cb != NULL) {
+    if (b->resp.fd >= 0 || b->resp.mem_owned != NULL || b->resp.timer_cb != NULL
+        || b->resp.cache_ref != NULL) {
         request_cleanup(c);
     }
     resp_reset(&b->resp, c);

@@ -48,7 +48,9 @@ struct resp {
     const char *mem;
     size_t mem_len;
     char *mem_owned; /* malloc'd body to free after sending, or NULL */
-    int fd;          /* -1 if none; closed by the connection after sending */
+    int fd;          /* -1 if none */
+    int fd_owned;    /* the connection closes fd after sending */
+    void *cache_ref; /* a file cache entry the body comes from, released after sending */
     off_t file_off;
     uint64_t file_len;
     int no_body; /* 204/304 or HEAD: headers only (Content-Length still sent for HEAD) */

@@ -19,6 +19,8 @@ void resp_reset(resp_t *resp, conn_t *conn)
     resp->mem_len = 0;
     resp->mem_owned = NULL;
     resp->fd = -1;
+    resp->fd_owned = 0;
+    resp->cache_ref = NULL;
     resp->file_off = 0;
     resp->file_len = 0;
     resp->no_body = 0;
@@ -117,10 +119,11 @@ void resp_body_mem(resp_t *resp, const char *p, size_t len)
 
 void resp_body_file(resp_t *resp, int fd, off_t off, uint64_t len)
 {
-    if (resp->fd >= 0) {
+    if (resp->fd >= 0 && resp->fd_owned) {
         close(resp->fd);
     }
     resp->fd = fd;
+    resp->fd_owned = 1;
     resp->file_off = off;
     resp->file_len = len;
 }

@@ -12,10 +12,10 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "filecache.h"
 #include "httpdate.h"
 #include "worker.h"
 
-#define ETAG_LEN 48
 
 int static_open_root(const char *root)
 {
@@ -231,16 +231,81 @@ static int preconditions(const http_request_t *h, const char *etag, time_t mtime
     return 0;
 }
 
+/*
+ * Answer for one regular file: validators, preconditions, Range. The body
+ * comes from e->data (held in memory) or e->fd (sendfile at an offset); the
+ * response keeps a reference to e until it is sent.
+ */
+static int serve(req_t *req, resp_t *resp, fc_entry_t *e, filecache_t *fc)
+{
+    const http_request_t *h = &req->h;
+    const http_header_t *range, *ifr;
+    int64_t first = 0, last = 0;
+    char cr[96];
+    int rc, status;
+
+    resp_header(resp, "Last-Modified", e->last_modified);
+    resp_header(resp, "ETag", e->etag);
+    status = preconditions(h, e->etag, e->mtime);
+    if (status != 0) {
+        filecache_release(fc, e);
+        if (status == 304) {
+            resp->status = 304;
+        } else {
+            resp_error(resp, status);
+        }
+        return HANDLER_DONE;
+    }
+    resp->content_type = e->content_type;
+    resp_header(resp, "Accept-Ranges", "bytes");
+    resp->status = 200;
+    first = 0;
+    last = (int64_t)e->size - 1;
+
+    range = h->method == HTTP_METHOD_GET ? http_find_header(h, "range") : NULL;
+    if (range != NULL) {
+        ifr = http_find_header(h, "if-range");
+        rc = ifr && !if_range_ok(&ifr->value, e->etag, e->mtime)
+                 ? 0
+                 : parse_range(&range->value, e->size, &first, &last);
+        if (rc < 0) {
+            snprintf(cr, sizeof(cr), "bytes */%lld", (long long)e->size);
+            filecache_release(fc, e);
+            resp_error(resp, 416);
+            resp_header(resp, "Content-Range", cr);
+            return HANDLER_DONE;
+        }
+        if (rc > 0) {
+            snprintf(cr, sizeof(cr), "bytes %lld-%lld/%lld", (long long)first, (long long)last,
+                     (long long)e->size);
+            resp_header(resp, "Content-Range", cr);
+            resp->status = 206;
+        } else {
+            first = 0;
+            last = (int64_t)e->size - 1;
+        }
+    }
+    resp->cache_ref = e;
+    if (e->data != NULL) {
+        resp_body_mem(resp, e->data + first, (size_t)(last - first + 1));
+    } else {
+        resp->fd = e->fd; /* shared: sendfile() with an offset never moves it */
+        resp->fd_owned = 0;
+        resp->file_off = (off_t)first;
+        resp->file_len = (uint64_t)(last - first + 1);
+    }
+    return HANDLER_DONE;
+}
+
 int static_handler(req_t *req, resp_t *resp, void *ctx)
 {
     worker_t *w = ctx;
-    const http_request_t *h = &req->h;
-    const http_header_t *range, *ifr;
-    char rel[4096 + 256], etag[ETAG_LEN], lm[HTTPDATE_LEN + 1], cr[96];
+    char rel[4096 + 256];
     struct stat st;
-    int fd, n, rc, status;
-    int64_t first = 0, last = 0;
+    int fd, n, status;
+    uint64_t now = conn_now_ms();
     const char *name;
+    fc_entry_t *e, temp;
 
     n = snprintf(rel, sizeof(rel), "%s", req->path + 1);
     if (req->path[req->path_len - 1] == '/') {
@@ -250,6 +315,11 @@ int static_handler(req_t *req, resp_t *resp, void *ctx)
         resp_error(resp, 414);
         return HANDLER_DONE;
     }
+    e = filecache_get(&w->fcache, w->root_fd, rel, now);
+    if (e != NULL) {
+        return serve(req, resp, e, &w->fcache);
+    }
+
     fd = open_beneath(w->root_fd, rel);
     if (fd < 0) {
         status = errno_status(errno);
@@ -283,51 +353,23 @@ int static_handler(req_t *req, resp_t *resp, void *ctx)
         resp_error(resp, 403);
         return HANDLER_DONE;
     }
-
-    snprintf(etag, sizeof(etag), "\"%llx-%llx\"", (unsigned long long)st.st_mtime,
-             (unsigned long long)st.st_size);
-    httpdate_format(st.st_mtime, lm);
-    resp_header(resp, "Last-Modified", lm);
-    resp_header(resp, "ETag", etag);
-
-    status = preconditions(h, etag, st.st_mtime);
-    if (status != 0) {
-        close(fd);
-        if (status == 304) {
-            resp->status = 304;
-        } else {
-            resp_error(resp, status);
-        }
-        return HANDLER_DONE;
-    }
-
     name = strrchr(rel, '/');
     name = name ? name + 1 : rel;
-    resp->content_type = mime_type(w->mime, name, strlen(name));
-    resp_header(resp, "Accept-Ranges", "bytes");
-
-    range = h->method == HTTP_METHOD_GET ? http_find_header(h, "range") : NULL;
-    if (range != NULL) {
-        ifr = http_find_header(h, "if-range");
-        rc = ifr && !if_range_ok(&ifr->value, etag, st.st_mtime) ? 0
-                                                                  : parse_range(&range->value, st.st_size, &first, &last);
-        if (rc < 0) {
-            close(fd);
-            snprintf(cr, sizeof(cr), "bytes */%lld", (long long)st.st_size);
-            resp_error(resp, 416);
-            resp_header(resp, "Content-Range", cr);
-            return HANDLER_DONE;
-        }
-        if (rc > 0) {
-            snprintf(cr, sizeof(cr), "bytes %lld-%lld/%lld", (long long)first, (long long)last,
-                     (long long)st.st_size);
-            resp_header(resp, "Content-Range", cr);
-            resp->status = 206;
-            resp_body_file(resp, fd, (off_t)first, (uint64_t)(last - first + 1));
-            return HANDLER_DONE;
-        }
+    e = filecache_put(&w->fcache, rel, fd, &st, mime_type(w->mime, name, strlen(name)), now);
+    if (e != NULL) {
+        return serve(req, resp, e, &w->fcache);
     }
-    resp->status = 200;
-    resp_body_file(resp, fd, 0, (uint64_t)st.st_size);
+
+    /* no cache (off, or out of memory): the same answer from this open file */
+    memset(&temp, 0, sizeof(temp));
+    temp.refs = 2; /* on the stack: the release in serve() must never free it */
+    filecache_describe(&temp, fd, &st, mime_type(w->mime, name, strlen(name)));
+    serve(req, resp, &temp, &w->fcache);
+    resp->cache_ref = NULL;
+    if (resp->fd == fd) {
+        resp->fd_owned = 1;
+    } else {
+        close(fd);
+    }
     return HANDLER_DONE;
 }

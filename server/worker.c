@@ -267,6 +267,11 @@ static int setup(worker_t *w, const int *listen_fds)
         log_msg(w->log, LOG_LVL_ERROR, "access log: %s", err);
         return -1;
     }
+    if (filecache_init(&w->fcache, w->cfg->cache_entries, w->cfg->cache_max_file,
+                       w->cfg->cache_valid) != 0) {
+        log_msg(w->log, LOG_LVL_ERROR, "file cache: out of memory");
+        return -1;
+    }
     w->mime = mime_load("/etc/mime.types");
     w->root_fd = static_open_root(w->cfg->root);
     if (w->mime == NULL || w->root_fd < 0) {
@@ -323,6 +328,7 @@ static void teardown(worker_t *w)
     size_t i;
 
     conn_close_all(w);
+    filecache_destroy(&w->fcache);
     accesslog_close(&w->alog, w->log);
     for (i = 0; i < sizeof(evs) / sizeof(evs[0]); i++) {
         if (evs[i] != NULL) {

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "filecache.h"
 #include "httpdate.h"
 #include "log.h"
 #include "net.h"
@@ -51,6 +52,7 @@ typedef struct worker {
 
     accesslog_t alog;
     mime_table_t *mime;
+    filecache_t fcache;
     router_t router;
     int root_fd; /* O_PATH descriptor of [static] root */
 
