@@ -14,16 +14,16 @@
 #include "net.h"
 
 typedef enum {
-    KEY_LISTEN,     /* space separated addresses */
-    KEY_WORKERS,    /* number or "auto" */
-    KEY_STRING,     /* copied as is, non-empty, no '/' */
-    KEY_NAME,       /* user or group name */
-    KEY_URLPATH,    /* "/..." */
-    KEY_CIDRS,      /* space separated CIDR list */
-    KEY_PATH,       /* made absolute against the config file's directory */
-    KEY_PATH_OFF,   /* path or "off" ("" stored) */
+    KEY_LISTEN,      /* space separated addresses */
+    KEY_WORKERS,     /* number or "auto" */
+    KEY_STRING,      /* copied as is, non-empty, no '/' */
+    KEY_NAME,        /* user or group name */
+    KEY_URLPATH,     /* "/..." */
+    KEY_CIDRS,       /* space separated CIDR list */
+    KEY_PATH,        /* made absolute against the config file's directory */
+    KEY_PATH_OFF,    /* path or "off" ("" stored) */
     KEY_PATH_STDERR, /* path or "stderr" ("" stored) */
-    KEY_DURATION,   /* uint32 milliseconds */
+    KEY_DURATION,    /* uint32 milliseconds */
     KEY_SIZE32,
     KEY_SIZE64,
     KEY_UINT,
@@ -278,14 +278,14 @@ static int set_key(loader_t *ld, const key_def_t *k, const char *value)
     int i;
 
     switch (k->type) {
-    case KEY_LISTEN:
-        return set_listen(ld, ld->cfg, value);
+    case KEY_LISTEN: return set_listen(ld, ld->cfg, value);
     case KEY_WORKERS:
         if (strcmp(value, "auto") == 0) {
             *(int *)field = 0;
             return 1;
         }
-        if (config_parse_size(value, &v) != 0 || !isdigit((unsigned char)value[strlen(value) - 1])) {
+        if (config_parse_size(value, &v) != 0
+            || !isdigit((unsigned char)value[strlen(value) - 1])) {
             return fail(ld, "bad value for %s: '%s' (a number or auto)", k->name, value);
         }
         return set_uint(ld, k, field, v);
@@ -316,7 +316,8 @@ static int set_key(loader_t *ld, const key_def_t *k, const char *value)
         char err[NET_ERR_LEN];
         net_cidr_t list[NET_MAX_CIDRS];
         if (strlen(value) >= k->size || net_parse_cidr_list(value, list, err) < 0) {
-            return fail(ld, "bad %s list: %s", k->name, strlen(value) >= k->size ? "too long" : err);
+            return fail(ld, "bad %s list: %s", k->name,
+                        strlen(value) >= k->size ? "too long" : err);
         }
         strcpy(field, value);
         return 1;
@@ -348,7 +349,8 @@ static int set_key(loader_t *ld, const key_def_t *k, const char *value)
         }
         return set_uint(ld, k, field, v);
     case KEY_UINT:
-        if (config_parse_size(value, &v) != 0 || !isdigit((unsigned char)value[strlen(value) - 1])) {
+        if (config_parse_size(value, &v) != 0
+            || !isdigit((unsigned char)value[strlen(value) - 1])) {
             return fail(ld, "bad number for %s: '%s'", k->name, value);
         }
         return set_uint(ld, k, field, v);

@@ -16,7 +16,7 @@ typedef struct {
     /* [server] */
     char listen[CONFIG_MAX_LISTEN][128]; /* "host:port" items as written */
     int nlisten;
-    int workers; /* 0 = auto (one per online CPU) */
+    int workers;                    /* 0 = auto (one per online CPU) */
     char pid_file[CONFIG_PATH_MAX]; /* "" when none */
     char user[64];                  /* "" = keep the master's user */
     char group[64];

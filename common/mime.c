@@ -16,7 +16,7 @@ typedef struct {
 
 struct mime_table {
     slot_t *slots;
-    size_t cap;  /* power of two */
+    size_t cap; /* power of two */
     size_t used;
     char **types; /* strings read from the file, freed with the table */
     size_t ntypes, types_cap;
@@ -68,8 +68,7 @@ static slot_t *find(const mime_table_t *t, const char *ext, size_t len)
 
     for (;;) {
         slot_t *s = &t->slots[i];
-        if (s->ext[0] == '\0'
-            || (strncasecmp(s->ext, ext, len) == 0 && s->ext[len] == '\0')) {
+        if (s->ext[0] == '\0' || (strncasecmp(s->ext, ext, len) == 0 && s->ext[len] == '\0')) {
             return s;
         }
         i = (i + 1) & (t->cap - 1);

@@ -185,7 +185,8 @@ int net_parse_cidr_list(const char *text, net_cidr_t *list, char err[NET_ERR_LEN
         }
         len = (size_t)(end - p);
         if (len >= sizeof(buf) || n == NET_MAX_CIDRS) {
-            snprintf(err, NET_ERR_LEN, "%s", n == NET_MAX_CIDRS ? "more than 16 entries" : "entry too long");
+            snprintf(err, NET_ERR_LEN, "%s",
+                     n == NET_MAX_CIDRS ? "more than 16 entries" : "entry too long");
             return -1;
         }
         memcpy(buf, p, len);

@@ -6,8 +6,8 @@
 
 scoreboard_t *scoreboard_create(void)
 {
-    void *p = mmap(NULL, sizeof(scoreboard_t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                   -1, 0);
+    void *p =
+        mmap(NULL, sizeof(scoreboard_t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
     return p == MAP_FAILED ? NULL : p;
 }

@@ -6,15 +6,15 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define SB_SLOTS 128      /* worker slots: every generation alive at once shares them */
+#define SB_SLOTS 128       /* worker slots: every generation alive at once shares them */
 #define SB_CURRENT_LEN 200 /* bytes of the request line being served */
 
 typedef enum {
     SB_FREE = 0, /* no process */
     SB_STARTING,
-    SB_IDLE,     /* in its loop, no request in progress */
-    SB_BUSY,     /* running a handler (current holds the request line) */
-    SB_DRAINING  /* told to stop: finishing in-flight requests */
+    SB_IDLE,    /* in its loop, no request in progress */
+    SB_BUSY,    /* running a handler (current holds the request line) */
+    SB_DRAINING /* told to stop: finishing in-flight requests */
 } sb_state_t;
 
 /*
@@ -30,7 +30,7 @@ typedef struct {
     int64_t started;    /* unix seconds */
     int64_t heartbeat;  /* monotonic ms of the worker's last loop tick */
     uint64_t accepted;
-    uint64_t active;    /* open connections */
+    uint64_t active; /* open connections */
     uint64_t requests;
     uint64_t bytes;     /* response body bytes */
     uint64_t status[5]; /* responses 1xx .. 5xx */

@@ -38,8 +38,8 @@ uint64_t conn_now_ms(void)
 
 size_t conn_block_size(const config_t *cfg)
 {
-    return sizeof(conn_block_t) + cfg->max_headers * sizeof(http_header_t)
-           + cfg->max_header_size + CONN_IN_SLACK + cfg->max_header_size + 1;
+    return sizeof(conn_block_t) + cfg->max_headers * sizeof(http_header_t) + cfg->max_header_size
+           + CONN_IN_SLACK + cfg->max_header_size + 1;
 }
 
 /* Wait for what (EV_READ/EV_WRITE) for at most ms; one event per connection. */
@@ -307,14 +307,9 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
     switch (c->state) {
     case CONN_IDLE:
     case CONN_HEAD:
-    case CONN_BODY:
-        do_read(c);
-        break;
-    case CONN_LINGER:
-        do_linger(c);
-        break;
-    default:
-        break;
+    case CONN_BODY: do_read(c); break;
+    case CONN_LINGER: do_linger(c); break;
+    default: break;
     }
     run(c);
 }
@@ -679,8 +674,8 @@ static int body_step(conn_t *c)
         b->body_left -= dlen;
         n = b->body_left == 0 ? 1 : 0;
     } else {
-        n = http_chunked_parse(&b->chunked, data, avail, cfg->max_body_size,
-                               cfg->max_header_size, &dlen);
+        n = http_chunked_parse(&b->chunked, data, avail, cfg->max_body_size, cfg->max_header_size,
+                               &dlen);
         if (n == HTTP_PARSE_BAD) {
             log_msg(c->w->log, LOG_LVL_INFO, "bad chunked body: %s", b->chunked.reason);
             start_error(c, b->chunked.status);
@@ -900,9 +895,7 @@ static void run(conn_t *c)
             }
             continue;
 
-        case CONN_HANDLER:
-            stop_waiting(c);
-            return;
+        case CONN_HANDLER: stop_waiting(c); return;
 
         case CONN_SEND:
             rc = send_some(c);
@@ -930,9 +923,7 @@ static void run(conn_t *c)
             return;
 
         case CONN_CLOSE:
-        default:
-            conn_free(c);
-            return;
+        default: conn_free(c); return;
         }
     }
 }

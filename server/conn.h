@@ -37,15 +37,15 @@ struct conn_block {
     resp_t resp;
     char out[CONN_OUT_SIZE]; /* head of the response */
     size_t out_len;
-    size_t out_sent;  /* of out */
-    size_t mem_sent;  /* of resp.mem */
+    size_t out_sent; /* of out */
+    size_t mem_sent; /* of resp.mem */
     uint64_t file_sent;
 
-    uint64_t deadline; /* ms (monotonic) the current head must be complete by */
+    uint64_t deadline;  /* ms (monotonic) the current head must be complete by */
     uint64_t body_left; /* Content-Length bytes still to read */
     http_chunked_t chunked;
     int body_done; /* the chunked body has been read to its end */
-    char *body; /* kept body (ROUTE_TAKES_BODY), malloc'd */
+    char *body;    /* kept body (ROUTE_TAKES_BODY), malloc'd */
     size_t body_len, body_cap;
     int keep_body;
     int pending_status; /* error decided before the body was read, 0 if none */
@@ -68,7 +68,7 @@ struct conn {
     conn_block_t *b;     /* NULL while idle */
     int fd;
     uint8_t state;
-    short ev_what; /* EV_READ or EV_WRITE as assigned to ev, 0 if unassigned */
+    short ev_what;     /* EV_READ or EV_WRITE as assigned to ev, 0 if unassigned */
     uint8_t keepalive; /* this response keeps the connection */
     uint32_t requests;
     uint64_t linger_deadline;

@@ -104,7 +104,8 @@ int demo_register(router_t *r, void *worker)
         || router_add(r, "/demo/work", ROUTE_EXACT, get, demo_work, worker) != 0
         || router_add(r, "/demo/echo", ROUTE_EXACT | ROUTE_TAKES_BODY,
                       HTTP_METHOD_BIT(HTTP_METHOD_POST) | HTTP_METHOD_BIT(HTTP_METHOD_PUT),
-                      demo_echo, worker) != 0) {
+                      demo_echo, worker)
+               != 0) {
         return -1;
     }
     return 0;

@@ -109,8 +109,8 @@ fc_entry_t *filecache_get(filecache_t *fc, int root_fd, const char *path, uint64
     }
     if (fc->valid_ms == 0 || now_ms - e->checked_ms >= fc->valid_ms) {
         if (fstatat(root_fd, path[0] ? path : ".", &st, 0) != 0 || st.st_ino != e->ino
-            || st.st_dev != e->dev || st.st_size != e->size
-            || st.st_mtim.tv_sec != e->mtim.tv_sec || st.st_mtim.tv_nsec != e->mtim.tv_nsec) {
+            || st.st_dev != e->dev || st.st_size != e->size || st.st_mtim.tv_sec != e->mtim.tv_sec
+            || st.st_mtim.tv_nsec != e->mtim.tv_nsec) {
             return NULL;
         }
         e->checked_ms = now_ms;

@@ -16,8 +16,8 @@
  * holds one reference, each response using the entry one more.
  */
 typedef struct fc_entry {
-    struct fc_entry *hnext;          /* hash chain */
-    struct fc_entry *prev, *next;    /* LRU list, most recent first */
+    struct fc_entry *hnext;       /* hash chain */
+    struct fc_entry *prev, *next; /* LRU list, most recent first */
     uint32_t hash;
     int refs;
     int in_table;

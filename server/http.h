@@ -23,9 +23,9 @@ typedef struct resp resp_t;
 /* A parsed request; every slice points into the connection's input buffer. */
 typedef struct {
     http_request_t h;
-    const char *path;    /* decoded, dot segments removed, NUL-terminated */
+    const char *path; /* decoded, dot segments removed, NUL-terminated */
     size_t path_len;
-    const char *body;    /* the request body, for routes that take one; else NULL */
+    const char *body; /* the request body, for routes that take one; else NULL */
     size_t body_len;
     conn_t *conn;
 } req_t;

@@ -54,8 +54,8 @@ void log_msg(const log_t *log, log_level_t level, const char *fmt, ...)
     }
     now = time(NULL);
     localtime_r(&now, &tm);
-    n = snprintf(line, sizeof(line), "%04d/%02d/%02d %02d:%02d:%02d [%s] %d: ",
-                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+    n = snprintf(line, sizeof(line), "%04d/%02d/%02d %02d:%02d:%02d [%s] %d: ", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                  config_level_name(level), (int)getpid());
 message:
     va_start(ap, fmt);

@@ -11,10 +11,10 @@
 #define ACCESSLOG_BUF 65536
 
 typedef struct {
-    int fd;            /* 2 for stderr */
+    int fd; /* 2 for stderr */
     log_level_t level;
     char path[CONFIG_PATH_MAX]; /* "" for stderr */
-    int journal; /* stderr is the journal: "<3>message" lines, no timestamp */
+    int journal;                /* stderr is the journal: "<3>message" lines, no timestamp */
 } log_t;
 
 /* Open the error log named by cfg (path or stderr). 0 ok, -1 with err set. */

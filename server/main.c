@@ -15,14 +15,13 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: forkd [-c FILE] [-t] [-s SIGNAL] [-v] [-h]\n"
-            "  -c FILE  configuration file (default " DEFAULT_CONFIG ")\n"
-            "  -s SIG   signal the running master (through [server] pid_file):\n"
-            "           stop (TERM), quit (QUIT: graceful), reload (HUP), reopen (USR1)\n"
-            "  -t       check the configuration and exit (0 ok, 1 refused)\n"
-            "  -v       print the version and exit\n"
-            "  -h       this help\n");
+    fprintf(out, "usage: forkd [-c FILE] [-t] [-s SIGNAL] [-v] [-h]\n"
+                 "  -c FILE  configuration file (default " DEFAULT_CONFIG ")\n"
+                 "  -s SIG   signal the running master (through [server] pid_file):\n"
+                 "           stop (TERM), quit (QUIT: graceful), reload (HUP), reopen (USR1)\n"
+                 "  -t       check the configuration and exit (0 ok, 1 refused)\n"
+                 "  -v       print the version and exit\n"
+                 "  -h       this help\n");
 }
 
 /* forkd -s NAME: signal the master named by the pid file, like nginx -s. */

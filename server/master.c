@@ -27,18 +27,18 @@
 #define QUICK_DEATH_S 2        /* a worker that dies sooner counts toward the backoff */
 #define READY_WAIT_MS 5000     /* reload: how long the new generation may take to serve */
 #define TICK_MS 100
-#define STATUS_EVERY_MS 2000   /* systemd STATUS= line */
-#define FRESH_BEAT_MS 5000     /* watchdog: heartbeats older than this are not "fine" */
+#define STATUS_EVERY_MS 2000 /* systemd STATUS= line */
+#define FRESH_BEAT_MS 5000   /* watchdog: heartbeats older than this are not "fine" */
 
 /* A worker process as the master sees it; indexed by scoreboard slot. */
 typedef struct {
     pid_t pid; /* 0 = slot unused */
     int generation;
-    int index;          /* 0..nworkers-1 in its generation */
+    int index; /* 0..nworkers-1 in its generation */
     time_t started;
-    int draining;       /* sent QUIT (or TERM when stopping) */
-    uint64_t kill_at;   /* ms: SIGKILL if still alive then (0 = none) */
-    int listen_set;     /* which socket set it was given */
+    int draining;     /* sent QUIT (or TERM when stopping) */
+    uint64_t kill_at; /* ms: SIGKILL if still alive then (0 = none) */
+    int listen_set;   /* which socket set it was given */
 } proc_t;
 
 /* One set of listening sockets, as opened for a listen= value. */
@@ -57,18 +57,18 @@ typedef struct {
     listen_set_t sets[MAX_WORKERS];
 
     proc_t procs[SB_SLOTS];
-    int nworkers;   /* wanted in the current generation */
+    int nworkers; /* wanted in the current generation */
     int generation;
-    int drain_pending; /* reload: older generations wait for the new one to serve */
+    int drain_pending;    /* reload: older generations wait for the new one to serve */
     uint64_t drain_after; /* ms: drain them anyway after this */
 
     int fails;            /* quick deaths in a row */
     time_t respawn_after; /* no respawn before this */
     int fatal;            /* a worker said its config cannot work: do not respawn */
 
-    int stopping; /* 0, SIGTERM (fast) or SIGQUIT (graceful) */
-    int inherited;   /* set 0 came from systemd or an upgrading master */
-    int ready_sent;  /* READY=1 told for the current generation */
+    int stopping;         /* 0, SIGTERM (fast) or SIGQUIT (graceful) */
+    int inherited;        /* set 0 came from systemd or an upgrading master */
+    int ready_sent;       /* READY=1 told for the current generation */
     pid_t upgrade_pid;    /* USR2: the new master we started, until it takes over */
     pid_t upgrade_parent; /* we are that new master: the old one to send QUIT */
     char exe[CONFIG_PATH_MAX];
@@ -139,7 +139,8 @@ static int open_set(master_t *m, const config_t *cfg, listen_set_t *set, const l
         }
         if (like != NULL && like->n > i) {
             int port = net_local_port(like->fds[i]);
-            ((struct sockaddr_in *)&addr.ss)->sin_port = htons((uint16_t)port); /* same offset in v6 */
+            ((struct sockaddr_in *)&addr.ss)->sin_port =
+                htons((uint16_t)port); /* same offset in v6 */
         }
         fd = net_listen(&addr, SOMAXCONN, cfg->reuse_port, err);
         if (fd < 0) {
@@ -260,8 +261,10 @@ static void reap(master_t *m)
 
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
         if (pid == m->upgrade_pid) {
-            log_msg(m->log, LOG_LVL_ERROR, "binary upgrade failed: the new master (pid %d) %s %d; "
-                    "still serving", (int)pid, WIFSIGNALED(status) ? "was killed by signal" : "exited with status",
+            log_msg(m->log, LOG_LVL_ERROR,
+                    "binary upgrade failed: the new master (pid %d) %s %d; "
+                    "still serving",
+                    (int)pid, WIFSIGNALED(status) ? "was killed by signal" : "exited with status",
                     WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
             m->upgrade_pid = 0;
             continue;
@@ -275,8 +278,8 @@ static void reap(master_t *m)
         p->pid = 0;
         memset(&m->sb->slots[i], 0, sizeof(m->sb->slots[i]));
         if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && p->draining) {
-            log_msg(m->log, LOG_LVL_INFO, "worker %d.%d (pid %d) exited", p->generation,
-                    p->index, (int)pid);
+            log_msg(m->log, LOG_LVL_INFO, "worker %d.%d (pid %d) exited", p->generation, p->index,
+                    (int)pid);
             continue;
         }
         if (WIFSIGNALED(status)) {
@@ -287,8 +290,9 @@ static void reap(master_t *m)
                     p->generation, p->index, (int)pid, WEXITSTATUS(status));
         }
         if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_FATAL) {
-            log_msg(m->log, LOG_LVL_ERROR, "worker cannot run with this config: not respawning "
-                                           "(fix it and reload)");
+            log_msg(m->log, LOG_LVL_ERROR,
+                    "worker cannot run with this config: not respawning "
+                    "(fix it and reload)");
             m->fatal = 1;
         }
         if (p->draining || p->generation != m->generation) {
@@ -384,8 +388,9 @@ static void drain_old(master_t *m)
     if (m->fatal) {
         /* the new workers cannot run: the old generation goes on serving */
         m->drain_pending = 0;
-        log_msg(m->log, LOG_LVL_ERROR, "reload failed: the new workers cannot start; "
-                                       "the previous generation keeps serving");
+        log_msg(m->log, LOG_LVL_ERROR,
+                "reload failed: the new workers cannot start; "
+                "the previous generation keeps serving");
         sdnotify_send("READY=1\nSTATUS=reload failed: the new workers cannot start");
         return;
     }
@@ -462,8 +467,9 @@ static void reload(master_t *m)
         return;
     }
     if (m->inherited && !same_listen(m->cfg, cfg)) {
-        log_msg(m->log, LOG_LVL_WARN, "reload: listen changed, but the sockets were passed in "
-                                      "(socket activation): keeping them");
+        log_msg(m->log, LOG_LVL_WARN,
+                "reload: listen changed, but the sockets were passed in "
+                "(socket activation): keeping them");
         cfg->nlisten = m->cfg->nlisten;
         memcpy(cfg->listen, m->cfg->listen, sizeof(cfg->listen));
         cfg->reuse_port = 0;
@@ -659,10 +665,11 @@ static void notify_tick(master_t *m)
     if (!m->ready_sent && !m->stopping && live >= m->nworkers && starting == 0) {
         m->ready_sent = 1;
         if (m->upgrade_parent > 0) {
-            sdnotify_send("MAINPID=%d\nREADY=1\nSTATUS=upgraded: %d workers", (int)getpid(),
-                          live);
-            log_msg(m->log, LOG_LVL_INFO, "binary upgrade: serving; telling the old master "
-                                          "(pid %d) to stop gracefully", (int)m->upgrade_parent);
+            sdnotify_send("MAINPID=%d\nREADY=1\nSTATUS=upgraded: %d workers", (int)getpid(), live);
+            log_msg(m->log, LOG_LVL_INFO,
+                    "binary upgrade: serving; telling the old master "
+                    "(pid %d) to stop gracefully",
+                    (int)m->upgrade_parent);
             kill(m->upgrade_parent, SIGQUIT);
             m->upgrade_parent = 0;
         } else {
@@ -786,9 +793,7 @@ static void handle(master_t *m, int sig)
 {
     switch (sig) {
     case SIGTERM:
-    case SIGINT:
-        begin_stop(m, SIGTERM);
-        break;
+    case SIGINT: begin_stop(m, SIGTERM); break;
     case SIGQUIT:
         if (m->stopping != SIGTERM) {
             begin_stop(m, SIGQUIT);
@@ -799,9 +804,7 @@ static void handle(master_t *m, int sig)
             reload(m);
         }
         break;
-    case SIGUSR1:
-        reopen_logs(m);
-        break;
+    case SIGUSR1: reopen_logs(m); break;
     case SIGTTIN:
         if (!m->stopping && m->nworkers < MAX_WORKERS) {
             m->nworkers++;
@@ -814,18 +817,16 @@ static void handle(master_t *m, int sig)
             log_msg(m->log, LOG_LVL_INFO, "SIGTTOU: %d workers", m->nworkers);
         }
         break;
-    case SIGUSR2:
-        upgrade(m);
-        break;
+    case SIGUSR2: upgrade(m); break;
     case SIGWINCH:
         if (!m->stopping) {
             shrink(m, 0);
-            log_msg(m->log, LOG_LVL_INFO, "SIGWINCH: workers stopping gracefully; "
-                                          "SIGHUP starts them again");
+            log_msg(m->log, LOG_LVL_INFO,
+                    "SIGWINCH: workers stopping gracefully; "
+                    "SIGHUP starts them again");
         }
         break;
-    default:
-        break;
+    default: break;
     }
     reap(m);
     check_heartbeats(m);
@@ -874,23 +875,26 @@ static int take_inherited(master_t *m)
         unsetenv("FORKD_UPGRADE_PARENT");
     }
     if (n < 0) {
-        log_msg(m->log, LOG_LVL_ERROR, "the passed sockets (LISTEN_FDS / FORKD_INHERIT_FDS) "
-                                       "are not usable listening sockets");
+        log_msg(m->log, LOG_LVL_ERROR,
+                "the passed sockets (LISTEN_FDS / FORKD_INHERIT_FDS) "
+                "are not usable listening sockets");
         return -1;
     }
     if (n > 0) {
         m->sets[0].n = n;
         m->inherited = 1;
         m->cfg->reuse_port = 0;
-        log_msg(m->log, LOG_LVL_INFO, "serving on %d listening socket(s) passed by %s; [server] "
-                "listen is not used", n, m->upgrade_parent ? "the old master" : "systemd");
+        log_msg(m->log, LOG_LVL_INFO,
+                "serving on %d listening socket(s) passed by %s; [server] "
+                "listen is not used",
+                n, m->upgrade_parent ? "the old master" : "systemd");
     }
     return 0;
 }
 
 int master_run(config_t *cfg, const char *cfg_path, log_t *log, char *const *argv)
 {
-    static const int sigs[] = {SIGCHLD, SIGTERM, SIGINT,  SIGQUIT,  SIGHUP,
+    static const int sigs[] = {SIGCHLD, SIGTERM, SIGINT,  SIGQUIT, SIGHUP,
                                SIGUSR1, SIGUSR2, SIGTTIN, SIGTTOU, SIGWINCH};
     master_t *m = calloc(1, sizeof(master_t));
     struct timespec tick = {0, TICK_MS * 1000000L};
@@ -950,7 +954,8 @@ int master_run(config_t *cfg, const char *cfg_path, log_t *log, char *const *arg
     }
     for (i = 0; i < (size_t)m->sets[0].n; i++) {
         log_msg(log, LOG_LVL_INFO, "listening on %s (port %d)",
-                m->inherited ? "a passed socket" : cfg->listen[i], net_local_port(m->sets[0].fds[i]));
+                m->inherited ? "a passed socket" : cfg->listen[i],
+                net_local_port(m->sets[0].fds[i]));
     }
     write_port_file(m);
     respawn(m);

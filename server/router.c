@@ -4,8 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-int router_add(router_t *r, const char *path, int flags, unsigned methods, handler_fn fn,
-               void *ctx)
+int router_add(router_t *r, const char *path, int flags, unsigned methods, handler_fn fn, void *ctx)
 {
     route_t *rt;
 

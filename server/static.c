@@ -16,7 +16,6 @@
 #include "httpdate.h"
 #include "worker.h"
 
-
 int static_open_root(const char *root)
 {
     return open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -42,15 +41,12 @@ static int errno_status(int err)
     switch (err) {
     case ENOENT:
     case ENOTDIR:
-    case ENAMETOOLONG:
-        return 404;
+    case ENAMETOOLONG: return 404;
     case EACCES:
     case EPERM:
     case EXDEV: /* a symlink out of the root */
-    case ELOOP:
-        return 403;
-    default:
-        return 500;
+    case ELOOP: return 403;
+    default: return 500;
     }
 }
 
@@ -185,8 +181,8 @@ static int redirect_dir(req_t *req, resp_t *resp)
     int n;
 
     if (h->query.p != NULL) {
-        n = snprintf(loc, sizeof(loc), "%.*s/?%.*s", (int)h->path.len, h->path.p,
-                     (int)h->query.len, h->query.p);
+        n = snprintf(loc, sizeof(loc), "%.*s/?%.*s", (int)h->path.len, h->path.p, (int)h->query.len,
+                     h->query.p);
     } else {
         n = snprintf(loc, sizeof(loc), "%.*s/", (int)h->path.len, h->path.p);
     }

@@ -64,8 +64,7 @@ static int status_json(req_t *req, resp_t *resp, void *ctx)
                     "\"active\":%llu,\"requests\":%llu,\"bytes\":%llu,\"responses\":{",
                     first ? "" : ",", i, (int)SB_GET(s->pid), (int)SB_GET(s->generation),
                     (int)SB_GET(s->slot_index), scoreboard_state_name(state),
-                    (long long)(now - SB_GET(s->started)),
-                    (long long)(mono - SB_GET(s->heartbeat)),
+                    (long long)(now - SB_GET(s->started)), (long long)(mono - SB_GET(s->heartbeat)),
                     (unsigned long long)SB_GET(s->accepted), (unsigned long long)SB_GET(s->active),
                     (unsigned long long)SB_GET(s->requests), (unsigned long long)SB_GET(s->bytes));
         for (int k = 0; k < 5; k++) {

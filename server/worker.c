@@ -149,8 +149,9 @@ static void on_drain_timer(evutil_socket_t fd, short what, void *arg)
     (void)what;
 
     if (now >= w->drain_deadline) {
-        log_msg(w->log, LOG_LVL_WARN, "graceful stop: %d connections still open after %ums, closing",
-                w->nconns, w->cfg->graceful_timeout);
+        log_msg(w->log, LOG_LVL_WARN,
+                "graceful stop: %d connections still open after %ums, closing", w->nconns,
+                w->cfg->graceful_timeout);
         event_base_loopbreak(w->base);
         return;
     }
@@ -220,12 +221,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     (void)what;
 
     switch (sig) {
-    case SIGQUIT:
-        start_drain(w);
-        break;
-    case SIGUSR1:
-        reopen_logs(w);
-        break;
+    case SIGQUIT: start_drain(w); break;
+    case SIGUSR1: reopen_logs(w); break;
     default:
         w->stopping = 1;
         event_base_loopbreak(w->base);
@@ -268,7 +265,8 @@ static int setup(worker_t *w, const int *listen_fds)
         return -1;
     }
     if (filecache_init(&w->fcache, w->cfg->cache_entries, w->cfg->cache_max_file,
-                       w->cfg->cache_valid) != 0) {
+                       w->cfg->cache_valid)
+        != 0) {
         log_msg(w->log, LOG_LVL_ERROR, "file cache: out of memory");
         return -1;
     }
@@ -282,7 +280,8 @@ static int setup(worker_t *w, const int *listen_fds)
         || (w->cfg->demo_enabled && demo_register(&w->router, w) != 0)
         || router_add(&w->router, "/", ROUTE_PREFIX,
                       HTTP_METHOD_BIT(HTTP_METHOD_GET) | HTTP_METHOD_BIT(HTTP_METHOD_HEAD),
-                      static_handler, w) != 0) {
+                      static_handler, w)
+               != 0) {
         log_msg(w->log, LOG_LVL_ERROR, "router full");
         return -1;
     }

@@ -25,9 +25,9 @@ typedef struct {
     const int *listen_fds;
     int nlisten;
     scoreboard_t *sb;
-    int slot;          /* scoreboard slot */
+    int slot; /* scoreboard slot */
     pid_t master_pid;
-    uid_t uid;         /* drop to these after setup, when drop_privileges */
+    uid_t uid; /* drop to these after setup, when drop_privileges */
     gid_t gid;
     int drop_privileges;
 } worker_args_t;
@@ -71,10 +71,10 @@ typedef struct worker {
     char clf_date[32]; /* "28/Nov/2026:10:00:00 +0000" for the access log */
 
     struct event *sig_term, *sig_int, *sig_quit, *sig_usr1;
-    struct event *tick;        /* once a second: heartbeat, access log flush */
-    struct event *drain_timer; /* graceful stop: idle grace, then the hard deadline */
-    int stopping;              /* no new connections; close each after its response */
-    uint64_t drain_deadline;   /* ms: give up on in-flight requests */
+    struct event *tick;              /* once a second: heartbeat, access log flush */
+    struct event *drain_timer;       /* graceful stop: idle grace, then the hard deadline */
+    int stopping;                    /* no new connections; close each after its response */
+    uint64_t drain_deadline;         /* ms: give up on in-flight requests */
     net_cidr_t allow[NET_MAX_CIDRS]; /* [status] allow */
     int nallow;
 } worker_t;

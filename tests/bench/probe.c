@@ -52,7 +52,8 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
     /* count request ends; a match may span reads (kept in tail) */
     for (i = 0; i < n; i++) {
         char ch = buf[i];
-        if (ch == '\n' && c->have >= 3 && c->tail[0] == '\r' && c->tail[1] == '\n' && c->tail[2] == '\r') {
+        if (ch == '\n' && c->have >= 3 && c->tail[0] == '\r' && c->tail[1] == '\n'
+            && c->tail[2] == '\r') {
             answers++;
         }
         c->tail[0] = c->tail[1];
@@ -114,14 +115,16 @@ int main(int argc, char **argv)
     }
     memset(body, 'x', BODY_LEN);
     body[BODY_LEN] = '\0';
-    response_len = (size_t)snprintf(response, sizeof(response),
-                                     "HTTP/1.1 200 OK\r\nServer: probe\r\nContent-Type: text/html\r\n"
-                                     "Content-Length: %d\r\nConnection: keep-alive\r\n\r\n%s",
-                                     BODY_LEN, body);
-    response_close_len = (size_t)snprintf(response_close, sizeof(response_close),
-                                           "HTTP/1.1 200 OK\r\nServer: probe\r\nContent-Type: text/html\r\n"
-                                           "Content-Length: %d\r\nConnection: close\r\n\r\n%s",
-                                           BODY_LEN, body);
+    response_len =
+        (size_t)snprintf(response, sizeof(response),
+                         "HTTP/1.1 200 OK\r\nServer: probe\r\nContent-Type: text/html\r\n"
+                         "Content-Length: %d\r\nConnection: keep-alive\r\n\r\n%s",
+                         BODY_LEN, body);
+    response_close_len =
+        (size_t)snprintf(response_close, sizeof(response_close),
+                         "HTTP/1.1 200 OK\r\nServer: probe\r\nContent-Type: text/html\r\n"
+                         "Content-Length: %d\r\nConnection: close\r\n\r\n%s",
+                         BODY_LEN, body);
     workers = atoi(argv[2]);
     lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));

@@ -124,7 +124,8 @@ static void test_off_and_stderr(void **state)
 {
     fixture_t *f = *state;
 
-    assert_int_equal(LOAD(f, "[static]\nroot=www\n[log]\naccess_log = off\nerror_log = stderr\n"), 0);
+    assert_int_equal(LOAD(f, "[static]\nroot=www\n[log]\naccess_log = off\nerror_log = stderr\n"),
+                     0);
     assert_string_equal(f->cfg.access_log, "");
     assert_string_equal(f->cfg.error_log, "");
 }
@@ -165,7 +166,8 @@ static void test_bad_numbers_refused(void **state)
     expect_error(f, 4, "max_headers");
     assert_int_equal(LOAD(f, "[static]\nroot = www\n[http]\nheader_timeout = 5 s\n"), -1);
     expect_error(f, 4, "bad duration");
-    assert_int_equal(LOAD(f, "[static]\nroot = www\n[http]\nmax_body_size = 99999999999999999999\n"), -1);
+    assert_int_equal(
+        LOAD(f, "[static]\nroot = www\n[http]\nmax_body_size = 99999999999999999999\n"), -1);
     expect_error(f, 4, "bad size");
 }
 

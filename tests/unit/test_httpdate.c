@@ -46,7 +46,8 @@ static void test_parse_asctime(void **state)
 
 static void test_parse_rejects_garbage(void **state)
 {
-    const char *bad[] = {"", "yesterday", "Sun, 06 Nov 1994 08:49:37", "Sun, 06 Nov 1994 08:49:37 GMT x"};
+    const char *bad[] = {"", "yesterday", "Sun, 06 Nov 1994 08:49:37",
+                         "Sun, 06 Nov 1994 08:49:37 GMT x"};
     time_t t;
     size_t i;
     (void)state;
@@ -68,8 +69,8 @@ static void test_round_trip(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_format_rfc_example), cmocka_unit_test(test_parse_imf_fixdate),
-        cmocka_unit_test(test_parse_rfc850),       cmocka_unit_test(test_parse_asctime),
+        cmocka_unit_test(test_format_rfc_example),    cmocka_unit_test(test_parse_imf_fixdate),
+        cmocka_unit_test(test_parse_rfc850),          cmocka_unit_test(test_parse_asctime),
         cmocka_unit_test(test_parse_rejects_garbage), cmocka_unit_test(test_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

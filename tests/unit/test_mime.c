@@ -49,7 +49,8 @@ static void test_reads_mime_types_file(void **state)
     assert_true(fd >= 0);
     fp = fdopen(fd, "w");
     fputs("# comment\napplication/x-forkd\tfkd fkd2\n\ntext/x-other  oth # trailing\n"
-          "text/plain html\n", fp);
+          "text/plain html\n",
+          fp);
     fclose(fp);
     t = mime_load(path);
     unlink(path);
