@@ -454,68 +454,450 @@ static int parse_request_line(const char **pp, const char *end, http_request_t *
  * method: authority-form for CONNECT only (and CONNECT takes nothing else),
  * "*" for OPTIONS only.
  */
+/*
+ * Advance *pp over bytes of class k and %HH escapes, up to the first other
+ * byte. Returns PARSE_OK, HTTP_PARSE_NEED_MORE at the end of input, or
+ * HTTP_PARSE_BAD for a malformed escape.
+ */
+static int parse_target(const char **pp, const char *end, http_request_t *req);
+static int parse_absolute(const char *p, const char *end, http_request_t *req);
+static int parse_version(const char **pp, const char *end, http_request_t *req);
+static int parse_field(http_request_t *req, fields_t *f, const char *name, size_t name_len,
+                       const char *value, size_t value_len);
+static int parse_content_length(http_request_t *req, fields_t *f, const char *p, size_t len);
+static int parse_transfer_encoding(http_request_t *req, fields_t *f, const char *p, size_t len);
+static void parse_connection(http_request_t *req, const char *p, size_t len);
+static int finish_head(http_request_t *req, fields_t *f);
+static ssize_t chunked_fail(http_chunked_t *st, int status, const char *reason, size_t w,
+                            size_t *data_len);
+
+/*
+ * Generated from the ABNF of RFC 9110 5.6.2 / 5.5 and RFC 3986; the unit tests
+ * try every byte value in the method, path, query, field name and value.
+ */
+static const uint8_t cls[256] = {
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 0x00 */
+    0x00, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 0x08 */
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 0x10 */
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 0x18 */
+    0x08, 0xaf, 0x08, 0x09, 0xaf, 0x89, 0xaf, 0xaf, /* 0x20 */
+    0xae, 0xae, 0xaf, 0xaf, 0xae, 0xaf, 0xaf, 0x8e, /* 0x28 */
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, /* 0x30 */
+    0xff, 0xff, 0x8e, 0xae, 0x08, 0xae, 0x08, 0x8c, /* 0x38 */
+    0x8e, 0xbf, 0xbf, 0xbf, 0xbf, 0xbf, 0xbf, 0xaf, /* 0x40 */
+    0xaf, 0xaf, 0xaf, 0xaf, 0xaf, 0xaf, 0xaf, 0xaf, /* 0x48 */
+    0xaf, 0xaf, 0xaf, 0xaf, 0xaf, 0xaf, 0xaf, 0xaf, /* 0x50 */
+    0xaf, 0xaf, 0xaf, 0x88, 0x08, 0x88, 0x09, 0xaf, /* 0x58 */
+    0x09, 0xbf, 0xbf, 0xbf, 0xbf, 0xbf, 0xbf, 0xaf, /* 0x60 */
+    0xaf, 0xaf, 0xaf, 0xaf, 0xaf, 0xaf, 0xaf, 0xaf, /* 0x68 */
+    0xaf, 0xaf, 0xaf, 0xaf, 0xaf, 0xaf, 0xaf, 0xaf, /* 0x70 */
+    0xaf, 0xaf, 0xaf, 0x08, 0x09, 0x08, 0xaf, 0x00, /* 0x78 */
+    0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, /* 0x80 */
+    0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, /* 0x88 */
+    0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, /* 0x90 */
+    0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, /* 0x98 */
+    0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, /* 0xa0 */
+    0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, /* 0xa8 */
+    0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, /* 0xb0 */
+    0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, /* 0xb8 */
+    0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, /* 0xc0 */
+    0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, /* 0xc8 */
+    0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, /* 0xd0 */
+    0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, /* 0xd8 */
+    0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, /* 0xe0 */
+    0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, /* 0xe8 */
+    0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, /* 0xf0 */
+    0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, /* 0xf8 */
+};
+
+static const char *const method_names[HTTP_METHOD_COUNT] = {
+    [HTTP_METHOD_OTHER] = NULL,        [HTTP_METHOD_GET] = "GET",
+    [HTTP_METHOD_HEAD] = "HEAD",       [HTTP_METHOD_POST] = "POST",
+    [HTTP_METHOD_PUT] = "PUT",         [HTTP_METHOD_DELETE] = "DELETE",
+    [HTTP_METHOD_CONNECT] = "CONNECT", [HTTP_METHOD_OPTIONS] = "OPTIONS",
+    [HTTP_METHOD_TRACE] = "TRACE",     [HTTP_METHOD_PATCH] = "PATCH",
+};
+
+/* The path of an absolute-form target with an empty path ("http://h?q"): RFC 9112 3.2.2. */
+static const char root_path[] = "/";
+
+/*
+ * Parse one request head. The head is parsed in a single pass over at most
+ * lim->max_head bytes counted from buf[0]: the empty lines skipped before the
+ * request line count towards max_head, so that NEED_MORE is never returned
+ * once len >= max_head and the caller's buffer stays bounded.
+ * Every call starts over from buf[0] (no state is kept between calls), and
+ * a syntax error is reported as soon as its byte is seen, before the head is
+ * complete; rules that need the whole head (Host presence, body framing
+ * codings, Expect) are judged at its end, 400s before 501 before 417.
+ * A Content-Length of 0 gives HTTP_BODY_NONE.
+ */
+ssize_t http_parse_request(const char *buf, size_t len, const http_limits_t *lim,
+                           http_request_t *req)
+{
+    const char *p = buf;
+    const char *end = buf + (len < lim->max_head ? len : lim->max_head);
+    size_t max_fields = lim->max_headers < req->headers_cap ? lim->max_headers : req->headers_cap;
+    fields_t f;
+    int rc;
+
+    req->method = HTTP_METHOD_OTHER;
+    req->method_name = (http_slice_t){NULL, 0};
+    req->target = (http_slice_t){NULL, 0};
+    req->target_form = HTTP_TARGET_ORIGIN;
+    req->path = (http_slice_t){NULL, 0};
+    req->query = (http_slice_t){NULL, 0};
+    req->host = (http_slice_t){NULL, 0};
+    req->version_minor = 1;
+    req->nheaders = 0;
+    req->body_kind = HTTP_BODY_NONE;
+    req->content_length = 0;
+    req->flags = 0;
+    req->status = 0;
+    req->reason = NULL;
+    memset(&f, 0, sizeof(f));
+
+    /* RFC 9112 2.2: ignore empty lines received before the request line. */
+    for (;;) {
+        if (p == end) {
+            return incomplete(req, len, lim, STAGE_EMPTY_LINES);
+        }
+        if (*p != '\r') {
+            break;
+        }
+        if (p + 1 == end) {
+            return incomplete(req, len, lim, STAGE_EMPTY_LINES);
+        }
+        if (p[1] != '\n') {
+            return fail(req, 400, "CR not followed by LF");
+        }
+        p += 2;
+    }
+
+    rc = parse_request_line(&p, end, req);
+    if (rc == HTTP_PARSE_NEED_MORE) {
+        return incomplete(req, len, lim, STAGE_REQUEST_LINE);
+    }
+    if (rc != PARSE_OK) {
+        return rc;
+    }
+
+    for (;;) {
+        const char *name, *value, *vend;
+        size_t name_len;
+
+        if (p == end) {
+            return incomplete(req, len, lim, STAGE_FIELDS);
+        }
+        if (*p == '\r') {
+            if (p + 1 == end) {
+                return incomplete(req, len, lim, STAGE_FIELDS);
+            }
+            if (p[1] != '\n') {
+                return fail(req, 400, "CR not followed by LF");
+            }
+            p += 2;
+            break;
+        }
+
+        name = p;
+        while (p < end && IS(*p, C_TCHAR)) {
+            p++;
+        }
+        if (p == end) {
+            return incomplete(req, len, lim, STAGE_FIELDS);
+        }
+        if (*p != ':') {
+            if (p == name && IS_OWS(*p)) {
+                return fail(req, 400, "obs-fold or whitespace at start of field line");
+            }
+            if (*p == '\n') {
+                return fail(req, 400, "bare LF in field line");
+            }
+            if (p != name && IS_OWS(*p)) {
+                return fail(req, 400, "whitespace between field name and colon");
+            }
+            return fail(req, 400, "invalid byte in field name");
+        }
+        if (p == name) {
+            return fail(req, 400, "empty field name");
+        }
+        /* Checked at the colon, so a field line just beyond the limit still fails. */
+        if (req->nheaders == max_fields) {
+            return fail(req, 431, "too many header fields");
+        }
+        name_len = (size_t)(p - name);
+        p++;
+
+        while (p < end && IS_OWS(*p)) {
+            p++;
+        }
+        value = p;
+        while (p < end && IS(*p, C_VALUE)) {
+            p++;
+        }
+        if (p == end) {
+            return incomplete(req, len, lim, STAGE_FIELDS);
+        }
+        if (*p != '\r') {
+            return fail(req, 400,
+                        *p == '\n' ? "bare LF in field line" : "invalid byte in field value");
+        }
+        if (p + 1 == end) {
+            return incomplete(req, len, lim, STAGE_FIELDS);
+        }
+        if (p[1] != '\n') {
+            return fail(req, 400, "CR not followed by LF");
+        }
+        vend = p;
+        while (vend > value && IS_OWS(vend[-1])) {
+            vend--;
+        }
+        p += 2;
+
+        req->headers[req->nheaders].name = (http_slice_t){name, name_len};
+        req->headers[req->nheaders].value = (http_slice_t){value, (size_t)(vend - value)};
+        req->nheaders++;
+
+        rc = parse_field(req, &f, name, name_len, value, (size_t)(vend - value));
+        if (rc != PARSE_OK) {
+            return rc;
+        }
+    }
+
+    rc = finish_head(req, &f);
+    if (rc != PARSE_OK) {
+        return rc;
+    }
+    return p - buf;
+}
+
+/* Set the error status and reason; returns HTTP_PARSE_BAD. */
+static int fail(http_request_t *req, int status, const char *reason)
+{
+    req->status = status;
+    req->reason = reason;
+    return HTTP_PARSE_BAD;
+}
+
+/*
+ * The input ran out inside the head. NEED_MORE while the caller may still
+ * read more; once max_head bytes are buffered: 414 when the request line is
+ * not complete yet, 431 when the field section is not, 400 when nothing but
+ * empty lines was sent.
+ */
+static ssize_t incomplete(http_request_t *req, size_t len, const http_limits_t *lim, stage_t stage)
+{
+    if (len < lim->max_head) {
+        return HTTP_PARSE_NEED_MORE;
+    }
+    switch (stage) {
+    case STAGE_EMPTY_LINES: return fail(req, 400, "only empty lines within max_head");
+    case STAGE_REQUEST_LINE: return fail(req, 414, "request line longer than max_head");
+    default: return fail(req, 431, "request head longer than max_head");
+    }
+}
+
+/* ASCII lower case, whatever the locale. */
+static unsigned char lower(unsigned char c)
+{
+    return (unsigned char)((unsigned)(c - 'A') < 26u ? c | 0x20 : c);
+}
+
+/*
+ * True when the field name p[0..len) equals lower_name ignoring case. Only
+ * for token bytes against a lower-case name of letters and '-': there OR
+ * 0x20 folds case exactly, and the first letter is tested before the rest.
+ */
+static int name_is(const char *p, const char *lower_name, size_t len)
+{
+    size_t i;
+
+    if ((p[0] | 0x20) != lower_name[0]) {
+        return 0;
+    }
+    for (i = 1; i < len; i++) {
+        if ((p[i] | 0x20) != lower_name[i]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/*
+ * Skip bytes of class k and pct-encoded triplets in p[0..end). Returns
+ * where it stopped (end, or the first byte outside the class), or NULL at a
+ * '%' not followed by two hex digits.
+ */
+static const char *scan_pct(const char *p, const char *end, unsigned k)
+{
+    while (p < end) {
+        if (IS(*p, k)) {
+            p++;
+        } else if (*p == '%') {
+            if (end - p < 3 || !IS(p[1], C_HEX) || !IS(p[2], C_HEX)) {
+                return NULL;
+            }
+            p += 3;
+        } else {
+            break;
+        }
+    }
+    return p;
+}
+
+/*
+ * True when p[0..len) is uri-host [ ":" port ] (RFC 3986 3.2.2, 3.2.3) with a
+ * non-empty host: a reg-name (which covers IPv4 addresses) or an IP-literal
+ * "[...]" of hex digits, ':' and '.'. The port may be empty unless need_port.
+ * No userinfo: an '@' makes it invalid.
+ */
+static int host_valid(const char *p, size_t len, int need_port)
+{
+    const char *end = p + len;
+    const char *h = p;
+
+    if (p == end) {
+        return 0;
+    }
+    if (*p == '[') {
+        p++;
+        while (p < end && (IS(*p, C_HEX) || *p == ':' || *p == '.')) {
+            p++;
+        }
+        if (p == end || *p != ']' || p == h + 1) {
+            return 0;
+        }
+        p++;
+    } else {
+        p = scan_pct(p, end, C_REGNAME);
+        if (p == NULL || p == h) {
+            return 0;
+        }
+    }
+    if (p == end) {
+        return !need_port;
+    }
+    if (*p != ':') {
+        return 0;
+    }
+    p++;
+    if (p == end && need_port) {
+        return 0;
+    }
+    while (p < end && IS(*p, C_DIGIT)) {
+        p++;
+    }
+    return p == end;
+}
+
+/*
+ * request-line = method SP request-target SP HTTP-version CRLF, with single
+ * spaces. Advances *pp past the CRLF. Returns PARSE_OK, HTTP_PARSE_NEED_MORE
+ * when end comes first, or HTTP_PARSE_BAD (400, 505).
+ */
+static int parse_request_line(const char **pp, const char *end, http_request_t *req)
+{
+    const char *p = *pp;
+    const char *start = p;
+    int rc;
+
+    while (p < end && IS(*p, C_TCHAR)) {
+        p++;
+    }
+    if (p == end) {
+        return HTTP_PARSE_NEED_MORE;
+    }
+    if (*p != ' ') {
+        return fail(req, 400, *p == '\n' ? "bare LF in request line" : "invalid method");
+    }
+    if (p == start) {
+        return fail(req, 400, "empty method");
+    }
+    req->method_name = (http_slice_t){start, (size_t)(p - start)};
+    req->method = http_method_from(start, (size_t)(p - start));
+    p++;
+
+    rc = parse_target(&p, end, req);
+    if (rc != PARSE_OK) {
+        return rc;
+    }
+    p++; /* the SP after the target */
+
+    rc = parse_version(&p, end, req);
+    if (rc != PARSE_OK) {
+        return rc;
+    }
+    *pp = p;
+    return PARSE_OK;
+}
+
+/*
+ * request-target (RFC 9112 3.2) up to the SP that follows it; *pp is left
+ * on that SP. origin-form, the common case, is checked while it is scanned;
+ * the other forms are first delimited, then checked. The form must suit the
+ * method: authority-form for CONNECT only (and CONNECT takes nothing else),
+ * "*" for OPTIONS only.
+ */
+/*
+ * Advance *pp over bytes of class k and %HH escapes, up to the first other
+ * byte. Returns PARSE_OK, HTTP_PARSE_NEED_MORE at the end of input, or
+ * HTTP_PARSE_BAD for a malformed escape.
+ */
+static int scan_encoded(const char **pp, const char *end, int k, http_request_t *req)
+{
+    const char *p = *pp;
+
+    for (;;) {
+        if (p == end) {
+            return HTTP_PARSE_NEED_MORE;
+        }
+        if (IS(*p, k)) {
+            p++;
+            continue;
+        }
+        if (*p != '%') {
+            break;
+        }
+        if (end - p < 2) {
+            return HTTP_PARSE_NEED_MORE;
+        }
+        if (!IS(p[1], C_HEX)) {
+            return fail(req, 400, "invalid percent-encoding in request-target");
+        }
+        if (end - p < 3) {
+            return HTTP_PARSE_NEED_MORE;
+        }
+        if (!IS(p[2], C_HEX)) {
+            return fail(req, 400, "invalid percent-encoding in request-target");
+        }
+        p += 3;
+    }
+    *pp = p;
+    return 0;
+}
+
 static int parse_target(const char **pp, const char *end, http_request_t *req)
 {
     const char *p = *pp;
     const char *start = p;
     const char *q;
+    int rc;
 
     if (p == end) {
         return HTTP_PARSE_NEED_MORE;
     }
     if (*p == '/') {
-        for (;;) {
-            if (p == end) {
-                return HTTP_PARSE_NEED_MORE;
-            }
-            if (IS(*p, C_PATH)) {
-                p++;
-                continue;
-            }
-            if (*p != '%') {
-                break;
-            }
-            if (end - p < 2) {
-                return HTTP_PARSE_NEED_MORE;
-            }
-            if (!IS(p[1], C_HEX)) {
-                return fail(req, 400, "invalid percent-encoding in request-target");
-            }
-            if (end - p < 3) {
-                return HTTP_PARSE_NEED_MORE;
-            }
-            if (!IS(p[2], C_HEX)) {
-                return fail(req, 400, "invalid percent-encoding in request-target");
-            }
-            p += 3;
+        rc = scan_encoded(&p, end, C_PATH, req);
+        if (rc != PARSE_OK) {
+            return rc;
         }
         req->path = (http_slice_t){start, (size_t)(p - start)};
         if (*p == '?') {
             q = ++p;
-            for (;;) {
-                if (p == end) {
-                    return HTTP_PARSE_NEED_MORE;
-                }
-                if (IS(*p, C_QUERY)) {
-                    p++;
-                    continue;
-                }
-                if (*p != '%') {
-                    break;
-                }
-                if (end - p < 2) {
-                    return HTTP_PARSE_NEED_MORE;
-                }
-                if (!IS(p[1], C_HEX)) {
-                    return fail(req, 400, "invalid percent-encoding in request-target");
-                }
-                if (end - p < 3) {
-                    return HTTP_PARSE_NEED_MORE;
-                }
-                if (!IS(p[2], C_HEX)) {
-                    return fail(req, 400, "invalid percent-encoding in request-target");
-                }
-                p += 3;
+            rc = scan_encoded(&p, end, C_QUERY, req);
+            if (rc != PARSE_OK) {
+                return rc;
             }
             req->query = (http_slice_t){q, (size_t)(p - q)};
         }
