@@ -310,6 +310,28 @@ class TestReusePort(OwnServerCase):
             self.assertEqual(get(self.server, "/").status, 200)
 
 
+@unittest.skipUnless(os.geteuid() == 0, "dropping privileges needs root")
+class TestUser(OwnServerCase):
+    config = {"server": {"workers": "2", "user": "nobody", "group": "nogroup"},
+              "status": {"path": "/status"}}
+
+    def ids(self, pid):
+        with open("/proc/%d/status" % pid) as f:
+            fields = dict(line.split(":", 1) for line in f.read().splitlines())
+        return [int(x) for x in fields["Uid"].split()], [int(x) for x in fields["Gid"].split()]
+
+    def test_workers_run_as_the_user_and_still_serve(self):
+        import grp
+        import pwd
+        nobody, nogroup = pwd.getpwnam("nobody").pw_uid, grp.getgrnam("nogroup").gr_gid
+        for pid in self.server.worker_pids():
+            uids, gids = self.ids(pid)
+            self.assertEqual(set(uids), {nobody})  # real, effective, saved, fs: no way back
+            self.assertEqual(set(gids), {nogroup})
+        self.assertEqual(self.ids(self.master())[0][1], 0, "the master keeps root to bind and reopen")
+        self.assertEqual(get(self.server, "/").status, 200)
+
+
 class TestStatus(ServerCase):
     config = {"server": {"workers": "2"}, "status": {"path": "/status"}}
 
