@@ -54,7 +54,9 @@ $(OBJDIR)/test_%: tests/unit/test_%.c $(COMMON_OBJ)
 run: all
 	$(BIN) -c conf/forkd.ini
 
-# everything under AddressSanitizer + UndefinedBehaviorSanitizer
+# everything under AddressSanitizer + UndefinedBehaviorSanitizer; ASan fills whole
+# allocations with 0xbe, so a field left uninitialised is noticed, not read as zero
+export ASAN_OPTIONS ?= max_malloc_fill_size=16777216:abort_on_error=0
 test:
 	@sh scripts/deps.sh build test
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined unit integration

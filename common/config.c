@@ -66,6 +66,8 @@ static const key_def_t keys[] = {
     {"http", "max_header_size", KEY_SIZE32, F(max_header_size), 1024, 1048576},
     {"http", "max_headers", KEY_UINT, F(max_headers), 1, 1000},
     {"http", "max_body_size", KEY_SIZE64, F(max_body_size), 0, (uint64_t)1 << 40},
+    {"http", "max_connections", KEY_UINT, F(max_connections), 1, 1000000},
+    {"http", "min_rate", KEY_SIZE32, F(min_rate), 0, 1 << 30},
     {"log", "access_log", KEY_PATH_OFF, F(access_log), 0, 0},
     {"log", "error_log", KEY_PATH_STDERR, F(error_log), 0, 0},
     {"log", "level", KEY_LEVEL, F(level), 0, 0},
@@ -111,6 +113,8 @@ void config_defaults(config_t *cfg)
     cfg->max_header_size = 8192;
     cfg->max_headers = 100;
     cfg->max_body_size = 1024 * 1024;
+    cfg->max_connections = 8192;
+    cfg->min_rate = 500;
     cfg->level = LOG_LVL_INFO;
     cfg->shutdown_timeout = 10000;
     cfg->graceful_timeout = 30000;

@@ -42,6 +42,8 @@ typedef struct {
     uint32_t max_header_size;
     uint32_t max_headers;
     uint64_t max_body_size;
+    uint32_t max_connections; /* per worker: stop accepting above it */
+    uint32_t min_rate;        /* bytes/s a body upload or a response download must keep */
 
     /* [log] */
     char access_log[CONFIG_PATH_MAX]; /* "" when off */

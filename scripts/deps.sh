@@ -5,7 +5,7 @@
 set -eu
 
 pkgs_build="gcc make pkg-config libevent-dev libinih-dev libsystemd-dev media-types"
-pkgs_test="libcmocka-dev apache2-utils python3 curl systemd man-db"
+pkgs_test="libcmocka-dev apache2-utils python3 curl systemd man-db slowhttptest"
 pkgs_fuzz="clang libclang-rt-14-dev"
 pkgs_format="clang-format"
 pkgs_bench="nginx-light apache2-utils wrk"

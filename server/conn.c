@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <sys/uio.h>
@@ -19,7 +20,7 @@
 
 #define FREE_CONNS_MAX 4096
 #define FREE_BLOCKS_MAX 64
-#define READ_RETRY_MS 1
+#define MIN_RATE_GRACE_MS 5000 /* min_rate applies after this much of a body or response */
 
 static void on_event(evutil_socket_t fd, short what, void *arg);
 static void run(conn_t *c);
@@ -70,6 +71,81 @@ static void stop_waiting(conn_t *c)
     }
 }
 
+/*
+ * The idle keep-alive list, oldest first: at max_connections the oldest idle
+ * connection makes room for a new one (never one with a request in flight).
+ */
+static void idle_add(conn_t *c)
+{
+    worker_t *w = c->w;
+
+    c->idle_next = NULL;
+    c->idle_prev = w->idle_tail;
+    if (w->idle_tail) {
+        w->idle_tail->idle_next = c;
+    } else {
+        w->idle_head = c;
+    }
+    w->idle_tail = c;
+    c->idle_listed = 1;
+    worker_check_accept(w); /* at max_connections, an idle one can make room */
+}
+
+static void idle_remove(conn_t *c)
+{
+    worker_t *w = c->w;
+
+    if (!c->idle_listed) {
+        return;
+    }
+    if (c->idle_prev) {
+        c->idle_prev->idle_next = c->idle_next;
+    } else {
+        w->idle_head = c->idle_next;
+    }
+    if (c->idle_next) {
+        c->idle_next->idle_prev = c->idle_prev;
+    } else {
+        w->idle_tail = c->idle_prev;
+    }
+    c->idle_listed = 0;
+}
+
+/*
+ * min_rate: how long to wait for the socket before a body upload or a
+ * response download that has moved `bytes` since phase_start falls below
+ * min_rate bytes/s (after a grace). 0: it already has.
+ */
+static uint64_t rate_wait(conn_t *c, uint64_t bytes, uint32_t timeout)
+{
+    uint32_t rate = c->w->cfg->min_rate;
+    uint64_t now, until, need;
+
+    if (rate == 0) {
+        return timeout;
+    }
+    now = conn_now_ms();
+    need = bytes * 1000 / rate;
+    until = c->b->phase_start + (need > MIN_RATE_GRACE_MS ? need : MIN_RATE_GRACE_MS);
+    if (now >= until) {
+        return 0;
+    }
+    return until - now < timeout ? until - now : timeout;
+}
+
+/*
+ * Close with a reset: for a client that stopped reading, the response still
+ * queued in the kernel would otherwise keep its memory until delivered at the
+ * attacker's pace (nginx: reset_timedout_connection).
+ */
+static void abort_conn(conn_t *c)
+{
+    struct linger lg = {1, 0};
+
+    setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    c->state = CONN_CLOSE;
+}
+
 /* Take a buffer block from the pool (or malloc); NULL when out of memory. */
 static conn_block_t *block_get(worker_t *w)
 {
@@ -89,6 +165,9 @@ static conn_block_t *block_get(worker_t *w)
         b->in = (char *)(b->headers + w->cfg->max_headers);
         b->in_cap = w->cfg->max_header_size + CONN_IN_SLACK;
         b->path = b->in + b->in_cap;
+        /* request_cleanup() frees these: a fresh block must not hold malloc's leftovers */
+        b->body = NULL;
+        b->body_len = b->body_cap = 0;
     }
     b->in_len = 0;
     b->in_off = 0;
@@ -158,6 +237,7 @@ static void conn_free(conn_t *c)
     worker_t *w = c->w;
 
     stop_waiting(c);
+    idle_remove(c);
     if (c->b != NULL) {
         request_cleanup(c);
         block_put(w, c->b);
@@ -244,6 +324,7 @@ static void do_read(conn_t *c)
     n = read(c->fd, b->in + b->in_len, b->in_cap - b->in_len);
     if (n > 0) {
         if (c->state == CONN_IDLE) {
+            idle_remove(c);
             c->state = CONN_HEAD;
             b->deadline = conn_now_ms() + w->cfg->header_timeout;
         }
@@ -295,7 +376,7 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
             break;
         case CONN_SEND:
             log_msg(c->w->log, LOG_LVL_INFO, "client timed out reading the response");
-            c->state = CONN_CLOSE;
+            abort_conn(c);
             break;
         default:
             c->state = CONN_CLOSE; /* idle keep-alive, or done lingering */
@@ -509,6 +590,7 @@ static void start_response(conn_t *c)
         resp->no_body = 1;
     }
     build_head(c);
+    b->phase_start = conn_now_ms();
     c->state = CONN_SEND;
 }
 
@@ -648,6 +730,7 @@ static void finish_response(conn_t *c, uint64_t body_bytes)
         block_put(c->w, b);
         c->b = NULL;
         c->state = CONN_IDLE;
+        idle_add(c);
         return;
     }
     /* pipelined: the next request is already here */
@@ -668,6 +751,7 @@ static int body_step(conn_t *c)
     size_t avail = b->in_len - b->in_off, dlen;
     ssize_t n;
 
+    b->body_bytes += avail;
     if (b->req.h.body_kind == HTTP_BODY_LENGTH) {
         dlen = avail < b->body_left ? avail : (size_t)b->body_left;
         b->in_off += dlen;
@@ -773,6 +857,8 @@ static void begin_request(conn_t *c)
         send_continue(c);
     }
     b->body_left = h->body_kind == HTTP_BODY_LENGTH ? h->content_length : 0;
+    b->phase_start = conn_now_ms();
+    b->body_bytes = 0;
     c->state = CONN_BODY;
 }
 
@@ -887,7 +973,13 @@ static void run(conn_t *c)
         case CONN_BODY:
             rc = body_step(c);
             if (rc == 0) {
-                wait_for(c, EV_READ, cfg->body_timeout);
+                uint64_t ms = rate_wait(c, b->body_bytes, cfg->body_timeout);
+                if (ms == 0) {
+                    log_msg(c->w->log, LOG_LVL_INFO, "request body slower than min_rate");
+                    start_error(c, 408);
+                    continue;
+                }
+                wait_for(c, EV_READ, ms);
                 return;
             }
             if (rc == 1) {
@@ -900,7 +992,19 @@ static void run(conn_t *c)
         case CONN_SEND:
             rc = send_some(c);
             if (rc == 0) {
-                wait_for(c, EV_WRITE, cfg->send_timeout);
+                /* what the client has taken: bytes still queued in the kernel do not count */
+                uint64_t sent = b->out_sent + b->mem_sent + b->file_sent;
+                int queued = 0;
+                if (ioctl(c->fd, SIOCOUTQ, &queued) == 0 && queued > 0) {
+                    sent = sent > (uint64_t)queued ? sent - (uint64_t)queued : 0;
+                }
+                uint64_t ms = rate_wait(c, sent, cfg->send_timeout);
+                if (ms == 0) {
+                    log_msg(c->w->log, LOG_LVL_INFO, "client reads slower than min_rate");
+                    abort_conn(c);
+                    continue;
+                }
+                wait_for(c, EV_WRITE, ms);
                 return;
             }
             if (rc < 0) {
@@ -941,6 +1045,15 @@ void conn_close_idle(worker_t *w)
             conn_free(c);
         }
     }
+}
+
+int conn_close_oldest_idle(worker_t *w)
+{
+    if (w->idle_head == NULL) {
+        return -1;
+    }
+    conn_free(w->idle_head);
+    return 0;
 }
 
 void conn_close_all(worker_t *w)

@@ -41,8 +41,10 @@ struct conn_block {
     size_t mem_sent; /* of resp.mem */
     uint64_t file_sent;
 
-    uint64_t deadline;  /* ms (monotonic) the current head must be complete by */
-    uint64_t body_left; /* Content-Length bytes still to read */
+    uint64_t deadline;    /* ms (monotonic) the current head must be complete by */
+    uint64_t phase_start; /* ms: the body read or the response write began (min_rate) */
+    uint64_t body_bytes;  /* raw body bytes taken so far */
+    uint64_t body_left;   /* Content-Length bytes still to read */
     http_chunked_t chunked;
     int body_done; /* the chunked body has been read to its end */
     char *body;    /* kept body (ROUTE_TAKES_BODY), malloc'd */
@@ -64,12 +66,14 @@ struct conn_block {
 struct conn {
     struct event ev; /* the one I/O event (read or write, with timeout) */
     worker_t *w;
-    conn_t *prev, *next; /* the worker's live list */
-    conn_block_t *b;     /* NULL while idle */
+    conn_t *prev, *next;           /* the worker's live list */
+    conn_t *idle_prev, *idle_next; /* the worker's idle keep-alive list, oldest first */
+    conn_block_t *b;               /* NULL while idle */
     int fd;
     uint8_t state;
-    short ev_what;     /* EV_READ or EV_WRITE as assigned to ev, 0 if unassigned */
-    uint8_t keepalive; /* this response keeps the connection */
+    short ev_what;       /* EV_READ or EV_WRITE as assigned to ev, 0 if unassigned */
+    uint8_t keepalive;   /* this response keeps the connection */
+    uint8_t idle_listed; /* on the worker's idle keep-alive list */
     uint32_t requests;
     uint64_t linger_deadline;
     sa_family_t family;
@@ -81,6 +85,9 @@ void conn_accept(worker_t *w, int fd, const struct sockaddr_storage *peer);
 
 /* Close idle connections now (graceful stop); busy ones close after their response. */
 void conn_close_idle(worker_t *w);
+
+/* Close the oldest idle keep-alive connection; 0 done, -1 when there is none. */
+int conn_close_oldest_idle(worker_t *w);
 
 /* Close every connection and free all pooled memory (worker exit). */
 void conn_close_all(worker_t *w);

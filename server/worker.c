@@ -42,7 +42,7 @@ static void on_accept_retry(evutil_socket_t fd, short what, void *arg)
     (void)what;
 
     w->accept_paused = 0;
-    if (!w->stopping) {
+    if (!w->stopping && !w->accept_full) {
         listeners_enable(w, 1);
     }
 }
@@ -67,6 +67,32 @@ static void pause_accepting(worker_t *w, int err)
     evtimer_add(w->accept_retry, &one);
 }
 
+/*
+ * max_connections: past 90% the oldest idle keep-alive connection makes
+ * room for each new one; at the limit, if none is idle, stop accepting (the
+ * kernel backlog holds newcomers) until a connection closes. 0 ok, -1 full.
+ */
+static int make_room(worker_t *w)
+{
+    uint32_t max = w->cfg->max_connections;
+    time_t now;
+
+    if ((uint32_t)w->nconns < max - max / 10) {
+        return 0;
+    }
+    if (conn_close_oldest_idle(w) == 0 || (uint32_t)w->nconns < max) {
+        return 0;
+    }
+    now = time(NULL);
+    if (now != w->last_full_log) {
+        w->last_full_log = now;
+        log_msg(w->log, LOG_LVL_WARN, "%u connections (max_connections): pausing accept", max);
+    }
+    w->accept_full = 1;
+    listeners_enable(w, 0);
+    return -1;
+}
+
 static void on_accept(evutil_socket_t fd, short what, void *arg)
 {
     worker_t *w = arg;
@@ -76,6 +102,9 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
     (void)what;
 
     for (i = 0; i < ACCEPT_BATCH && !w->stopping; i++) {
+        if (make_room(w) != 0) {
+            return;
+        }
         len = sizeof(peer);
         cfd = accept4(fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (cfd < 0) {
@@ -109,9 +138,20 @@ void worker_update_time(worker_t *w)
     strftime(w->clf_date, sizeof(w->clf_date), "%d/%b/%Y:%H:%M:%S %z", &tm);
 }
 
+void worker_check_accept(worker_t *w)
+{
+    if (w->accept_full && ((uint32_t)w->nconns < w->cfg->max_connections || w->idle_head != NULL)) {
+        w->accept_full = 0;
+        if (!w->stopping && !w->accept_paused) {
+            listeners_enable(w, 1);
+        }
+    }
+}
+
 void worker_conn_closed(worker_t *w)
 {
     SB_SET(w->slot->active, (uint64_t)w->nconns);
+    worker_check_accept(w);
     if (w->stopping && w->nconns == 0) {
         event_base_loopbreak(w->base);
     }

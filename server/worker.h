@@ -47,8 +47,10 @@ typedef struct worker {
     struct event *listen_ev[CONFIG_MAX_LISTEN];
     int nlisten;
     int accept_paused; /* after EMFILE: listeners off until the retry timer */
+    int accept_full;   /* at max_connections: listeners off until one closes */
     struct event *accept_retry;
     time_t last_emfile_log;
+    time_t last_full_log;
 
     accesslog_t alog;
     mime_table_t *mime;
@@ -58,6 +60,7 @@ typedef struct worker {
 
     /* connections: every live one on a list (for shutdown), freed ones pooled */
     conn_t *conns;
+    conn_t *idle_head, *idle_tail; /* idle keep-alive connections, oldest first */
     conn_t *free_conns;
     int nconns;
     int nfree_conns;
@@ -88,6 +91,12 @@ int worker_run(const worker_args_t *args);
 
 /* Refresh w->date / w->clf_date if the second changed; cheap to call often. */
 void worker_update_time(worker_t *w);
+
+/*
+ * After max_connections paused accepting: resume once a connection closed or
+ * went idle (an idle one can make room). Cheap; called by the connection code.
+ */
+void worker_check_accept(worker_t *w);
 
 /* Called by the connection code when a connection goes away (for graceful stop). */
 void worker_conn_closed(worker_t *w);
