@@ -79,35 +79,17 @@ static void idle_add(conn_t *c)
 {
     worker_t *w = c->w;
 
-    c->idle_next = NULL;
-    c->idle_prev = w->idle_tail;
-    if (w->idle_tail) {
-        w->idle_tail->idle_next = c;
-    } else {
-        w->idle_head = c;
-    }
-    w->idle_tail = c;
+    TAILQ_INSERT_TAIL(&w->idle, c, idle_link);
     c->idle_listed = 1;
     worker_check_accept(w); /* at max_connections, an idle one can make room */
 }
 
 static void idle_remove(conn_t *c)
 {
-    worker_t *w = c->w;
-
     if (!c->idle_listed) {
         return;
     }
-    if (c->idle_prev) {
-        c->idle_prev->idle_next = c->idle_next;
-    } else {
-        w->idle_head = c->idle_next;
-    }
-    if (c->idle_next) {
-        c->idle_next->idle_prev = c->idle_prev;
-    } else {
-        w->idle_tail = c->idle_prev;
-    }
+    TAILQ_REMOVE(&c->w->idle, c, idle_link);
     c->idle_listed = 0;
 }
 
@@ -246,18 +228,10 @@ static void conn_free(conn_t *c)
     if (c->fd >= 0) {
         close(c->fd);
     }
-    if (c->prev) {
-        c->prev->next = c->next;
-    } else {
-        w->conns = c->next;
-    }
-    if (c->next) {
-        c->next->prev = c->prev;
-    }
+    TAILQ_REMOVE(&w->conns, c, link);
     w->nconns--;
     if (w->nfree_conns < FREE_CONNS_MAX) {
-        c->next = w->free_conns;
-        w->free_conns = c;
+        TAILQ_INSERT_HEAD(&w->free_conns, c, link);
         w->nfree_conns++;
     } else {
         free(c);
@@ -267,10 +241,10 @@ static void conn_free(conn_t *c)
 
 void conn_accept(worker_t *w, int fd, const struct sockaddr_storage *peer)
 {
-    conn_t *c = w->free_conns;
+    conn_t *c = TAILQ_FIRST(&w->free_conns);
 
     if (c != NULL) {
-        w->free_conns = c->next;
+        TAILQ_REMOVE(&w->free_conns, c, link);
         w->nfree_conns--;
     } else {
         c = malloc(sizeof(*c));
@@ -290,11 +264,7 @@ void conn_accept(worker_t *w, int fd, const struct sockaddr_storage *peer)
     } else {
         memcpy(c->addr, &((const struct sockaddr_in *)peer)->sin_addr, 4);
     }
-    c->next = w->conns;
-    if (w->conns) {
-        w->conns->prev = c;
-    }
-    w->conns = c;
+    TAILQ_INSERT_HEAD(&w->conns, c, link);
     w->nconns++;
 
     /* the first request usually came with the connection (TCP_DEFER_ACCEPT) */
@@ -1034,11 +1004,11 @@ static void run(conn_t *c)
 
 void conn_close_idle(worker_t *w)
 {
-    conn_t *c = w->conns, *next;
+    conn_t *c, *next;
     int pending;
 
-    for (; c != NULL; c = next) {
-        next = c->next;
+    for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
+        next = TAILQ_NEXT(c, link);
         /* bytes waiting: a request is arriving, let the read event answer it */
         if (c->state == CONN_IDLE && c->b == NULL
             && (ioctl(c->fd, FIONREAD, &pending) != 0 || pending == 0)) {
@@ -1049,10 +1019,10 @@ void conn_close_idle(worker_t *w)
 
 int conn_close_oldest_idle(worker_t *w)
 {
-    if (w->idle_head == NULL) {
+    if (TAILQ_EMPTY(&w->idle)) {
         return -1;
     }
-    conn_free(w->idle_head);
+    conn_free(TAILQ_FIRST(&w->idle));
     return 0;
 }
 
@@ -1061,11 +1031,11 @@ void conn_close_all(worker_t *w)
     conn_block_t *b;
     conn_t *c;
 
-    while (w->conns != NULL) {
-        conn_free(w->conns);
+    while (!TAILQ_EMPTY(&w->conns)) {
+        conn_free(TAILQ_FIRST(&w->conns));
     }
-    while ((c = w->free_conns) != NULL) {
-        w->free_conns = c->next;
+    while ((c = TAILQ_FIRST(&w->free_conns)) != NULL) {
+        TAILQ_REMOVE(&w->free_conns, c, link);
         free(c);
     }
     while ((b = w->free_blocks) != NULL) {

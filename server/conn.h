@@ -6,6 +6,7 @@
 #include <event2/event_struct.h>
 #include <netinet/in.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 
 #include "http.h"
@@ -66,8 +67,8 @@ struct conn_block {
 struct conn {
     struct event ev; /* the one I/O event (read or write, with timeout) */
     worker_t *w;
-    conn_t *prev, *next;           /* the worker's live list */
-    conn_t *idle_prev, *idle_next; /* the worker's idle keep-alive list, oldest first */
+    TAILQ_ENTRY(conn) link;      /* the worker's live list, or its pool of free conn_t */
+    TAILQ_ENTRY(conn) idle_link; /* the worker's idle keep-alive list, oldest first */
     conn_block_t *b;               /* NULL while idle */
     int fd;
     uint8_t state;

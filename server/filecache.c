@@ -19,6 +19,7 @@ static uint32_t hash_path(const char *s)
 int filecache_init(filecache_t *fc, size_t max_entries, size_t max_file, uint32_t valid_ms)
 {
     memset(fc, 0, sizeof(*fc));
+    TAILQ_INIT(&fc->lru);
     fc->max_entries = max_entries;
     fc->max_file = max_file;
     fc->valid_ms = valid_ms;
@@ -42,34 +43,6 @@ static void entry_free(fc_entry_t *e)
     free(e);
 }
 
-static void lru_unlink(filecache_t *fc, fc_entry_t *e)
-{
-    if (e->prev) {
-        e->prev->next = e->next;
-    } else {
-        fc->lru_head = e->next;
-    }
-    if (e->next) {
-        e->next->prev = e->prev;
-    } else {
-        fc->lru_tail = e->prev;
-    }
-    e->prev = e->next = NULL;
-}
-
-static void lru_push(filecache_t *fc, fc_entry_t *e)
-{
-    e->prev = NULL;
-    e->next = fc->lru_head;
-    if (fc->lru_head) {
-        fc->lru_head->prev = e;
-    }
-    fc->lru_head = e;
-    if (fc->lru_tail == NULL) {
-        fc->lru_tail = e;
-    }
-}
-
 /* Take e out of the table; it lives on while responses hold it. */
 static void evict(filecache_t *fc, fc_entry_t *e)
 {
@@ -79,7 +52,7 @@ static void evict(filecache_t *fc, fc_entry_t *e)
         pp = &(*pp)->hnext;
     }
     *pp = e->hnext;
-    lru_unlink(fc, e);
+    TAILQ_REMOVE(&fc->lru, e, lru);
     e->in_table = 0;
     fc->count--;
     filecache_release(fc, e);
@@ -115,9 +88,9 @@ fc_entry_t *filecache_get(filecache_t *fc, int root_fd, const char *path, uint64
         }
         e->checked_ms = now_ms;
     }
-    if (fc->lru_head != e) {
-        lru_unlink(fc, e);
-        lru_push(fc, e);
+    if (TAILQ_FIRST(&fc->lru) != e) {
+        TAILQ_REMOVE(&fc->lru, e, lru);
+        TAILQ_INSERT_HEAD(&fc->lru, e, lru);
     }
     e->refs++;
     return e;
@@ -182,12 +155,12 @@ fc_entry_t *filecache_put(filecache_t *fc, const char *path, int fd, const struc
     if (old != NULL) {
         evict(fc, old);
     }
-    while (fc->count >= fc->max_entries && fc->lru_tail != NULL) {
-        evict(fc, fc->lru_tail);
+    while (fc->count >= fc->max_entries && !TAILQ_EMPTY(&fc->lru)) {
+        evict(fc, TAILQ_LAST(&fc->lru, fc_lru));
     }
     e->hnext = fc->buckets[e->hash & (fc->nbuckets - 1)];
     fc->buckets[e->hash & (fc->nbuckets - 1)] = e;
-    lru_push(fc, e);
+    TAILQ_INSERT_HEAD(&fc->lru, e, lru);
     e->in_table = 1;
     e->refs = 2; /* the table's and the caller's */
     fc->count++;
@@ -204,8 +177,8 @@ void filecache_release(filecache_t *fc, fc_entry_t *e)
 
 void filecache_destroy(filecache_t *fc)
 {
-    while (fc->lru_head != NULL) {
-        evict(fc, fc->lru_head);
+    while (!TAILQ_EMPTY(&fc->lru)) {
+        evict(fc, TAILQ_FIRST(&fc->lru));
     }
     free(fc->buckets);
     fc->buckets = NULL;

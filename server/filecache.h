@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -17,7 +18,7 @@
  */
 typedef struct fc_entry {
     struct fc_entry *hnext;       /* hash chain */
-    struct fc_entry *prev, *next; /* LRU list, most recent first */
+    TAILQ_ENTRY(fc_entry) lru; /* most recently used first */
     uint32_t hash;
     int refs;
     int in_table;
@@ -39,7 +40,7 @@ typedef struct {
     fc_entry_t **buckets;
     size_t nbuckets; /* power of two */
     size_t count;
-    fc_entry_t *lru_head, *lru_tail;
+    TAILQ_HEAD(fc_lru, fc_entry) lru;
     size_t max_entries; /* 0: the cache is off */
     size_t max_file;    /* files up to this size are held in memory */
     uint32_t valid_ms;  /* an entry is trusted this long before it is checked again */

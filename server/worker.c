@@ -140,7 +140,7 @@ void worker_update_time(worker_t *w)
 
 void worker_check_accept(worker_t *w)
 {
-    if (w->accept_full && ((uint32_t)w->nconns < w->cfg->max_connections || w->idle_head != NULL)) {
+    if (w->accept_full && ((uint32_t)w->nconns < w->cfg->max_connections || !TAILQ_EMPTY(&w->idle))) {
         w->accept_full = 0;
         if (!w->stopping && !w->accept_paused) {
             listeners_enable(w, 1);
@@ -402,6 +402,9 @@ int worker_run(const worker_args_t *args)
     w.slot = &args->sb->slots[args->slot];
     w.nlisten = args->nlisten;
     w.root_fd = -1;
+    TAILQ_INIT(&w.conns);
+    TAILQ_INIT(&w.idle);
+    TAILQ_INIT(&w.free_conns);
 
     /* the master blocks its signals; a worker takes them through its loop */
     sigemptyset(&none);

@@ -4,6 +4,7 @@
 
 #include <event2/event.h>
 #include <stddef.h>
+#include <sys/queue.h>
 #include <time.h>
 
 #include "config.h"
@@ -59,9 +60,9 @@ typedef struct worker {
     int root_fd; /* O_PATH descriptor of [static] root */
 
     /* connections: every live one on a list (for shutdown), freed ones pooled */
-    conn_t *conns;
-    conn_t *idle_head, *idle_tail; /* idle keep-alive connections, oldest first */
-    conn_t *free_conns;
+    TAILQ_HEAD(conn_list, conn) conns; /* live connections */
+    struct conn_list idle;             /* idle keep-alive connections, oldest first */
+    struct conn_list free_conns;
     int nconns;
     int nfree_conns;
     conn_block_t *free_blocks;

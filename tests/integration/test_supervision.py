@@ -324,6 +324,9 @@ class TestUser(OwnServerCase):
         import grp
         import pwd
         nobody, nogroup = pwd.getpwnam("nobody").pw_uid, grp.getgrnam("nogroup").gr_gid
+        # a worker drops privileges at the end of its setup: wait for both to get there
+        self.assertTrue(wait_until(lambda: all(self.ids(p)[0][0] == nobody
+                                               for p in self.server.worker_pids()), 5))
         for pid in self.server.worker_pids():
             uids, gids = self.ids(pid)
             self.assertEqual(set(uids), {nobody})  # real, effective, saved, fs: no way back
