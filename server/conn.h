@@ -69,7 +69,7 @@ struct conn {
     worker_t *w;
     TAILQ_ENTRY(conn) link;      /* the worker's live list, or its pool of free conn_t */
     TAILQ_ENTRY(conn) idle_link; /* the worker's idle keep-alive list, oldest first */
-    conn_block_t *b;               /* NULL while idle */
+    conn_block_t *b;             /* NULL while idle */
     int fd;
     uint8_t state;
     short ev_what;       /* EV_READ or EV_WRITE as assigned to ev, 0 if unassigned */

@@ -17,7 +17,7 @@
  * holds one reference, each response using the entry one more.
  */
 typedef struct fc_entry {
-    struct fc_entry *hnext;       /* hash chain */
+    struct fc_entry *hnext;    /* hash chain */
     TAILQ_ENTRY(fc_entry) lru; /* most recently used first */
     uint32_t hash;
     int refs;

@@ -485,6 +485,7 @@ static void reload(master_t *m)
             close_set(&m->sets[i]); /* old workers keep their copies until they exit */
         }
         m->sets[0] = fresh;
+        write_port_file(m);
     }
     if (strcmp(cfg->error_log, m->cfg->error_log) != 0) {
         log_t fresh_log;

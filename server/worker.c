@@ -140,7 +140,8 @@ void worker_update_time(worker_t *w)
 
 void worker_check_accept(worker_t *w)
 {
-    if (w->accept_full && ((uint32_t)w->nconns < w->cfg->max_connections || !TAILQ_EMPTY(&w->idle))) {
+    if (w->accept_full
+        && ((uint32_t)w->nconns < w->cfg->max_connections || !TAILQ_EMPTY(&w->idle))) {
         w->accept_full = 0;
         if (!w->stopping && !w->accept_paused) {
             listeners_enable(w, 1);

@@ -102,6 +102,31 @@ class TestWorkers(OwnServerCase):
         self.assertEqual(seen, set(self.server.worker_pids()))
         self.assertTrue(self.wait_log(r"killed by signal 9"))
 
+    def test_a_crash_loop_backs_off(self):
+        def kill_one():
+            pids = self.server.worker_pids()
+            os.kill(pids[0], signal.SIGKILL)
+            return pids[0]
+
+        def respawned(victim):
+            pids = self.server.worker_pids()
+            return len(pids) == 2 and victim not in pids
+
+        victim = kill_one()
+        self.assertTrue(wait_until(lambda: respawned(victim), 3))
+        delays = []
+        for _ in range(2):  # kill the newest worker at once: it "died within 2s"
+            newest = max(self.server.worker_pids())
+            os.kill(newest, signal.SIGKILL)
+            t0 = time.monotonic()
+            self.assertTrue(wait_until(lambda: respawned(newest), 10))
+            delays.append(time.monotonic() - t0)
+        self.assertRegex(self.log(), r"worker died within 2s: respawning in 1s")
+        self.assertRegex(self.log(), r"worker died within 2s: respawning in 2s")
+        self.assertGreater(delays[0], 0.8)
+        self.assertGreater(delays[1], 1.8)
+        self.assertEqual(get(self.server, "/").status, 200)
+
     def test_ttin_adds_and_ttou_removes_a_worker(self):
         os.kill(self.master(), signal.SIGTTIN)
         self.assertTrue(wait_until(lambda: len(live_workers(self.server)) == 3, 5))
@@ -217,6 +242,37 @@ class TestReload(OwnServerCase):
     @unittest.skipUnless(AB, "ab (apache2-utils) is not installed")
     def test_new_connection_load_survives_ten_reloads(self):
         self.ab_with_reloads(["-q", "-c", "50"], 20000)
+
+    def test_changed_listen_gets_a_new_socket_and_the_old_one_closes(self):
+        import socket as so
+        with so.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            new_port = s.getsockname()[1]
+        old_port = self.server.port
+        self.server.config["server"]["listen"] = "127.0.0.1:%d" % new_port
+        self.rewrite_config("")
+        os.kill(self.master(), signal.SIGHUP)
+
+        def new_serves():
+            try:
+                with so.create_connection(("127.0.0.1", new_port), timeout=2) as s:
+                    s.sendall(build_request("GET", "/"))
+                    return s.recv(12) == b"HTTP/1.1 200"
+            except OSError:
+                return False
+        self.assertTrue(wait_until(new_serves, 5, interval=0.05))
+        with open(self.server.port_file) as f:
+            self.assertEqual(int(f.read()), new_port)
+
+        def old_refused():
+            try:
+                so.create_connection(("127.0.0.1", old_port), timeout=1).close()
+                return False
+            except ConnectionRefusedError:
+                return True
+        self.assertTrue(wait_until(old_refused, 15, interval=0.1),
+                        "the old socket outlived the old generation")
+        self.server.port = new_port  # for tearDown's checks
 
     def test_invalid_config_changes_nothing_and_is_logged_with_its_line(self):
         self.assertTrue(wait_until(lambda: len(live_workers(self.server)) == 2, 5))
