@@ -24,7 +24,7 @@
 
 #define MAX_WORKERS 64         /* per generation; SB_SLOTS leaves room for draining ones */
 #define RESPAWN_MAX_DELAY_S 32 /* crash-loop backoff cap */
-#define QUICK_DEATH_S 2        /* a worker that dies sooner counts toward the backoff */
+#define QUICK_DEATH_S 2        /* dying sooner, having served nothing, counts toward backoff */
 #define READY_WAIT_MS 5000     /* reload: how long the new generation may take to serve */
 #define TICK_MS 100
 #define STATUS_EVERY_MS 2000 /* systemd STATUS= line */
@@ -256,6 +256,7 @@ static int live_procs(const master_t *m)
 static void reap(master_t *m)
 {
     int status, i;
+    uint64_t served;
     pid_t pid;
     proc_t *p;
 
@@ -276,6 +277,7 @@ static void reap(master_t *m)
         }
         p = &m->procs[i];
         p->pid = 0;
+        served = SB_GET(m->sb->slots[i].requests);
         memset(&m->sb->slots[i], 0, sizeof(m->sb->slots[i]));
         if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && p->draining) {
             log_msg(m->log, LOG_LVL_INFO, "worker %d.%d (pid %d) exited", p->generation, p->index,
@@ -298,7 +300,13 @@ static void reap(master_t *m)
         if (p->draining || p->generation != m->generation) {
             continue;
         }
-        if (time(NULL) - p->started < QUICK_DEATH_S) {
+        /*
+         * A crash loop is a worker that dies soon after its start without
+         * having answered anything (bad setup, a crash on the first request):
+         * back off. One that served and then died (killed, OOM) is replaced
+         * at once, so every slot stays filled.
+         */
+        if (time(NULL) - p->started < QUICK_DEATH_S && served == 0) {
             int delay = 1 << (m->fails < 5 ? m->fails : 5);
             m->fails++;
             m->respawn_after = time(NULL) + delay;
