@@ -77,13 +77,22 @@ bench:
 	@$(MAKE) --no-print-directory $(BUILD)/forkd
 	python3 tests/bench/bench.py $(BENCH_ARGS)
 
-# make fuzz FUZZ_TIME=seconds; new inputs go to build/fuzz-corpus, seeds stay committed
+# the worker's connection code fed through a socketpair (everything but main.c)
+FUZZ_CONN_SRC := tests/fuzz/fuzz_conn.c $(filter-out server/main.c,$(SERVER_SRC)) $(COMMON_SRC)
+
+$(BUILD)/fuzz_conn: $(FUZZ_CONN_SRC) $(wildcard server/*.h common/*.h)
+	@mkdir -p $(BUILD)
+	clang $(FUZZ_FLAGS) -Iserver -o $@ $(FUZZ_CONN_SRC) $(LIBS)
+
+# make fuzz FUZZ_TIME=seconds: each fuzzer that long; new inputs go to build/, seeds stay committed
 fuzz:
-	@sh scripts/deps.sh fuzz
-	@$(MAKE) --no-print-directory $(BUILD)/fuzz_http_parser
-	@mkdir -p $(BUILD)/fuzz-corpus
+	@sh scripts/deps.sh build fuzz
+	@$(MAKE) --no-print-directory $(BUILD)/fuzz_http_parser $(BUILD)/fuzz_conn
+	@mkdir -p $(BUILD)/fuzz-corpus $(BUILD)/fuzz-conn-corpus
 	$(BUILD)/fuzz_http_parser -max_total_time=$(FUZZ_TIME) -dict=tests/fuzz/http.dict \
 		-print_final_stats=1 $(BUILD)/fuzz-corpus tests/fuzz/corpus/http_parser
+	$(BUILD)/fuzz_conn -max_total_time=$(FUZZ_TIME) -dict=tests/fuzz/http.dict \
+		-print_final_stats=1 $(BUILD)/fuzz-conn-corpus tests/fuzz/corpus/conn
 
 FORMAT_SRC = $(wildcard common/*.[ch] server/*.[ch] tests/unit/*.c tests/fuzz/*.c tests/bench/*.c)
 

@@ -287,6 +287,37 @@ class TestReload(OwnServerCase):
         self.assertEqual(status_json(self.server)["generation"], 1)
         self.assertEqual(get(self.server, "/").status, 200)
 
+    def test_every_kind_of_broken_file_is_refused_on_hup(self):
+        good = render_config(self.server.config)
+        broken = [
+            good + "[http]\ncolour = blue\n",             # unknown key
+            good + "[nope]\n",                             # unknown section
+            good + "[server]\nworkers = -1\n",            # bad number
+            good + "[http]\nmax_body_size = 1q\n",        # bad size
+            good + "[http]\nheader_timeout = soon\n",     # bad duration
+            good + "[log]\nlevel = loud\n",               # bad level
+            good + "[demo]\nenabled = maybe\n",           # bad boolean
+            good + "[server]\nlisten = 1.2.3:80\n",       # bad address
+            good + "[server]\nworkers = 3\nworkers = 4\n",  # duplicate key
+            good.replace(self.docroot, self.docroot + "/missing"),  # missing root
+            good + "just words\n",                         # syntax
+            good + "\x00\x01\x02binary\n",              # garbage
+            "",                                            # empty file
+        ]
+        self.assertTrue(wait_until(lambda: len(live_workers(self.server)) == 2, 5))
+        before = live_workers(self.server)
+        for i, text in enumerate(broken, 1):
+            with open(self.server.config_path, "w") as f:
+                f.write(text)
+            os.kill(self.master(), signal.SIGHUP)
+            self.assertTrue(wait_until(lambda: len(re.findall(r"reload refused, still serving the "
+                                                              r"old config: \S*forkd\.ini:\d+: ",
+                                                              self.log())) >= i, 5),
+                            "case %d not refused with file:line: %r" % (i, text[-60:]))
+        self.assertEqual(status_json(self.server)["generation"], 1)
+        self.assertEqual(live_workers(self.server), before)
+        self.assertEqual(get(self.server, "/").status, 200)
+
     def test_valid_reload_applies_the_new_config(self):
         self.assertEqual(get(self.server, "/nope.txt").status, 404)
         with open(os.path.join(self.docroot, "other.html"), "wb") as f:
