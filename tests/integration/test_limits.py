@@ -190,6 +190,9 @@ class TestSlowAttacks(ServerCase):
         with open(stats + ".csv") as f:
             rows = [line.split(",") for line in f.read().splitlines()[1:] if line]
         closed = max((int(r[1]) for r in rows), default=0)
+        print("\n    %s: probe %d requests, worst %.0f ms, 0 failed; attackers closed %d "
+              "(slowhttptest); worker RSS %d -> %d KiB" % (mode, probe.count, probe.worst * 1000,
+                                                          closed, rss_before, rss_after))
         return text, closed
 
     def test_slowloris(self):
@@ -209,6 +212,7 @@ class TestSlowAttacks(ServerCase):
         self.attack("-X", "/big.bin", ["-k", "1", "-n", "2", "-w", "16", "-y", "32", "-z", "32"])
         # slowhttptest does not count resets in slow-read mode: the server's log does
         cut = cut_count() - before
+        print("    -X: the server cut %d slow readers (min_rate / send_timeout)" % cut)
         self.assertGreater(cut, 500, "slow readers were not cut by min_rate / send_timeout")
 
     def test_range_attack(self):

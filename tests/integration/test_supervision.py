@@ -207,6 +207,15 @@ class TestStopping(OwnServerCase):
                        open("/proc/%d/stat" % p).read().split()[2] == "Z" for p in workers)
         self.assertTrue(wait_until(gone, 1.0), "workers outlived the master")
         self.server.stop()
+        # a new forkd binds the same address at once (SO_REUSEADDR, no TIME_WAIT trouble)
+        again = Server(self.tmpdir, self.docroot,
+                       {"server": {"listen": "127.0.0.1:%d" % self.server.port, "workers": "1"}})
+        again.start()
+        try:
+            self.assertEqual(again.port, self.server.port)
+            self.assertEqual(get(again, "/").status, 200)
+        finally:
+            self.assertEqual(again.stop(), 0)
 
 
 class TestReload(OwnServerCase):
