@@ -865,9 +865,15 @@ static void raise_nofile(master_t *m)
             getrlimit(RLIMIT_NOFILE, &rl);
         }
     }
-    log_msg(m->log, rl.rlim_cur < 4096 ? LOG_LVL_WARN : LOG_LVL_INFO,
-            "open files limit %llu: at most about %llu connections per worker",
-            (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_cur - 32);
+    if ((uint64_t)m->cfg->max_connections + 32 > (uint64_t)rl.rlim_cur) {
+        log_msg(m->log, LOG_LVL_WARN,
+                "max_connections %u cannot be honoured: the open files limit is %llu "
+                "(about %llu connections per worker; raise LimitNOFILE / ulimit -Hn)",
+                m->cfg->max_connections, (unsigned long long)rl.rlim_cur,
+                (unsigned long long)(rl.rlim_cur > 32 ? rl.rlim_cur - 32 : 0));
+    } else {
+        log_msg(m->log, LOG_LVL_INFO, "open files limit %llu", (unsigned long long)rl.rlim_cur);
+    }
 }
 
 /*

@@ -128,6 +128,8 @@ class TestOutOfDescriptors(unittest.TestCase):
                     s = socket.create_connection(("127.0.0.1", server.port), timeout=5)
                     s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
                     held.append(s)
+                self.assertIn("max_connections 8192 cannot be honoured: the open files limit "
+                              "is 64", server.log_text())
                 self.assertTrue(wait_until(lambda: "pausing accept" in server.log_text(), 5),
                                 server.log_text()[-2000:])
                 for s in held[:10]:  # those accepted were served
