@@ -307,11 +307,14 @@ static void reap(master_t *m)
          * at once, so every slot stays filled.
          */
         if (time(NULL) - p->started < QUICK_DEATH_S && served == 0) {
-            int delay = 1 << (m->fails < 5 ? m->fails : 5);
+            /* the first quick death is replaced at once; a second in a row starts the backoff */
+            if (m->fails > 0) {
+                int delay = 1 << (m->fails - 1 < 5 ? m->fails - 1 : 5);
+                m->respawn_after = time(NULL) + delay;
+                log_msg(m->log, LOG_LVL_ERROR, "worker died within %ds: respawning in %ds",
+                        QUICK_DEATH_S, delay);
+            }
             m->fails++;
-            m->respawn_after = time(NULL) + delay;
-            log_msg(m->log, LOG_LVL_ERROR, "worker died within %ds: respawning in %ds",
-                    QUICK_DEATH_S, delay);
         } else {
             m->fails = 0;
         }
