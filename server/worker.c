@@ -287,15 +287,13 @@ static int drop_privileges(worker_t *w)
     return 0;
 }
 
-/* Everything the loop needs, built after fork. 0 ok, -1 logged. */
-static int setup(worker_t *w, const int *listen_fds)
+int worker_init_serving(worker_t *w)
 {
-    static const int sigs[] = {SIGTERM, SIGINT, SIGQUIT, SIGUSR1};
-    struct event **sev[] = {&w->sig_term, &w->sig_int, &w->sig_quit, &w->sig_usr1};
-    struct timeval one = {1, 0};
     char err[512];
-    int i;
 
+    TAILQ_INIT(&w->conns);
+    TAILQ_INIT(&w->idle);
+    TAILQ_INIT(&w->free_conns);
     w->base = event_base_new();
     if (w->base == NULL) {
         log_msg(w->log, LOG_LVL_ERROR, "event_base_new() failed");
@@ -327,6 +325,25 @@ static int setup(worker_t *w, const int *listen_fds)
         return -1;
     }
     w->block_size = conn_block_size(w->cfg);
+    w->nallow = net_parse_cidr_list(w->cfg->allow, w->allow, err);
+    if (w->nallow < 0) {
+        w->nallow = 0;
+    }
+    worker_update_time(w);
+    return 0;
+}
+
+/* Everything the loop needs, built after fork. 0 ok, -1 logged. */
+static int setup(worker_t *w, const int *listen_fds)
+{
+    static const int sigs[] = {SIGTERM, SIGINT, SIGQUIT, SIGUSR1};
+    struct event **sev[] = {&w->sig_term, &w->sig_int, &w->sig_quit, &w->sig_usr1};
+    struct timeval one = {1, 0};
+    int i;
+
+    if (worker_init_serving(w) != 0) {
+        return -1;
+    }
     for (i = 0; i < w->nlisten; i++) {
         w->listen_fds[i] = listen_fds[i];
         w->listen_ev[i] = event_new(w->base, listen_fds[i], EV_READ | EV_PERSIST, on_accept, w);
@@ -347,14 +364,9 @@ static int setup(worker_t *w, const int *listen_fds)
         || event_add(w->tick, &one) != 0) {
         return -1;
     }
-    w->nallow = net_parse_cidr_list(w->cfg->allow, w->allow, err);
-    if (w->nallow < 0) {
-        w->nallow = 0;
-    }
     if (drop_privileges(w) != 0) {
         return -1;
     }
-    worker_update_time(w);
     SB_SET(w->slot->heartbeat, (int64_t)conn_now_ms());
     SB_SET(w->slot->state, SB_IDLE);
     listeners_enable(w, 1);
@@ -403,9 +415,6 @@ int worker_run(const worker_args_t *args)
     w.slot = &args->sb->slots[args->slot];
     w.nlisten = args->nlisten;
     w.root_fd = -1;
-    TAILQ_INIT(&w.conns);
-    TAILQ_INIT(&w.idle);
-    TAILQ_INIT(&w.free_conns);
 
     /* the master blocks its signals; a worker takes them through its loop */
     sigemptyset(&none);

@@ -90,6 +90,14 @@ typedef struct worker {
  */
 int worker_run(const worker_args_t *args);
 
+/*
+ * The serving half of a worker's setup, without listeners, signals or
+ * timers: event base, access log, file cache, MIME table, docroot, routes.
+ * The caller has set w->cfg, w->log, w->args, w->sb and w->slot, and
+ * w->root_fd = -1. 0 ok, -1 logged. (The connection fuzzer uses it too.)
+ */
+int worker_init_serving(worker_t *w);
+
 /* Refresh w->date / w->clf_date if the second changed; cheap to call often. */
 void worker_update_time(worker_t *w);
 

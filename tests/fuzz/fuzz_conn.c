@@ -16,8 +16,6 @@
 #include <unistd.h>
 
 #include "conn.h"
-#include "demo.h"
-#include "static.h"
 #include "worker.h"
 
 #define MAX_ROUNDS 2000
@@ -68,6 +66,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     cfg.lingering_timeout = 0;
     cfg.demo_enabled = 1;
     cfg.min_rate = 0;
+    cfg.cache_entries = 16;
+    snprintf(cfg.status_path, sizeof(cfg.status_path), "/status");
+    snprintf(cfg.metrics_path, sizeof(cfg.metrics_path), "/status/metrics");
 
     nolog.fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
     nolog.level = LOG_LVL_DEBUG; /* the log lines are code too */
@@ -78,24 +79,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     w.cfg = &cfg;
     w.log = &nolog;
     w.sb = args.sb;
-    w.slot = &args.sb->slots[0];
-    TAILQ_INIT(&w.conns);
-    TAILQ_INIT(&w.idle);
-    TAILQ_INIT(&w.free_conns);
-    w.base = event_base_new();
-    w.mime = mime_load(NULL);
-    w.root_fd = static_open_root(cfg.root);
-    w.alog.fd = -1;
-    w.block_size = conn_block_size(&cfg);
-    if (w.sb == NULL || w.base == NULL || w.mime == NULL || w.root_fd < 0
-        || filecache_init(&w.fcache, 16, 64 * 1024, 0) != 0 || demo_register(&w.router, &w) != 0
-        || router_add(&w.router, "/", ROUTE_PREFIX,
-                      HTTP_METHOD_BIT(HTTP_METHOD_GET) | HTTP_METHOD_BIT(HTTP_METHOD_HEAD),
-                      static_handler, &w)
-               != 0) {
+    w.root_fd = -1;
+    if (w.sb == NULL) {
         abort();
     }
-    worker_update_time(&w);
+    w.slot = &args.sb->slots[0];
+    /* the worker's own setup, minus listeners and signals: the same routes as forkd */
+    if (worker_init_serving(&w) != 0) {
+        abort();
+    }
     return 0;
 }
 
