@@ -88,25 +88,37 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* The port file lets tests (and scripts) find a "port 0" server: tmp + rename. */
-static void write_port_file(master_t *m)
+/*
+ * Write "value\n" to path atomically: a reader sees the old file or the whole
+ * new one, never a half-written number (tmp file + rename). 0 ok, -1 logged.
+ */
+static int write_number_file(master_t *m, const char *path, long value)
 {
-    const char *path = getenv("FORKD_PORT_FILE");
-    char tmp[4096];
+    char tmp[CONFIG_PATH_MAX + 8];
     FILE *fp;
 
-    if (path == NULL || m->sets[0].n == 0) {
-        return;
-    }
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     fp = fopen(tmp, "w");
     if (fp == NULL) {
         log_msg(m->log, LOG_LVL_ERROR, "fopen(\"%s\") failed: %s", tmp, strerror(errno));
-        return;
+        return -1;
     }
-    fprintf(fp, "%d\n", net_local_port(m->sets[0].fds[0]));
+    fprintf(fp, "%ld\n", value);
     if (fclose(fp) != 0 || rename(tmp, path) != 0) {
         log_msg(m->log, LOG_LVL_ERROR, "writing \"%s\" failed: %s", path, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+/* The port file lets tests (and scripts) find a "port 0" server. */
+static void write_port_file(master_t *m)
+{
+    const char *path = getenv("FORKD_PORT_FILE");
+
+    if (path != NULL && m->sets[0].n > 0) {
+        write_number_file(m, path, net_local_port(m->sets[0].fds[0]));
     }
 }
 
@@ -740,10 +752,8 @@ static int resolve_user(master_t *m)
  */
 static int write_pid_file(master_t *m)
 {
-    char tmp[CONFIG_PATH_MAX + 8];
     const char *path = m->cfg->pid_file;
     pid_t old;
-    FILE *fp;
 
     if (path[0] == '\0') {
         return 0;
@@ -754,19 +764,7 @@ static int write_pid_file(master_t *m)
         log_msg(m->log, LOG_LVL_ERROR, "forkd is already running (pid %d in %s)", (int)old, path);
         return -1;
     }
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    fp = fopen(tmp, "w");
-    if (fp == NULL) {
-        log_msg(m->log, LOG_LVL_ERROR, "fopen(\"%s\") failed: %s", tmp, strerror(errno));
-        return -1;
-    }
-    fprintf(fp, "%d\n", (int)getpid());
-    if (fclose(fp) != 0 || rename(tmp, path) != 0) {
-        log_msg(m->log, LOG_LVL_ERROR, "writing \"%s\" failed: %s", path, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    return write_number_file(m, path, (long)getpid());
 }
 
 static void remove_pid_file(master_t *m)
