@@ -19,6 +19,11 @@ void scoreboard_destroy(scoreboard_t *sb)
     }
 }
 
+int scoreboard_live(const sb_slot_t *slot)
+{
+    return SB_GET(slot->pid) != 0 && SB_GET(slot->state) != SB_FREE;
+}
+
 int scoreboard_take(scoreboard_t *sb)
 {
     int i;

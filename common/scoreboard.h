@@ -58,6 +58,9 @@ int scoreboard_take(scoreboard_t *sb);
 #define SB_SET(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
 #define SB_ADD(field, v) SB_SET(field, SB_GET(field) + (v))
 
+/* Is a worker process in this slot (possibly still starting)? */
+int scoreboard_live(const sb_slot_t *slot);
+
 /* Name of a state for /status ("idle"). */
 const char *scoreboard_state_name(int state);
 

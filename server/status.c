@@ -54,7 +54,7 @@ static int status_json(req_t *req, resp_t *resp, void *ctx)
         sb_slot_t *s = &sb->slots[i];
         char current[SB_CURRENT_LEN];
         int state = SB_GET(s->state);
-        if (SB_GET(s->pid) == 0 || state == SB_FREE) {
+        if (!scoreboard_live(s)) {
             continue;
         }
         snprintf(current, sizeof(current), "%s", state == SB_BUSY ? s->current : "");
@@ -89,7 +89,7 @@ static void metric(resp_t *resp, scoreboard_t *sb, const char *name, const char 
     resp_printf(resp, "# HELP forkd_%s %s\n# TYPE forkd_%s %s\n", name, help, name, type);
     for (i = 0; i < SB_SLOTS; i++) {
         sb_slot_t *s = &sb->slots[i];
-        if (SB_GET(s->pid) == 0 || SB_GET(s->state) == SB_FREE) {
+        if (!scoreboard_live(s)) {
             continue;
         }
         resp_printf(resp, "forkd_%s{slot=\"%d\",pid=\"%d\",generation=\"%d\"} %llu\n", name, i,
@@ -111,7 +111,7 @@ static int status_metrics(req_t *req, resp_t *resp, void *ctx)
     resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
     resp_header(resp, "Cache-Control", "no-store");
     for (i = 0; i < SB_SLOTS; i++) {
-        live += SB_GET(sb->slots[i].pid) != 0 && SB_GET(sb->slots[i].state) != SB_FREE;
+        live += scoreboard_live(&sb->slots[i]);
     }
     resp_printf(resp,
                 "# HELP forkd_up_seconds Seconds since the master started.\n"
@@ -132,7 +132,7 @@ static int status_metrics(req_t *req, resp_t *resp, void *ctx)
                       "# TYPE forkd_responses_total counter\n");
     for (i = 0; i < SB_SLOTS; i++) {
         sb_slot_t *s = &sb->slots[i];
-        if (SB_GET(s->pid) == 0 || SB_GET(s->state) == SB_FREE) {
+        if (!scoreboard_live(s)) {
             continue;
         }
         for (k = 0; k < 5; k++) {
