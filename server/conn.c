@@ -433,7 +433,7 @@ static void access_log(conn_t *c, uint64_t body_bytes)
     if (line == NULL) {
         return;
     }
-    if (h->method_name.len != 0 && h->version_minor >= 0 && b->head_len != 0) {
+    if (b->head_len != 0) {
         /* method SP target SP version: the parsed request line */
         rl = h->method_name.p;
         rl_len = (size_t)(h->target.p + h->target.len - rl) + 9;
@@ -573,10 +573,7 @@ static void start_error(conn_t *c, int status)
         c->state = CONN_CLOSE;
         return;
     }
-    if (b->resp.fd >= 0 || b->resp.mem_owned != NULL || b->resp.timer_cb != NULL
-        || b->resp.cache_ref != NULL) {
-        request_cleanup(c);
-    }
+    request_cleanup(c); /* whatever the request held: it checks each piece itself */
     resp_reset(&b->resp, c);
     resp_error(&b->resp, status);
     b->resp.close = 1;
