@@ -163,6 +163,25 @@ void accesslog_flush(accesslog_t *al, const log_t *log)
     al->len = 0;
 }
 
+int accesslog_reopen(accesslog_t *al, const log_t *log, const char *path, char *err, size_t errlen)
+{
+    int fd;
+
+    accesslog_flush(al, log);
+    if (al->fd < 0) {
+        return 0;
+    }
+    fd = open_append(path);
+    if (fd < 0) {
+        snprintf(err, errlen, "reopening access log \"%s\" failed: %s", path, strerror(errno));
+        return -1;
+    }
+    /* same descriptor number, new file: nothing else needs to know */
+    dup2(fd, al->fd);
+    close(fd);
+    return 0;
+}
+
 void accesslog_close(accesslog_t *al, const log_t *log)
 {
     accesslog_flush(al, log);

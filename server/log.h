@@ -48,6 +48,12 @@ void accesslog_commit(accesslog_t *al, size_t n);
 /* Write the buffered lines out (whole lines only, one write with O_APPEND). */
 void accesslog_flush(accesslog_t *al, const log_t *log);
 
+/*
+ * Flush, then point the open access log at a new file at path (after
+ * logrotate moved the old one). 0 ok (also when off), -1 with err set.
+ */
+int accesslog_reopen(accesslog_t *al, const log_t *log, const char *path, char *err, size_t errlen);
+
 /* Flush and close. */
 void accesslog_close(accesslog_t *al, const log_t *log);
 

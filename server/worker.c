@@ -237,18 +237,9 @@ static void start_drain(worker_t *w)
 static void reopen_logs(worker_t *w)
 {
     char err[512];
-    int fd;
 
-    accesslog_flush(&w->alog, w->log);
-    if (w->alog.fd >= 0) {
-        fd = open(w->cfg->access_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-        if (fd < 0) {
-            log_msg(w->log, LOG_LVL_ERROR, "reopening access log \"%s\" failed: %s",
-                    w->cfg->access_log, strerror(errno));
-        } else {
-            dup2(fd, w->alog.fd);
-            close(fd);
-        }
+    if (accesslog_reopen(&w->alog, w->log, w->cfg->access_log, err, sizeof(err)) != 0) {
+        log_msg(w->log, LOG_LVL_ERROR, "%s", err);
     }
     if (log_reopen(w->log, err, sizeof(err)) != 0) {
         log_msg(w->log, LOG_LVL_ERROR, "%s", err);
