@@ -96,7 +96,8 @@ fc_entry_t *filecache_get(filecache_t *fc, int root_fd, const char *path, uint64
     return e;
 }
 
-void filecache_describe(fc_entry_t *e, int fd, const struct stat *st, const char *content_type)
+/* Fill e's metadata (size, mtime, ETag, Last-Modified, type) for the file open as fd. */
+static void describe(fc_entry_t *e, int fd, const struct stat *st, const char *content_type)
 {
     e->fd = fd;
     e->size = st->st_size;
@@ -119,9 +120,6 @@ fc_entry_t *filecache_put(filecache_t *fc, const char *path, int fd, const struc
     ssize_t n;
     size_t got = 0;
 
-    if (fc->max_entries == 0) {
-        return NULL;
-    }
     e = malloc(sizeof(*e) + plen + 1);
     if (e == NULL) {
         return NULL;
@@ -130,7 +128,12 @@ fc_entry_t *filecache_put(filecache_t *fc, const char *path, int fd, const struc
     memcpy(e->path, path, plen + 1);
     e->hash = hash_path(path);
     e->checked_ms = now_ms;
-    filecache_describe(e, fd, st, content_type);
+    describe(e, fd, st, content_type);
+    if (fc->max_entries == 0) {
+        /* cache off: an entry for this response alone, the file sent from fd */
+        e->refs = 1;
+        return e;
+    }
 
     if ((size_t)st->st_size <= fc->max_file) {
         /* small: read it once, answer from memory with a single writev() */

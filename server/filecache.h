@@ -65,14 +65,13 @@ fc_entry_t *filecache_get(filecache_t *fc, int root_fd, const char *path, uint64
 /*
  * Make an entry for the regular file open as fd (st from fstat()); replaces
  * any entry for path. Takes fd: it is kept, or closed once the contents are
- * read into memory. Returns the entry with a reference for the caller, or
- * NULL on failure (out of memory, read error: fd is still the caller's).
+ * read into memory. With the cache off (max_entries 0) the entry is the
+ * caller's alone, freed with its last release. Returns the entry with a
+ * reference for the caller, or NULL on failure (out of memory, read error:
+ * fd is still the caller's).
  */
 fc_entry_t *filecache_put(filecache_t *fc, const char *path, int fd, const struct stat *st,
                           const char *content_type, uint64_t now_ms);
-
-/* Fill e's metadata (size, mtime, ETag, Last-Modified, type) for the file open as fd. */
-void filecache_describe(fc_entry_t *e, int fd, const struct stat *st, const char *content_type);
 
 /* Give back a reference from filecache_get() or filecache_put(). */
 void filecache_release(filecache_t *fc, fc_entry_t *e);

@@ -301,7 +301,7 @@ int static_handler(req_t *req, resp_t *resp, void *ctx)
     int fd, n, status;
     uint64_t now = conn_now_ms();
     const char *name;
-    fc_entry_t *e, temp;
+    fc_entry_t *e;
 
     n = snprintf(rel, sizeof(rel), "%s", req->path + 1);
     if (req->path[req->path_len - 1] == '/') {
@@ -352,20 +352,11 @@ int static_handler(req_t *req, resp_t *resp, void *ctx)
     name = strrchr(rel, '/');
     name = name ? name + 1 : rel;
     e = filecache_put(&w->fcache, rel, fd, &st, mime_type(w->mime, name, strlen(name)), now);
-    if (e != NULL) {
-        return serve(req, resp, e, &w->fcache);
-    }
-
-    /* no cache (off, or out of memory): the same answer from this open file */
-    memset(&temp, 0, sizeof(temp));
-    temp.refs = 2; /* on the stack: the release in serve() must never free it */
-    filecache_describe(&temp, fd, &st, mime_type(w->mime, name, strlen(name)));
-    serve(req, resp, &temp, &w->fcache);
-    resp->cache_ref = NULL;
-    if (resp->fd == fd) {
-        resp->fd_owned = 1;
-    } else {
+    if (e == NULL) {
+        log_msg(w->log, LOG_LVL_ERROR, "caching \"%s\" failed (out of memory or read error)", rel);
         close(fd);
+        resp_error(resp, 500);
+        return HANDLER_DONE;
     }
-    return HANDLER_DONE;
+    return serve(req, resp, e, &w->fcache);
 }

@@ -433,3 +433,9 @@ class StaticTests(ServerCase):
 
     def test_post_405(self):
         self.assert405("POST")
+
+
+class StaticTestsWithoutCache(StaticTests):
+    """Every static row again with [static] cache_entries = 0: files opened per request."""
+
+    config = {"static": {"cache_entries": "0"}}
