@@ -216,6 +216,8 @@ static int spawn(master_t *m, int index)
         if (getppid() != master_pid) {
             _exit(0);
         }
+        /* the parent sets it too: whichever runs first, /status sees the worker sooner */
+        SB_SET(s->pid, (int32_t)getpid());
         memset(&args, 0, sizeof(args));
         args.cfg = m->cfg;
         args.log = m->log;
