@@ -601,8 +601,13 @@ static int send_some(conn_t *c)
             iov[iovcnt].iov_base = (char *)resp->mem + b->mem_sent;
             iov[iovcnt++].iov_len = mem_len - b->mem_sent;
         }
-        if (with_file) {
-            /* MSG_MORE: the head goes out in one segment with the file's start */
+        if (with_file || !c->keepalive) {
+            /*
+             * MSG_MORE holds a short tail back: the head goes out in one segment
+             * with the file's start, and a last response leaves in one segment
+             * with the FIN that close() or shutdown() adds right after (what
+             * nginx gets from tcp_nopush): one packet and one ACK fewer.
+             */
             struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)iovcnt};
             n = sendmsg(c->fd, &msg, MSG_MORE | MSG_NOSIGNAL);
         } else {
