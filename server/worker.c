@@ -17,6 +17,8 @@
 #include "status.h"
 
 #define ACCEPT_BATCH 64
+#define SPREAD_SLACK 4           /* connections a worker may hold over its least-loaded sibling */
+#define SPREAD_YIELD_MS 1        /* how long it then leaves new clients to the siblings */
 #define DRAIN_IDLE_GRACE_MS 1000 /* keep-alive clients get this long to send one more request */
 
 static void on_accept(evutil_socket_t fd, short what, void *arg);
@@ -34,6 +36,14 @@ static void listeners_enable(worker_t *w, int on)
     }
 }
 
+/* Listeners back on, unless something still holds them off. */
+static void listeners_resume(worker_t *w)
+{
+    if (!w->stopping && !w->accept_paused && !w->accept_full && !w->accept_yielding) {
+        listeners_enable(w, 1);
+    }
+}
+
 static void on_accept_retry(evutil_socket_t fd, short what, void *arg)
 {
     worker_t *w = arg;
@@ -41,9 +51,7 @@ static void on_accept_retry(evutil_socket_t fd, short what, void *arg)
     (void)what;
 
     w->accept_paused = 0;
-    if (!w->stopping && !w->accept_full) {
-        listeners_enable(w, 1);
-    }
+    listeners_resume(w);
 }
 
 /*
@@ -92,17 +100,87 @@ static int make_room(worker_t *w)
     return -1;
 }
 
-static void on_accept(evutil_socket_t fd, short what, void *arg)
+/*
+ * Fair spread. Workers share one listening socket and all of them wake for a
+ * new client, but whichever calls accept4() first takes the whole backlog: a
+ * burst of clients could pile onto one worker while its siblings idle. So a
+ * worker that holds clearly more connections than its least-loaded sibling of
+ * the same generation leaves new clients to the others for SPREAD_YIELD_MS.
+ * If no sibling accepted anything during two such periods in a row (all of
+ * them busy in long handlers, say), it stops deferring and takes what waits. reuse_port needs
+ * none of this: the kernel spreads clients over per-worker sockets.
+ */
+typedef struct {
+    int n;             /* siblings serving */
+    uint64_t least;    /* fewest connections a sibling holds */
+    uint64_t accepted; /* connections all siblings have accepted */
+} siblings_t;
+
+static void siblings_read(const worker_t *w, siblings_t *s)
 {
-    worker_t *w = arg;
+    int32_t gen = SB_GET(w->slot->generation);
+    const sb_slot_t *o;
+    int i, state;
+
+    memset(s, 0, sizeof(*s));
+    s->least = UINT64_MAX;
+    if (w->cfg->reuse_port) {
+        return;
+    }
+    for (i = 0; i < SB_SLOTS; i++) {
+        o = &w->sb->slots[i];
+        if (o == w->slot || !scoreboard_live(o) || SB_GET(o->generation) != gen) {
+            continue;
+        }
+        state = SB_GET(o->state);
+        if (state != SB_IDLE && state != SB_BUSY) {
+            continue;
+        }
+        s->n++;
+        s->accepted += SB_GET(o->accepted);
+        if (SB_GET(o->active) < s->least) {
+            s->least = SB_GET(o->active);
+        }
+    }
+}
+
+static int over_share(const worker_t *w, const siblings_t *s)
+{
+    return s->n > 0 && (uint64_t)w->nconns >= s->least + SPREAD_SLACK + s->least / 8;
+}
+
+static void spread_yield(worker_t *w, const siblings_t *s)
+{
+    struct timeval tv = {0, SPREAD_YIELD_MS * 1000};
+
+    w->accept_yielding = 1;
+    w->yield_accepted = s->accepted;
+    listeners_enable(w, 0);
+    evtimer_add(w->spread_timer, &tv);
+}
+
+/*
+ * Accept up to a batch from one listening socket. fair: yield when over this
+ * worker's share (see above); 0 after a yield that no sibling used.
+ * Returns 1 when it yielded.
+ */
+static int accept_batch(worker_t *w, int fd, int fair)
+{
     struct sockaddr_storage peer;
     socklen_t len;
+    siblings_t sib = {0, 0, 0};
     int i, cfd;
-    (void)what;
 
+    if (fair) {
+        siblings_read(w, &sib);
+    }
     for (i = 0; i < ACCEPT_BATCH && !w->stopping; i++) {
         if (make_room(w) != 0) {
-            return;
+            return 0;
+        }
+        if (over_share(w, &sib)) {
+            spread_yield(w, &sib);
+            return 1;
         }
         len = sizeof(peer);
         cfd = accept4(fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -115,12 +193,44 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
             } else if (errno != EAGAIN) {
                 log_msg(w->log, LOG_LVL_ERROR, "accept4() failed: %s", strerror(errno));
             }
-            return;
+            return 0;
         }
         SB_ADD(w->slot->accepted, 1);
         conn_accept(w, cfd, &peer);
         SB_SET(w->slot->active, (uint64_t)w->nconns);
     }
+    return 0;
+}
+
+static void on_accept(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    accept_batch(arg, fd, 1);
+}
+
+/* The yield is over: take what the siblings left, still fairly if they are accepting. */
+static void on_spread_timer(evutil_socket_t fd, short what, void *arg)
+{
+    worker_t *w = arg;
+    siblings_t sib;
+    int i, fair;
+    (void)fd;
+    (void)what;
+
+    w->accept_yielding = 0;
+    if (w->stopping || w->accept_paused || w->accept_full) {
+        return;
+    }
+    siblings_read(w, &sib);
+    /* twice in a row: a sibling that was yielding too accepts within one period */
+    w->yield_stalls = sib.accepted == w->yield_accepted ? w->yield_stalls + 1 : 0;
+    fair = w->yield_stalls < 2;
+    for (i = 0; i < w->nlisten; i++) {
+        if (accept_batch(w, w->listen_fds[i], fair)) {
+            return;
+        }
+    }
+    listeners_resume(w);
 }
 
 void worker_update_time(worker_t *w)
@@ -142,9 +252,7 @@ void worker_check_accept(worker_t *w)
     if (w->accept_full
         && ((uint32_t)w->nconns < w->cfg->max_connections || !TAILQ_EMPTY(&w->idle))) {
         w->accept_full = 0;
-        if (!w->stopping && !w->accept_paused) {
-            listeners_enable(w, 1);
-        }
+        listeners_resume(w);
     }
 }
 
@@ -218,6 +326,9 @@ static void start_drain(worker_t *w)
     listeners_enable(w, 0);
     if (w->accept_paused) {
         evtimer_del(w->accept_retry);
+    }
+    if (w->accept_yielding) {
+        evtimer_del(w->spread_timer);
     }
     w->drain_deadline = conn_now_ms() + w->cfg->graceful_timeout;
     if (grace > w->cfg->graceful_timeout) {
@@ -348,10 +459,11 @@ static int setup(worker_t *w, const int *listen_fds)
         }
     }
     w->accept_retry = evtimer_new(w->base, on_accept_retry, w);
+    w->spread_timer = evtimer_new(w->base, on_spread_timer, w);
     w->drain_timer = evtimer_new(w->base, on_drain_timer, w);
     w->tick = event_new(w->base, -1, EV_PERSIST, on_tick, w);
-    if (w->accept_retry == NULL || w->drain_timer == NULL || w->tick == NULL
-        || event_add(w->tick, &one) != 0) {
+    if (w->accept_retry == NULL || w->spread_timer == NULL || w->drain_timer == NULL
+        || w->tick == NULL || event_add(w->tick, &one) != 0) {
         return -1;
     }
     if (drop_privileges(w) != 0) {
@@ -365,8 +477,8 @@ static int setup(worker_t *w, const int *listen_fds)
 
 static void teardown(worker_t *w)
 {
-    struct event *evs[] = {w->sig_term,     w->sig_int,     w->sig_quit, w->sig_usr1,
-                           w->accept_retry, w->drain_timer, w->tick};
+    struct event *evs[] = {w->sig_term,     w->sig_int,      w->sig_quit,    w->sig_usr1,
+                           w->accept_retry, w->spread_timer, w->drain_timer, w->tick};
     size_t i;
 
     conn_close_all(w);

@@ -47,9 +47,13 @@ typedef struct worker {
     int listen_fds[CONFIG_MAX_LISTEN];
     struct event *listen_ev[CONFIG_MAX_LISTEN];
     int nlisten;
-    int accept_paused; /* after EMFILE: listeners off until the retry timer */
-    int accept_full;   /* at max_connections: listeners off until one closes */
+    int accept_paused;   /* after EMFILE: listeners off until the retry timer */
+    int accept_full;     /* at max_connections: listeners off until one closes */
+    int accept_yielding; /* over its share: listeners off until spread_timer */
     struct event *accept_retry;
+    struct event *spread_timer;
+    uint64_t yield_accepted; /* siblings' accept count when this worker yielded */
+    int yield_stalls;        /* yields in a row that no sibling used */
     time_t last_emfile_log;
     time_t last_full_log;
 

@@ -409,6 +409,44 @@ class TestReusePort(OwnServerCase):
             self.assertEqual(get(self.server, "/").status, 200)
 
 
+class TestSpread(OwnServerCase):
+    """A burst of clients on the shared socket ends up spread over the workers."""
+
+    def open_clients(self, n):
+        socks = [self.server.connect() for _ in range(n)]
+        # TCP_DEFER_ACCEPT: a client becomes acceptable when its request lands, so
+        # these n arrive together, as one accept batch would take them
+        for c in socks:
+            c.send(build_request("GET", "/"))
+        for c in socks:
+            self.assertEqual(c.read_response().status, 200)
+        return socks
+
+    def test_a_burst_of_keepalive_clients_spreads_over_the_workers(self):
+        socks = self.open_clients(60)
+        try:
+            active = [w["active"] for w in status_json(self.server)["workers"]]
+            # the 60 (the status request's own connection may not be counted yet);
+            # each worker within its share of 30 give or take the slack
+            self.assertIn(sum(active), (60, 61), active)
+            self.assertGreaterEqual(min(active), 20, active)
+        finally:
+            for c in socks:
+                c.close()
+
+    def test_a_busy_worker_does_not_hold_new_clients_back(self):
+        busy = self.server.connect(timeout=15)
+        busy.send(build_request("GET", "/demo/work?ms=3000"))
+        time.sleep(0.3)
+        start = time.monotonic()
+        socks = self.open_clients(40)  # all on the other worker, past its share
+        self.assertLess(time.monotonic() - start, 2.0)
+        for c in socks:
+            c.close()
+        self.assertEqual(busy.read_response().status, 200)
+        busy.close()
+
+
 @unittest.skipUnless(os.geteuid() == 0, "dropping privileges needs root")
 class TestUser(OwnServerCase):
     config = {"server": {"workers": "2", "user": "nobody", "group": "nogroup"},
