@@ -2,8 +2,12 @@
 """make bench: forkd side by side with nginx and a canned-response probe, on this machine.
 
 Each row runs ROUNDS interleaved rounds (forkd, nginx, probe, forkd, ...) and reports
-medians and the forkd/nginx and forkd/probe ratios. A tool, not a test: it asserts
-nothing; the numbers go into the README by hand with the command that made them.
+medians and the forkd/nginx and forkd/probe ratios. The small-file rows also report
+the server's own CPU time per request (its processes' utime + stime over the run): the
+load generator shares this machine's CPUs, so a request rate also measures how much CPU
+the client was left, while CPU per request measures the server alone. A tool, not a
+test: it asserts nothing; the numbers go into the README by hand with the command that
+made them.
 """
 import argparse
 import os
@@ -46,6 +50,19 @@ def children(pid):
             return [int(x) for x in f.read().split()]
     except OSError:
         return []
+
+
+def cpu_seconds(server):
+    """User + system CPU of the server's processes (master and workers) so far."""
+    total = 0
+    for pid in [server.proc.pid] + children(server.proc.pid):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kib(pids):
@@ -151,6 +168,8 @@ def run(cmd):
 
 
 def ab(server, path, n, c, keepalive):
+    """(requests per second, server CPU microseconds per request) or None."""
+    cpu = cpu_seconds(server)
     out = run(["ab"] + (["-k"] if keepalive else []) +
               ["-q", "-n", str(n), "-c", str(c), f"http://127.0.0.1:{server.port}{path}"])
     rps = re.search(r"Requests per second:\s+([\d.]+)", out)
@@ -158,10 +177,12 @@ def ab(server, path, n, c, keepalive):
     if not rps or not failed or int(failed.group(1)) != 0 or "Non-2xx" in out:
         print(f"  {server.name}: ab problem:\n{out[-800:]}", file=sys.stderr)
         return None
-    return float(rps.group(1))
+    return float(rps.group(1)), (cpu_seconds(server) - cpu) * 1e6 / n
 
 
 def wrk(server, path, threads, conns, secs, metric):
+    """errors, MiB/s, or (requests per second, server CPU microseconds per request)."""
+    cpu = cpu_seconds(server)
     out = run(["wrk", f"-t{threads}", f"-c{conns}", f"-d{secs}s",
                f"http://127.0.0.1:{server.port}{path}"])
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
@@ -175,7 +196,10 @@ def wrk(server, path, threads, conns, secs, metric):
         return None
     if metric == "rps":
         m = re.search(r"Requests/sec:\s+([\d.]+)", out)
-        return float(m.group(1)) if m else None
+        reqs = re.search(r"(\d+) requests in", out)
+        if not m or not reqs:
+            return None
+        return float(m.group(1)), (cpu_seconds(server) - cpu) * 1e6 / int(reqs.group(1))
     m = re.search(r"Transfer/sec:\s+([\d.]+)([KMG]B)", out)
     if not m:
         return None
@@ -209,26 +233,48 @@ def idle_memory(server, nconns=3000):
 
 
 ROWS = [
-    # (label, unit, higher_is_better, function(server) -> value or None, probe applies)
+    # (label, unit, higher_is_better, function(server) -> value or None, probe applies,
+    #  pinned: the single-threaded client on one CPU, the servers on the others)
     ("ab -k -n 60000 -c 50, 612 B file", "req/s", True,
-     lambda s: ab(s, "/index.html", 60000, 50, True), True),
+     lambda s: ab(s, "/index.html", 60000, 50, True), True, True),
     ("ab -n 15000 -c 50 (new connection each)", "req/s", True,
-     lambda s: ab(s, "/index.html", 15000, 50, False), True),
+     lambda s: ab(s, "/index.html", 15000, 50, False), True, True),
     ("wrk -t2 -c100 -d3s, 612 B file", "req/s", True,
-     lambda s: wrk(s, "/index.html", 2, 100, 3, "rps"), True),
+     lambda s: wrk(s, "/index.html", 2, 100, 3, "rps"), True, False),
     ("wrk -t2 -c20 -d3s, 1 MiB file", "MiB/s", True,
-     lambda s: wrk(s, "/big.bin", 2, 20, 3, "mib"), False),
-    ("RSS per idle keep-alive connection (3000)", "bytes", False, idle_memory, True),
+     lambda s: wrk(s, "/big.bin", 2, 20, 3, "mib"), False, False),
+    ("RSS per idle keep-alive connection (3000)", "bytes", False, idle_memory, True, False),
     ("wrk -t2 -c10000 -d3s: errors", "errors", False,
-     lambda s: wrk(s, "/index.html", 2, 10000, 3, "errors"), True),
+     lambda s: wrk(s, "/index.html", 2, 10000, 3, "errors"), True, False),
 ]
+
+
+def place(servers, pinned):
+    """
+    ab is one thread: left to the scheduler it shares a CPU with a worker in
+    some rounds and not in others, and its rate swings by a quarter between
+    rounds for every server alike. Pinned rows give ab (this process's
+    children) CPU 0 and every server process the other CPUs; other rows let
+    all run anywhere (wrk has two threads and needs both CPUs).
+    """
+    cpus = sorted(os.sched_getaffinity(0) | set(range(os.cpu_count() or 1)))
+    client, rest = ({cpus[0]}, set(cpus[1:])) if pinned and len(cpus) > 1 else (set(cpus), set(cpus))
+    os.sched_setaffinity(0, client)
+    for s in servers:
+        for pid in [s.proc.pid] + children(s.proc.pid):
+            try:
+                os.sched_setaffinity(pid, rest)
+            except OSError:
+                pass  # a process that just exited
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--rows", default="", help="comma separated row numbers (1-based)")
+    ap.add_argument("--no-pin", action="store_true",
+                    help="let ab and the servers share all CPUs (see place())")
     args = ap.parse_args()
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -248,10 +294,12 @@ def main():
     try:
         for s in servers:
             s.start()
-        for i, (label, unit, higher, fn, probe_ok) in enumerate(ROWS, 1):
+        for i, (label, unit, higher, fn, probe_ok, pinned) in enumerate(ROWS, 1):
             if i not in wanted:
                 continue
+            place(servers, pinned and not args.no_pin)
             vals = {s.name: [] for s in servers}
+            cpu = {s.name: [] for s in servers}
             for r in range(args.rounds):
                 for s in servers:
                     if s.name == "probe" and not probe_ok:
@@ -260,12 +308,22 @@ def main():
                         s.stop()  # a fresh process: pooled memory from earlier rows hides the cost
                         s.start()
                     v = fn(s)
+                    if isinstance(v, tuple):
+                        v, us = v
+                        cpu[s.name].append(us)
                     if v is not None:
                         vals[s.name].append(v)
                     time.sleep(0.5)
             med = {k: (statistics.median(v) if v else None) for k, v in vals.items()}
             results.append((label, unit, higher, med))
             print(f"  {label}: " + ", ".join(f"{k} {v}" for k, v in vals.items()), file=sys.stderr)
+            if any(cpu.values()):
+                # what the server spent, whatever share of the CPUs the client took
+                med = {k: (statistics.median(v) if v else None) for k, v in cpu.items()}
+                results.append((f"{label}: server CPU per request", "µs", False, med))
+                print(f"  {label}, server CPU µs/request: " +
+                      ", ".join(f"{k} {[round(x, 2) for x in v]}" for k, v in cpu.items()),
+                      file=sys.stderr)
     finally:
         for s in servers:
             s.stop()
@@ -274,7 +332,7 @@ def main():
     def fmt(v):
         if v is None:
             return "-"
-        return f"{v:,.0f}" if v >= 100 else f"{v:,.1f}"
+        return f"{v:,.0f}" if v >= 100 else f"{v:,.1f}" if v >= 10 else f"{v:,.2f}"
 
     def ratio(a, b):
         if a is None or b is None:
@@ -283,8 +341,9 @@ def main():
             return "=" if a == 0 else "-"
         return f"{a / b:.2f}"
 
+    pin = "ab rows pinned (ab on CPU 0, servers on the others)" if not args.no_pin else "unpinned"
     print(f"\nforkd vs nginx vs probe: {args.workers} workers each, medians of {args.rounds} "
-          f"interleaved rounds, {time.strftime('%Y-%m-%d')}\n")
+          f"interleaved rounds, {pin}, {time.strftime('%Y-%m-%d')}\n")
     print("| benchmark | unit | forkd | nginx | probe | forkd/nginx | forkd/probe |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for label, unit, higher, med in results:
