@@ -298,19 +298,24 @@ int static_handler(req_t *req, resp_t *resp, void *ctx)
     worker_t *w = ctx;
     char rel[4096 + 256];
     struct stat st;
-    int fd, n, status;
+    int fd, status;
     uint64_t now = conn_now_ms();
-    const char *name;
+    const char *name, *index = "";
+    size_t plen = req->path_len - 1, ilen = 0; /* the path without its leading '/' */
     fc_entry_t *e;
 
-    n = snprintf(rel, sizeof(rel), "%s", req->path + 1);
     if (req->path[req->path_len - 1] == '/') {
-        n = snprintf(rel, sizeof(rel), "%s%s", req->path + 1, w->cfg->index);
+        index = w->cfg->index;
+        ilen = strlen(index);
     }
-    if (n < 0 || (size_t)n >= sizeof(rel)) {
+    if (plen + ilen >= sizeof(rel)) {
         resp_error(resp, 414);
         return HANDLER_DONE;
     }
+    /* memcpy, not snprintf(): this runs for every static request */
+    memcpy(rel, req->path + 1, plen);
+    memcpy(rel + plen, index, ilen);
+    rel[plen + ilen] = '\0';
     e = filecache_get(&w->fcache, w->root_fd, rel, now);
     if (e != NULL) {
         return serve(req, resp, e, &w->fcache);
