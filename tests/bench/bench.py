@@ -332,6 +332,8 @@ def main():
     def fmt(v):
         if v is None:
             return "-"
+        if isinstance(v, int):
+            return f"{v:,}"
         return f"{v:,.0f}" if v >= 100 else f"{v:,.1f}" if v >= 10 else f"{v:,.2f}"
 
     def ratio(a, b):
