@@ -2,6 +2,7 @@
 #include "status.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "conn.h"
@@ -19,18 +20,26 @@ static int allowed(req_t *req, resp_t *resp, worker_t *w)
     return 0;
 }
 
+/* s (at most SB_CURRENT_LEN bytes) as a JSON string, escaped into one buffer first. */
 static void json_string(resp_t *resp, const char *s)
 {
-    resp_printf(resp, "\"");
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
+    static const char hex[] = "0123456789abcdef";
+    char out[SB_CURRENT_LEN * 6 + 1], *p = out;
+    size_t i;
+
+    for (i = 0; s[i] != '\0' && i < SB_CURRENT_LEN; i++) {
+        unsigned char ch = (unsigned char)s[i];
         if (ch < 0x20 || ch == '"' || ch == '\\' || ch >= 0x7f) {
-            resp_printf(resp, "\\u%04x", ch);
+            memcpy(p, "\\u00", 4);
+            p[4] = hex[ch >> 4];
+            p[5] = hex[ch & 15];
+            p += 6;
         } else {
-            resp_printf(resp, "%c", ch);
+            *p++ = (char)ch;
         }
     }
-    resp_printf(resp, "\"");
+    *p = '\0';
+    resp_printf(resp, "\"%s\"", out);
 }
 
 static int status_json(req_t *req, resp_t *resp, void *ctx)
