@@ -52,6 +52,7 @@ static const key_def_t keys[] = {
     {"server", "graceful_timeout", KEY_DURATION, F(graceful_timeout), 100, 86400000},
     {"server", "worker_timeout", KEY_DURATION, F(worker_timeout), 0, 3600000},
     {"server", "reuse_port", KEY_BOOL, F(reuse_port), 0, 0},
+    {"server", "cpu_affinity", KEY_BOOL, F(cpu_affinity), 0, 0},
     {"static", "root", KEY_PATH, F(root), 0, 0},
     {"static", "index", KEY_STRING, F(index), 0, 0},
     {"static", "cache_entries", KEY_UINT, F(cache_entries), 0, 1000000},

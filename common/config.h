@@ -24,6 +24,7 @@ typedef struct {
     uint32_t graceful_timeout; /* graceful stop/reload: drain for at most this */
     uint32_t worker_timeout;   /* no heartbeat this long: SIGKILL (0 = off) */
     int reuse_port;            /* one SO_REUSEPORT socket per worker slot */
+    int cpu_affinity;          /* worker slot i runs only on the i-th allowed CPU */
 
     /* [static] */
     char root[CONFIG_PATH_MAX]; /* absolute after loading */

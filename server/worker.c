@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <stdio.h>
@@ -373,6 +374,39 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 }
 
 /* Give up root once everything privileged is open. 0 ok, -1 logged. */
+/*
+ * cpu_affinity: run only on the (slot index mod n)-th of the n CPUs this
+ * process may use (inherited from the master, so a systemd CPUAffinity= is
+ * respected). A failure costs nothing but the binding: logged, not fatal.
+ */
+static void bind_cpu(worker_t *w)
+{
+    cpu_set_t allowed, one;
+    int i, n, want, cpu = -1;
+
+    if (!w->cfg->cpu_affinity || sched_getaffinity(0, sizeof(allowed), &allowed) != 0) {
+        return;
+    }
+    n = CPU_COUNT(&allowed);
+    want = n > 0 ? SB_GET(w->slot->slot_index) % n : 0;
+    for (i = 0; i < CPU_SETSIZE && cpu < 0; i++) {
+        if (CPU_ISSET(i, &allowed) && want-- == 0) {
+            cpu = i;
+        }
+    }
+    if (cpu < 0) {
+        return;
+    }
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    if (sched_setaffinity(0, sizeof(one), &one) != 0) {
+        log_msg(w->log, LOG_LVL_WARN, "cpu_affinity: cannot bind to CPU %d: %s", cpu,
+                strerror(errno));
+        return;
+    }
+    log_msg(w->log, LOG_LVL_INFO, "bound to CPU %d", cpu);
+}
+
 static int drop_privileges(worker_t *w)
 {
     const worker_args_t *a = w->args;
@@ -466,6 +500,7 @@ static int setup(worker_t *w, const int *listen_fds)
         || w->tick == NULL || event_add(w->tick, &one) != 0) {
         return -1;
     }
+    bind_cpu(w);
     if (drop_privileges(w) != 0) {
         return -1;
     }

@@ -409,6 +409,46 @@ class TestReusePort(OwnServerCase):
             self.assertEqual(get(self.server, "/").status, 200)
 
 
+def cpus_allowed(pid):
+    with open("/proc/%d/status" % pid) as f:
+        line = [l for l in f if l.startswith("Cpus_allowed_list:")][0]
+    cpus = set()
+    for part in line.split(":", 1)[1].strip().split(","):
+        lo, _, hi = part.partition("-")
+        cpus.update(range(int(lo), int(hi or lo) + 1))
+    return cpus
+
+
+@unittest.skipUnless(len(os.sched_getaffinity(0)) >= 2, "needs two CPUs")
+class TestCpuAffinity(OwnServerCase):
+    config = {"server": {"workers": "2", "cpu_affinity": "yes"}, "status": {"path": "/status"}}
+
+    def bound(self):
+        """Each worker's CPUs, once both have bound themselves (during their setup)."""
+        mine = sorted(os.sched_getaffinity(0))
+        want = [{mine[0]}, {mine[1]}]
+        got = []
+        def done():
+            got[:] = sorted((cpus_allowed(p) for p in self.server.worker_pids()), key=min)
+            return got == want
+        wait_until(done, 3)
+        return got, want
+
+    def test_each_worker_runs_on_its_own_cpu_and_the_master_anywhere(self):
+        got, want = self.bound()
+        self.assertEqual(got, want)
+        self.assertEqual(cpus_allowed(self.master()), os.sched_getaffinity(0))
+        self.assertEqual(get(self.server, "/").status, 200)
+
+    def test_a_replaced_worker_takes_its_slot_cpu_again(self):
+        self.assertEqual(*self.bound())
+        pid = self.server.worker_pids()[0]
+        os.kill(pid, signal.SIGKILL)
+        self.assertTrue(wait_until(lambda: len(self.server.worker_pids()) == 2
+                                   and pid not in self.server.worker_pids(), 3))
+        self.assertEqual(*self.bound())
+
+
 class TestSpread(OwnServerCase):
     """A burst of clients on the shared socket ends up spread over the workers."""
 
