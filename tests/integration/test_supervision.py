@@ -532,14 +532,18 @@ class TestStatus(ServerCase):
         self.assertGreaterEqual(sum(w["accepted"] for w in doc["workers"]), 6)
 
     def test_a_request_in_progress_shows_as_current(self):
-        target = "/demo/sleep?ms=1500&q=%22a%5C%22"
+        # /demo/work holds its worker, so the other worker answers /status and the
+        # busy one's request line stays put (a sleeping worker would serve /status itself)
+        target = "/demo/work?ms=1500&q=%22a%5C%22"
         with self.server.connect(timeout=5) as c:
             c.send(build_request("GET", target))
+            seen = []
             def shown():
-                return [w for w in status_json(self.server)["workers"]
-                        if w["current"] == "GET " + target]
+                seen[:] = [w for w in status_json(self.server)["workers"]
+                           if w["current"] == "GET " + target]
+                return seen
             self.assertTrue(wait_until(shown, 1.0, interval=0.05))
-            self.assertEqual(shown()[0]["state"], "busy")
+            self.assertEqual(seen[0]["state"], "busy")
             self.assertEqual(c.read_response().status, 200)
 
     def test_metrics_is_prometheus_text(self):
