@@ -418,6 +418,30 @@ static char *log_header(char *p, const http_request_t *h, const char *name)
     return p;
 }
 
+static size_t put(char *p, const char *s, size_t n)
+{
+    memcpy(p, s, n);
+    return n;
+}
+
+#define PUT_LIT(p, s) put(p, s, sizeof(s) - 1)
+
+/* Decimal digits of v at p (no NUL); returns their count. sprintf() showed in profiles. */
+static size_t put_uint(char *p, uint64_t v)
+{
+    char tmp[20];
+    size_t n = 0, i;
+
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    for (i = 0; i < n; i++) {
+        p[i] = tmp[n - 1 - i];
+    }
+    return n;
+}
+
 /* One line in Combined Log Format for the request just answered. */
 static void access_log(conn_t *c, uint64_t body_bytes)
 {
@@ -448,11 +472,18 @@ static void access_log(conn_t *c, uint64_t body_bytes)
         rl_len = 1024;
     }
     inet_ntop(c->family, c->addr, addr, sizeof(addr));
-    p = line + sprintf(line, "%s - - [%s] \"", addr, w->clf_date);
+    /* put(), not sprintf(): perf showed vfprintf at 1% of a worker with the log on */
+    p = line + put(line, addr, strlen(addr));
+    p += PUT_LIT(p, " - - [");
+    p += put(p, w->clf_date, strlen(w->clf_date));
+    p += PUT_LIT(p, "] \"");
     p = log_escape(p, rl, rl_len);
-    p += sprintf(p, "\" %d ", b->resp.status);
+    p += PUT_LIT(p, "\" ");
+    p += put_uint(p, (uint64_t)b->resp.status);
+    *p++ = ' ';
     if (body_bytes) {
-        p += sprintf(p, "%llu ", (unsigned long long)body_bytes);
+        p += put_uint(p, body_bytes);
+        *p++ = ' ';
     } else {
         *p++ = '-';
         *p++ = ' ';
@@ -480,30 +511,6 @@ static int keep_alive(conn_t *c)
     }
     /* an unread body would be parsed as the next request */
     return b->body_left == 0 && (h->body_kind != HTTP_BODY_CHUNKED || b->body_done);
-}
-
-static size_t put(char *p, const char *s, size_t n)
-{
-    memcpy(p, s, n);
-    return n;
-}
-
-#define PUT_LIT(p, s) put(p, s, sizeof(s) - 1)
-
-/* Decimal digits of v at p (no NUL); returns their count. sprintf() showed in profiles. */
-static size_t put_uint(char *p, uint64_t v)
-{
-    char tmp[20];
-    size_t n = 0, i;
-
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    for (i = 0; i < n; i++) {
-        p[i] = tmp[n - 1 - i];
-    }
-    return n;
 }
 
 /* Write the status line and header lines into b->out. */
@@ -720,10 +727,9 @@ static int body_step(conn_t *c)
     conn_block_t *b = c->b;
     const config_t *cfg = c->w->cfg;
     char *data = b->in + b->in_off;
-    size_t avail = b->in_len - b->in_off, dlen;
+    size_t avail = b->in_len - b->in_off, dlen, start = b->in_off;
     ssize_t n;
 
-    b->body_bytes += avail;
     if (b->req.h.body_kind == HTTP_BODY_LENGTH) {
         dlen = avail < b->body_left ? avail : (size_t)b->body_left;
         b->in_off += dlen;
@@ -741,6 +747,7 @@ static int body_step(conn_t *c)
         b->body_done = n >= 0;
         n = n >= 0 ? 1 : 0;
     }
+    b->body_bytes += b->in_off - start; /* body bytes only, not a pipelined request after it */
     if (b->keep_body && dlen > 0) {
         if (b->body_len + dlen > b->body_cap) {
             size_t cap = b->body_cap ? b->body_cap * 2 : 4096;
