@@ -65,6 +65,16 @@ def format_imf_fixdate(t):
     return time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(t))
 
 
+def temp_site(prefix, index=b"<p>index</p>\n"):
+    """A new temp dir holding www/index.html: (tmpdir, docroot). The caller removes tmpdir."""
+    tmpdir = tempfile.mkdtemp(prefix=prefix)
+    docroot = os.path.join(tmpdir, "www")
+    os.mkdir(docroot)
+    with open(os.path.join(docroot, "index.html"), "wb") as f:
+        f.write(index)
+    return tmpdir, docroot
+
+
 def wait_until(predicate, timeout, interval=0.01):
     """Poll predicate() until it is true or the deadline passes; returns its last value."""
     deadline = time.monotonic() + timeout

@@ -101,13 +101,9 @@ class TestOutOfDescriptors(unittest.TestCase):
     """A worker with 64 descriptors: it pauses accepting instead of spinning, then resumes."""
 
     def test_emfile_pauses_accept_and_recovers(self):
-        import tempfile
-        from harness import Server
-        tmp = tempfile.mkdtemp(prefix="forkd-fd-")
+        from harness import Server, temp_site
+        tmp, _ = temp_site("forkd-fd-", b"<p>ok</p>\n")
         try:
-            os.mkdir(os.path.join(tmp, "www"))
-            with open(os.path.join(tmp, "www", "index.html"), "wb") as f:
-                f.write(b"<p>ok</p>\n")
             old = resource.getrlimit(resource.RLIMIT_NOFILE)
             resource.setrlimit(resource.RLIMIT_NOFILE, (64, old[1]))
             # forkd raises its soft limit to the hard one: lower both for the child only

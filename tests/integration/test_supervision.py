@@ -11,13 +11,12 @@ import re
 import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 import unittest
 
 from harness import (IO_TIMEOUT, Server, ServerCase, build_request, forkd_bin, render_config,
-                     wait_until)
+                     temp_site, wait_until)
 
 AB = shutil.which("ab")
 
@@ -45,11 +44,7 @@ class OwnServerCase(unittest.TestCase):
               "status": {"path": "/status"}}
 
     def setUp(self):
-        self.tmpdir = tempfile.mkdtemp(prefix="forkd-sup-")
-        self.docroot = os.path.join(self.tmpdir, "www")
-        os.mkdir(self.docroot)
-        with open(os.path.join(self.docroot, "index.html"), "wb") as f:
-            f.write(b"<!DOCTYPE html><p>index</p>\n")
+        self.tmpdir, self.docroot = temp_site("forkd-sup-", b"<!DOCTYPE html><p>index</p>\n")
         self.server = Server(self.tmpdir, self.docroot, self.config, access_log=True).start()
         self.assertTrue(wait_until(lambda: len(self.server.worker_pids()) == self.workers(), 5),
                         self.server.worker_pids())

@@ -16,7 +16,8 @@ import tempfile
 import time
 import unittest
 
-from harness import REPO, Server, build_request, forkd_bin, render_config, wait_until
+from harness import (REPO, Server, build_request, forkd_bin, render_config, temp_site,
+                     wait_until)
 
 SOCKET_ACTIVATE = shutil.which("systemd-socket-activate")
 ANALYZE = shutil.which("systemd-analyze")
@@ -75,11 +76,7 @@ class NotifyCase(unittest.TestCase):
               "status": {"path": "/status"}}
 
     def setUp(self):
-        self.tmpdir = tempfile.mkdtemp(prefix="forkd-sd-")
-        self.docroot = os.path.join(self.tmpdir, "www")
-        os.mkdir(self.docroot)
-        with open(os.path.join(self.docroot, "index.html"), "wb") as f:
-            f.write(b"<p>index</p>\n")
+        self.tmpdir, self.docroot = temp_site("forkd-sd-")
         self.binary = os.path.join(self.tmpdir, "forkd")
         shutil.copy2(forkd_bin(), self.binary)
         self.notify = NotifyListener(os.path.join(self.tmpdir, "notify.sock"))
@@ -212,11 +209,8 @@ class TestJournal(unittest.TestCase):
 @unittest.skipUnless(SOCKET_ACTIVATE, "systemd-socket-activate is not installed")
 class TestSocketActivation(unittest.TestCase):
     def test_serves_on_the_passed_socket(self):
-        tmp = tempfile.mkdtemp(prefix="forkd-sa-")
+        tmp, _ = temp_site("forkd-sa-", b"activated\n")
         try:
-            os.mkdir(os.path.join(tmp, "www"))
-            with open(os.path.join(tmp, "www", "index.html"), "wb") as f:
-                f.write(b"activated\n")
             with socket.socket() as s:
                 s.bind(("127.0.0.1", 0))
                 port = s.getsockname()[1]
