@@ -27,7 +27,7 @@ static void json_string(resp_t *resp, const char *s)
     char out[SB_CURRENT_LEN * 6 + 1], *p = out;
     size_t i;
 
-    for (i = 0; s[i] != '\0' && i < SB_CURRENT_LEN; i++) {
+    for (i = 0; i < SB_CURRENT_LEN && s[i] != '\0'; i++) {
         unsigned char ch = (unsigned char)s[i];
         if (ch < 0x20 || ch == '"' || ch == '\\' || ch >= 0x7f) {
             memcpy(p, "\\u00", 4);

@@ -108,8 +108,9 @@ static int make_room(worker_t *w)
  * worker that holds clearly more connections than its least-loaded sibling of
  * the same generation leaves new clients to the others for SPREAD_YIELD_MS.
  * If no sibling accepted anything during two such periods in a row (all of
- * them busy in long handlers, say), it stops deferring and takes what waits. reuse_port needs
- * none of this: the kernel spreads clients over per-worker sockets.
+ * them busy in long handlers, say), it stops deferring and takes what waits.
+ * reuse_port needs none of this: the kernel spreads clients over per-worker
+ * sockets.
  */
 typedef struct {
     int n;             /* siblings serving */
@@ -373,7 +374,6 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     }
 }
 
-/* Give up root once everything privileged is open. 0 ok, -1 logged. */
 /*
  * cpu_affinity: run only on the (slot index mod n)-th of the n CPUs this
  * process may use (inherited from the master, so a systemd CPUAffinity= is
@@ -407,6 +407,7 @@ static void bind_cpu(worker_t *w)
     log_msg(w->log, LOG_LVL_INFO, "bound to CPU %d", cpu);
 }
 
+/* Give up root once everything privileged is open. 0 ok, -1 logged. */
 static int drop_privileges(worker_t *w)
 {
     const worker_args_t *a = w->args;
