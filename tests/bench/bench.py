@@ -25,6 +25,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SMALL = 612
 BIG = 1024 * 1024
+CPUS = sorted(os.sched_getaffinity(0))  # before place() narrows this process's own set
 
 
 def free_port():
@@ -257,8 +258,7 @@ def place(servers, pinned):
     children) CPU 0 and every server process the other CPUs; other rows let
     all run anywhere (wrk has two threads and needs both CPUs).
     """
-    cpus = sorted(os.sched_getaffinity(0) | set(range(os.cpu_count() or 1)))
-    client, rest = ({cpus[0]}, set(cpus[1:])) if pinned and len(cpus) > 1 else (set(cpus), set(cpus))
+    client, rest = ({CPUS[0]}, set(CPUS[1:])) if pinned and len(CPUS) > 1 else (set(CPUS), set(CPUS))
     os.sched_setaffinity(0, client)
     for s in servers:
         for pid in [s.proc.pid] + children(s.proc.pid):
