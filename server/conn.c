@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "escape.h"
 #include "filecache.h"
 #include "router.h"
 #include "uri.h"
@@ -383,26 +384,6 @@ static void start_linger(conn_t *c)
     c->linger_deadline = conn_now_ms() + cfg->lingering_timeout;
 }
 
-/* Copy a slice into the access log line, escaping what could forge a line or field. */
-static char *log_escape(char *p, const char *s, size_t len)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t i;
-
-    for (i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch < 0x20 || ch >= 0x7f || ch == '"' || ch == '\\') {
-            *p++ = '\\';
-            *p++ = 'x';
-            *p++ = hex[ch >> 4];
-            *p++ = hex[ch & 15];
-        } else {
-            *p++ = (char)ch;
-        }
-    }
-    return p;
-}
-
 static char *log_header(char *p, const http_request_t *h, const char *name)
 {
     const http_header_t *hd = h->nheaders ? http_find_header(h, name) : NULL;
@@ -412,7 +393,7 @@ static char *log_header(char *p, const http_request_t *h, const char *name)
     if (len == 0) {
         *p++ = '-';
     } else {
-        p = log_escape(p, hd->value.p, len > 512 ? 512 : len);
+        p = escape_bytes(p, hd->value.p, len > 512 ? 512 : len);
     }
     *p++ = '"';
     return p;
@@ -477,7 +458,7 @@ static void access_log(conn_t *c, uint64_t body_bytes)
     p += PUT_LIT(p, " - - [");
     p += put(p, w->clf_date, strlen(w->clf_date));
     p += PUT_LIT(p, "] \"");
-    p = log_escape(p, rl, rl_len);
+    p = escape_bytes(p, rl, rl_len);
     p += PUT_LIT(p, "\" ");
     p += put_uint(p, (uint64_t)b->resp.status);
     *p++ = ' ';
