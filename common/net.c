@@ -9,7 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 #include <unistd.h>
+
+#include "escape.h"
+
+/* The first 12 bytes of an IPv4-mapped IPv6 address (::ffff:a.b.c.d). */
+static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
 /* Parse a decimal port 0..65535 that makes up all of s. */
 static int parse_port(const char *s, unsigned *port)
@@ -148,19 +154,82 @@ int net_local_port(int fd)
     if (ss.ss_family == AF_INET6) {
         return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
     }
-    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    if (ss.ss_family == AF_INET) {
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    }
+    return -1;
 }
 
-const char *net_ntop(const struct sockaddr_storage *ss, char *buf, size_t size)
+const char *net_peer_text(int family, const unsigned char *addr, char buf[NET_PEER_LEN])
 {
-    const void *a = ss->ss_family == AF_INET6
-                        ? (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr
-                        : (const void *)&((const struct sockaddr_in *)ss)->sin_addr;
-
-    if (inet_ntop(ss->ss_family, a, buf, (socklen_t)size) == NULL) {
-        snprintf(buf, size, "-");
+    if (family == AF_UNIX) {
+        snprintf(buf, NET_PEER_LEN, "unix:");
+    } else if ((family != AF_INET && family != AF_INET6)
+               || inet_ntop(family, addr, buf, NET_PEER_LEN) == NULL) {
+        snprintf(buf, NET_PEER_LEN, "-");
     }
     return buf;
+}
+
+/* "unix:" and the path, "unix:@" and the abstract name, or "unix:" when unnamed. */
+static void describe_unix(const struct sockaddr_un *un, socklen_t len, char *buf)
+{
+    size_t off = offsetof(struct sockaddr_un, sun_path), n;
+    const char *name = un->sun_path;
+    char *p = buf + 5;
+
+    memcpy(buf, "unix:", 5);
+    n = len > off ? (size_t)len - off : 0;
+    if (n > sizeof(un->sun_path)) {
+        n = sizeof(un->sun_path);
+    }
+    if (n > 0 && name[0] == '\0') {
+        /* abstract: the name is every byte after the NUL, as ss(8) shows it */
+        *p++ = '@';
+        name++;
+        n--;
+    } else {
+        n = strnlen(name, n);
+    }
+    p = escape_bytes(p, name, n);
+    *p = '\0';
+}
+
+const char *net_describe_addr(const struct sockaddr_storage *ss, socklen_t len,
+                              char buf[NET_DESCRIBE_LEN])
+{
+    char host[INET6_ADDRSTRLEN];
+
+    switch (ss->ss_family) {
+    case AF_UNIX: describe_unix((const struct sockaddr_un *)ss, len, buf); break;
+    case AF_INET: {
+        const struct sockaddr_in *in4 = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &in4->sin_addr, host, sizeof(host));
+        snprintf(buf, NET_DESCRIBE_LEN, "%s:%u", host, (unsigned)ntohs(in4->sin_port));
+        break;
+    }
+    case AF_INET6: {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+        snprintf(buf, NET_DESCRIBE_LEN, "[%s]:%u", host, (unsigned)ntohs(in6->sin6_port));
+        break;
+    }
+    default: snprintf(buf, NET_DESCRIBE_LEN, "-"); break;
+    }
+    return buf;
+}
+
+const char *net_describe_listener(int fd, char buf[NET_DESCRIBE_LEN])
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+
+    memset(&ss, 0, sizeof(ss));
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0) {
+        snprintf(buf, NET_DESCRIBE_LEN, "-");
+        return buf;
+    }
+    return net_describe_addr(&ss, len, buf);
 }
 
 int net_parse_cidr_list(const char *text, net_cidr_t *list, char err[NET_ERR_LEN])
@@ -215,6 +284,20 @@ int net_parse_cidr_list(const char *text, net_cidr_t *list, char err[NET_ERR_LEN
             }
             list[n].bits = (int)bits;
         }
+        if (list[n].family == AF_INET6 && memcmp(list[n].addr, v4mapped, 12) == 0) {
+            if (list[n].bits < 96) {
+                snprintf(err, NET_ERR_LEN,
+                         "'%s/%d': an IPv4-mapped prefix shorter than /96 also covers "
+                         "IPv6 addresses that are not mapped",
+                         buf, list[n].bits);
+                return -1;
+            }
+            /* stored as the IPv4 block it names: a mapped client is matched as IPv4 */
+            list[n].family = AF_INET;
+            memmove(list[n].addr, list[n].addr + 12, 4);
+            memset(list[n].addr + 4, 0, 12);
+            list[n].bits -= 96;
+        }
         n++;
         p = end;
     }
@@ -222,12 +305,14 @@ int net_parse_cidr_list(const char *text, net_cidr_t *list, char err[NET_ERR_LEN
 
 int net_cidr_match(const net_cidr_t *list, int n, int family, const unsigned char *addr)
 {
-    static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     int i, full, rest;
 
     if (family == AF_INET6 && memcmp(addr, v4mapped, 12) == 0) {
         family = AF_INET;
         addr += 12;
+    }
+    if (family != AF_INET && family != AF_INET6) {
+        return 0;
     }
     for (i = 0; i < n; i++) {
         if (list[i].family != family) {
