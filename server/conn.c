@@ -1,7 +1,6 @@
 /* conn: the request path of a worker, from accept to the last byte of the response. */
 #include "conn.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -260,9 +259,10 @@ void conn_accept(worker_t *w, int fd, const struct sockaddr_storage *peer)
     c->fd = fd;
     c->state = CONN_IDLE;
     c->family = peer->ss_family;
+    /* an AF_UNIX peer (a socket-activated unix listener) has no address: addr stays zero */
     if (peer->ss_family == AF_INET6) {
         memcpy(c->addr, &((const struct sockaddr_in6 *)peer)->sin6_addr, 16);
-    } else {
+    } else if (peer->ss_family == AF_INET) {
         memcpy(c->addr, &((const struct sockaddr_in *)peer)->sin_addr, 4);
     }
     TAILQ_INSERT_HEAD(&w->conns, c, link);
@@ -429,7 +429,7 @@ static void access_log(conn_t *c, uint64_t body_bytes)
     worker_t *w = c->w;
     conn_block_t *b = c->b;
     const http_request_t *h = &b->req.h;
-    char *line, *p, addr[INET6_ADDRSTRLEN];
+    char *line, *p, addr[NET_PEER_LEN];
     const char *rl;
     size_t rl_len;
 
@@ -452,7 +452,7 @@ static void access_log(conn_t *c, uint64_t body_bytes)
     if (rl_len > 1024) {
         rl_len = 1024;
     }
-    inet_ntop(c->family, c->addr, addr, sizeof(addr));
+    net_peer_text(c->family, c->addr, addr);
     /* put(), not sprintf(): perf showed vfprintf at 1% of a worker with the log on */
     p = line + put(line, addr, strlen(addr));
     p += PUT_LIT(p, " - - [");
