@@ -10,24 +10,29 @@
 
 static const char *const classes[5] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
 
-/* 403 unless the client address is in [status] allow. */
+/*
+ * 403 unless the client address is in [status] allow. A client of an
+ * AF_UNIX listener has no address to match and is refused: forkd cannot tell
+ * who connected, and a socket file's permissions are not an allow list.
+ */
 static int allowed(req_t *req, resp_t *resp, worker_t *w)
 {
-    if (net_cidr_match(w->allow, w->nallow, req->conn->family, req->conn->addr)) {
+    if (req->conn->family != AF_UNIX
+        && net_cidr_match(w->allow, w->nallow, req->conn->family, req->conn->addr)) {
         return 1;
     }
     resp_error(resp, 403);
     return 0;
 }
 
-/* s (at most SB_CURRENT_LEN bytes) as a JSON string, escaped into one buffer first. */
-static void json_string(resp_t *resp, const char *s)
+/* s[0..len) (len <= SB_CURRENT_LEN) as a JSON string, escaped into one buffer first. */
+static void json_string(resp_t *resp, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     char out[SB_CURRENT_LEN * 6 + 1], *p = out;
     size_t i;
 
-    for (i = 0; i < SB_CURRENT_LEN && s[i] != '\0'; i++) {
+    for (i = 0; i < len; i++) {
         unsigned char ch = (unsigned char)s[i];
         if (ch < 0x20 || ch == '"' || ch == '\\' || ch >= 0x7f) {
             memcpy(p, "\\u00", 4);
@@ -62,11 +67,16 @@ static int status_json(req_t *req, resp_t *resp, void *ctx)
     for (i = 0; i < SB_SLOTS; i++) {
         sb_slot_t *s = &sb->slots[i];
         char current[SB_CURRENT_LEN];
+        size_t current_len = 0;
         int state = SB_GET(s->state);
         if (!scoreboard_live(s)) {
             continue;
         }
-        snprintf(current, sizeof(current), "%s", state == SB_BUSY ? s->current : "");
+        if (state == SB_BUSY) {
+            /* another worker writes the slot: one bounded snapshot, its NUL not trusted */
+            memcpy(current, s->current, SB_CURRENT_LEN);
+            current_len = strnlen(current, SB_CURRENT_LEN);
+        }
         resp_printf(resp,
                     "%s\n{\"slot\":%d,\"pid\":%d,\"generation\":%d,\"index\":%d,\"state\":\"%s\","
                     "\"uptime_s\":%lld,\"heartbeat_age_ms\":%lld,\"accepted\":%llu,"
@@ -81,7 +91,7 @@ static int status_json(req_t *req, resp_t *resp, void *ctx)
                         (unsigned long long)SB_GET(s->status[k]));
         }
         resp_printf(resp, "},\"current\":");
-        json_string(resp, current);
+        json_string(resp, current, current_len);
         resp_printf(resp, "}");
         first = 0;
     }
