@@ -80,6 +80,8 @@ static const key_def_t keys[] = {
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
+_Static_assert(NKEYS <= CONFIG_MAX_KEYS, "config_t.key_line is too small for the key table");
+
 /* State of one config_load() call, shared by the inih reader and handler. */
 typedef struct {
     config_t *cfg;
@@ -89,7 +91,6 @@ typedef struct {
     int line;                  /* lines read so far (= line being handled) */
     int err_line;              /* first error found by us, 0 if none */
     char err[CONFIG_ERR_LEN / 2];
-    int key_line[NKEYS]; /* where each key was set, 0 if not */
     int nsettings;
 } loader_t;
 
@@ -121,6 +122,18 @@ void config_defaults(config_t *cfg)
     cfg->graceful_timeout = 30000;
     cfg->worker_timeout = 60000;
     strcpy(cfg->allow, "127.0.0.0/8 ::1/128");
+}
+
+int config_line(const config_t *cfg, const char *section, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < NKEYS; i++) {
+        if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0) {
+            return cfg->key_line[i];
+        }
+    }
+    return 0;
 }
 
 const char *config_level_name(log_level_t lvl)
@@ -396,12 +409,12 @@ static int on_key(void *user, const char *section, const char *name, const char 
         if (strcmp(keys[i].name, name) != 0) {
             continue;
         }
-        if (ld->key_line[i] != 0) {
+        if (ld->cfg->key_line[i] != 0) {
             char first[32];
-            snprintf(first, sizeof(first), "%d", ld->key_line[i]);
+            snprintf(first, sizeof(first), "%d", ld->cfg->key_line[i]);
             return fail(ld, "duplicate key '%s' (first set on line %s)", name, first);
         }
-        ld->key_line[i] = ld->line;
+        ld->cfg->key_line[i] = (uint16_t)(ld->line > UINT16_MAX ? UINT16_MAX : ld->line);
         return set_key(ld, &keys[i], value);
     }
     if (!known_section) {
@@ -483,14 +496,8 @@ static int validate(loader_t *ld)
 {
     config_t *cfg = ld->cfg;
     struct stat st;
-    int root_line = 0;
-    size_t i;
+    int root_line = config_line(cfg, "static", "root");
 
-    for (i = 0; i < NKEYS; i++) {
-        if (strcmp(keys[i].name, "root") == 0) {
-            root_line = ld->key_line[i];
-        }
-    }
     if (ld->nsettings == 0) {
         ld->line = ld->line ? ld->line : 1;
         fail(ld, "no settings in the file (at least [static] root is needed)%s%s", "", "");
@@ -527,7 +534,7 @@ int config_load(config_t *cfg, const char *path, char err[CONFIG_ERR_LEN])
     ld.cfg = cfg;
     ld.path = path;
 
-    if (strlen(path) >= sizeof(ld.dir)) {
+    if (strlen(path) >= sizeof(cfg->path)) {
         snprintf(err, CONFIG_ERR_LEN, "%.64s...:0: path too long", path);
         return -1;
     }
@@ -548,6 +555,7 @@ int config_load(config_t *cfg, const char *path, char err[CONFIG_ERR_LEN])
         strcpy(ld.dir, "/");
     }
 
+    strcpy(cfg->path, path);
     ld.fp = fopen(path, "r");
     if (ld.fp == NULL) {
         snprintf(err, CONFIG_ERR_LEN, "%s:0: cannot open: %s", path, strerror(errno));

@@ -8,6 +8,7 @@
 #define CONFIG_ERR_LEN 512
 #define CONFIG_PATH_MAX 4096
 #define CONFIG_MAX_LISTEN 8
+#define CONFIG_MAX_KEYS 64 /* room in config_t.key_line for every known key */
 
 /* Log levels, most severe first (a message is written when level <= config level). */
 typedef enum { LOG_LVL_ERROR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG } log_level_t;
@@ -58,6 +59,10 @@ typedef struct {
     char status_path[256];  /* "" = off */
     char metrics_path[256]; /* "" = status_path + "/metrics" */
     char allow[512];        /* CIDR list, checked by net_parse_cidr_list() */
+
+    /* where it came from, for messages about it after loading */
+    char path[CONFIG_PATH_MAX]; /* the file as named to config_load() */
+    uint16_t key_line[CONFIG_MAX_KEYS]; /* line of each key set in the file, 0 = default */
 } config_t;
 
 /* Fill cfg with the built-in defaults (what an empty section means). */
@@ -70,6 +75,13 @@ void config_defaults(config_t *cfg);
  * file as a whole is at fault). cfg is only meaningful on success.
  */
 int config_load(config_t *cfg, const char *path, char err[CONFIG_ERR_LEN]);
+
+/*
+ * The line of section/name in the file cfg was loaded from, or 0 when the key
+ * kept its default (or is unknown). For "file:line: reason" messages about
+ * checks made after loading (users, directories, files).
+ */
+int config_line(const config_t *cfg, const char *section, const char *name);
 
 /* Parse a duration ("30", "30s", "500ms", "2m", "1h") to milliseconds. 0 ok, -1 bad. */
 int config_parse_duration(const char *s, uint32_t *ms);
