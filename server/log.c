@@ -7,27 +7,82 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "sdnotify.h"
 
-static int open_append(const char *path)
+int log_open_file(const char *path, uid_t owner, gid_t group, char *err, size_t errlen)
 {
-    return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    const int flags = O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+    struct stat st;
+    int fd, created = 0, tries;
+
+    /* O_NONBLOCK: a FIFO planted in place of the file fails at once instead of blocking */
+    for (tries = 0; tries < 2; tries++) {
+        fd = open(path, flags);
+        if (fd >= 0 || errno != ENOENT) {
+            break;
+        }
+        fd = open(path, flags | O_CREAT | O_EXCL, 0644);
+        if (fd >= 0 || errno != EEXIST) {
+            created = fd >= 0;
+            break;
+        }
+    }
+    if (fd < 0) {
+        snprintf(err, errlen, "open(\"%s\") failed: %s", path,
+                 errno == ELOOP ? "it is a symbolic link (refused)" : strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, &st) != 0) {
+        snprintf(err, errlen, "fstat(\"%s\") failed: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_nlink != 1) {
+        snprintf(err, errlen, "\"%s\" refused: %s", path,
+                 !S_ISREG(st.st_mode) ? "not a regular file" : "it has other hard links");
+        close(fd);
+        return -1;
+    }
+    if (created && owner != (uid_t)-1 && geteuid() == 0 && fchown(fd, owner, group) != 0) {
+        snprintf(err, errlen, "fchown(\"%s\") failed: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
 }
 
-int log_open(log_t *log, const config_t *cfg, char *err, size_t errlen)
+int log_prepare_file(const char *path, uid_t owner, gid_t group, char *err, size_t errlen)
 {
-    log->level = cfg->level;
-    snprintf(log->path, sizeof(log->path), "%s", cfg->error_log);
-    log->journal = log->path[0] == '\0' && sdnotify_stderr_is_journal();
-    if (log->path[0] == '\0') {
-        log->fd = STDERR_FILENO;
+    int fd;
+
+    if (path[0] == '\0') {
         return 0;
     }
-    log->fd = open_append(log->path);
+    fd = log_open_file(path, owner, group, err, errlen);
+    if (fd < 0) {
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
+int log_open(log_t *log, const config_t *cfg, uid_t owner, gid_t group, char *err,
+             size_t errlen)
+{
+    log->level = cfg->level;
+    log->owner = owner;
+    log->group = group;
+    snprintf(log->path, sizeof(log->path), "%s", cfg->error_log);
+    log->journal = log->path[0] == '\0' && sdnotify_stderr_is_journal();
+    log->fd = STDERR_FILENO;
+    if (log->path[0] == '\0') {
+        return 0;
+    }
+    log->fd = log_open_file(log->path, owner, group, err, errlen);
     if (log->fd < 0) {
-        snprintf(err, errlen, "open(\"%s\") failed: %s", log->path, strerror(errno));
         log->fd = STDERR_FILENO;
         return -1;
     }
@@ -82,9 +137,8 @@ int log_reopen(log_t *log, char *err, size_t errlen)
     if (log->path[0] == '\0') {
         return 0;
     }
-    fd = open_append(log->path);
+    fd = log_open_file(log->path, log->owner, log->group, err, errlen);
     if (fd < 0) {
-        snprintf(err, errlen, "reopening \"%s\" failed: %s", log->path, strerror(errno));
         return -1;
     }
     /* dup2 keeps the descriptor number: workers forked later inherit the new file */
@@ -117,9 +171,8 @@ int accesslog_open(accesslog_t *al, const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "malloc(%d) failed", ACCESSLOG_BUF);
         return -1;
     }
-    al->fd = open_append(path);
+    al->fd = log_open_file(path, (uid_t)-1, (gid_t)-1, err, errlen);
     if (al->fd < 0) {
-        snprintf(err, errlen, "open(\"%s\") failed: %s", path, strerror(errno));
         free(al->buf);
         al->buf = NULL;
         return -1;
@@ -171,9 +224,8 @@ int accesslog_reopen(accesslog_t *al, const log_t *log, const char *path, char *
     if (al->fd < 0) {
         return 0;
     }
-    fd = open_append(path);
+    fd = log_open_file(path, (uid_t)-1, (gid_t)-1, err, errlen);
     if (fd < 0) {
-        snprintf(err, errlen, "reopening access log \"%s\" failed: %s", path, strerror(errno));
         return -1;
     }
     /* same descriptor number, new file: nothing else needs to know */

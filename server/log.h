@@ -15,10 +15,31 @@ typedef struct {
     log_level_t level;
     char path[CONFIG_PATH_MAX]; /* "" for stderr */
     int journal;                /* stderr is the journal: "<3>message" lines, no timestamp */
+    uid_t owner;                /* a file forkd creates goes to them; (uid_t)-1: keep */
+    gid_t group;
 } log_t;
 
-/* Open the error log named by cfg (path or stderr). 0 ok, -1 with err set. */
-int log_open(log_t *log, const config_t *cfg, char *err, size_t errlen);
+/*
+ * Open path for appending log lines, trusting nothing a less-privileged user
+ * could have planted there: a symbolic link (O_NOFOLLOW), anything but a
+ * regular file (a FIFO fails at once) and a file with other hard links are
+ * refused. A missing file is created (O_CREAT|O_EXCL, 0644 less the umask)
+ * and, when running as root with owner != (uid_t)-1, given to owner:group so
+ * unprivileged workers can reopen it; a file that was there is never chowned.
+ * Returns the descriptor (caller closes), or -1 with err set.
+ */
+int log_open_file(const char *path, uid_t owner, gid_t group, char *err, size_t errlen);
+
+/* log_open_file() and close: make sure the file exists for workers to open. "" is a no-op. */
+int log_prepare_file(const char *path, uid_t owner, gid_t group, char *err, size_t errlen);
+
+/*
+ * Open the error log named by cfg (path or stderr) with log_open_file(),
+ * remembering owner/group for log_reopen(). 0 ok, -1 with err set (the log
+ * then writes to stderr).
+ */
+int log_open(log_t *log, const config_t *cfg, uid_t owner, gid_t group, char *err,
+             size_t errlen);
 
 /* Write one line "2026/11/28 10:00:00 [error] 123: message" if level is enabled. */
 void log_msg(const log_t *log, log_level_t level, const char *fmt, ...)

@@ -3,8 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,7 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "escape.h"
 #include "net.h"
+#include "pidfile.h"
 #include "scoreboard.h"
 #include "sdnotify.h"
 #include "worker.h"
@@ -28,7 +28,12 @@
 #define READY_WAIT_MS 5000     /* reload: how long the new generation may take to serve */
 #define TICK_MS 100
 #define STATUS_EVERY_MS 2000 /* systemd STATUS= line */
-#define FRESH_BEAT_MS 5000   /* watchdog: heartbeats older than this are not "fine" */
+#define FRESH_BEAT_MS 5000   /* a worker whose heartbeat is this fresh is serving */
+#define REPLACE_GRACE_MS 5000 /* time to replace a worker after worker_timeout killed it */
+#define MAX_RELOAD_WAITERS 8 /* forkd -s reload processes waiting for the outcome */
+#define RELOAD_ASK 0x666f726b    /* sigqueue() value of a HUP that wants an answer ("fork") */
+/* the answer's signal: ignored by default, so a stray one harms no process */
+#define RELOAD_REPLY_SIGNAL SIGURG
 
 /* A worker process as the master sees it; indexed by scoreboard slot. */
 typedef struct {
@@ -48,7 +53,6 @@ typedef struct {
 } listen_set_t;
 
 typedef struct {
-    const char *cfg_path;
     config_t *cfg; /* the current config (owned) */
     log_t *log;
     scoreboard_t *sb;
@@ -71,13 +75,17 @@ typedef struct {
     int ready_sent;       /* READY=1 told for the current generation */
     pid_t upgrade_pid;    /* USR2: the new master we started, until it takes over */
     pid_t upgrade_parent; /* we are that new master: the old one to send QUIT */
+    int handed_over;      /* the new master took over: we no longer speak for the service */
+    int exit_status;      /* of the master: 1 when the first generation could not start */
     char exe[CONFIG_PATH_MAX];
     char *const *argv;
-    uint64_t next_status, next_watchdog, watchdog_ms;
-    uint64_t last_requests;
-    uid_t uid;
-    gid_t gid;
-    int drop_privileges;
+    uint64_t next_status, last_status_ms, next_watchdog, watchdog_ms;
+    uint64_t last_requests;    /* requests counted at the last STATUS= line */
+    uint64_t retired_requests; /* requests of workers that have exited */
+    uint64_t last_serving_ms;  /* when a worker last had a fresh heartbeat */
+    pid_t reload_waiters[MAX_RELOAD_WAITERS]; /* forkd -s reload: told the outcome */
+    int nreload_waiters;
+    run_as_t as; /* who the workers run as */
 } master_t;
 
 static uint64_t now_ms(void)
@@ -88,37 +96,16 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/*
- * Write "value\n" to path atomically: a reader sees the old file or the whole
- * new one, never a half-written number (tmp file + rename). 0 ok, -1 logged.
- */
-static int write_number_file(master_t *m, const char *path, long value)
-{
-    char tmp[CONFIG_PATH_MAX + 8];
-    FILE *fp;
-
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    fp = fopen(tmp, "w");
-    if (fp == NULL) {
-        log_msg(m->log, LOG_LVL_ERROR, "fopen(\"%s\") failed: %s", tmp, strerror(errno));
-        return -1;
-    }
-    fprintf(fp, "%ld\n", value);
-    if (fclose(fp) != 0 || rename(tmp, path) != 0) {
-        log_msg(m->log, LOG_LVL_ERROR, "writing \"%s\" failed: %s", path, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
-}
-
 /* The port file lets tests (and scripts) find a "port 0" server. */
 static void write_port_file(master_t *m)
 {
     const char *path = getenv("FORKD_PORT_FILE");
 
-    if (path != NULL && m->sets[0].n > 0) {
-        write_number_file(m, path, net_local_port(m->sets[0].fds[0]));
+    char err[512];
+
+    if (path != NULL && m->sets[0].n > 0
+        && pidfile_write(path, net_local_port(m->sets[0].fds[0]), err, sizeof(err)) != 0) {
+        log_msg(m->log, LOG_LVL_ERROR, "port file: %s", err);
     }
 }
 
@@ -226,9 +213,7 @@ static int spawn(master_t *m, int index)
         args.sb = m->sb;
         args.slot = slot;
         args.master_pid = master_pid;
-        args.uid = m->uid;
-        args.gid = m->gid;
-        args.drop_privileges = m->drop_privileges;
+        args.as = &m->as;
         _exit(worker_run(&args));
     }
     SB_SET(s->pid, (int32_t)pid);
@@ -292,6 +277,7 @@ static void reap(master_t *m)
         p = &m->procs[i];
         p->pid = 0;
         served = SB_GET(m->sb->slots[i].requests);
+        m->retired_requests += served; /* rates stay monotonic when workers leave */
         memset(&m->sb->slots[i], 0, sizeof(m->sb->slots[i]));
         if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && p->draining) {
             log_msg(m->log, LOG_LVL_INFO, "worker %d.%d (pid %d) exited", p->generation, p->index,
@@ -372,7 +358,7 @@ static void check_heartbeats(master_t *m)
         proc_t *p = &m->procs[i];
         sb_slot_t *s = &m->sb->slots[i];
         int64_t beat;
-        char current[SB_CURRENT_LEN];
+        char raw[SB_CURRENT_LEN], current[ESCAPE_MAX(SB_CURRENT_LEN) + 1];
 
         if (p->pid == 0) {
             continue;
@@ -389,7 +375,9 @@ static void check_heartbeats(master_t *m)
             || now - (uint64_t)beat < m->cfg->worker_timeout) {
             continue;
         }
-        snprintf(current, sizeof(current), "%s", s->current);
+        /* written by an unprivileged worker: bounded by the slot, escaped, no NUL trusted */
+        memcpy(raw, s->current, sizeof(raw));
+        escape_str(current, sizeof(current), raw, strnlen(raw, sizeof(raw)));
         log_msg(m->log, LOG_LVL_ERROR,
                 "worker %d.%d (pid %d) unresponsive for %llums (state %s, request \"%s\"): "
                 "SIGKILL",
@@ -402,9 +390,27 @@ static void check_heartbeats(master_t *m)
     }
 }
 
+/*
+ * A reload is settled: tell systemd (READY=1 with a STATUS= that says how)
+ * and every `forkd -s reload` waiting for it (see master_request_reload()).
+ */
+static void reload_outcome(master_t *m, int result, const char *status)
+{
+    union sigval v;
+    int i;
+
+    sdnotify_send("READY=1\nSTATUS=%s", status);
+    v.sival_int = result;
+    for (i = 0; i < m->nreload_waiters; i++) {
+        sigqueue(m->reload_waiters[i], RELOAD_REPLY_SIGNAL, v);
+    }
+    m->nreload_waiters = 0;
+}
+
 /* Drain every worker of an older generation once the new one serves. */
 static void drain_old(master_t *m)
 {
+    char status[64];
     int i, serving = 0;
 
     if (!m->drain_pending) {
@@ -416,7 +422,7 @@ static void drain_old(master_t *m)
         log_msg(m->log, LOG_LVL_ERROR,
                 "reload failed: the new workers cannot start; "
                 "the previous generation keeps serving");
-        sdnotify_send("READY=1\nSTATUS=reload failed: the new workers cannot start");
+        reload_outcome(m, MASTER_RELOAD_FAILED, "reload failed: the new workers cannot start");
         return;
     }
     for (i = 0; i < SB_SLOTS; i++) {
@@ -430,7 +436,8 @@ static void drain_old(master_t *m)
         return;
     }
     m->drain_pending = 0;
-    sdnotify_send("READY=1\nSTATUS=reloaded: generation %d serving", m->generation);
+    snprintf(status, sizeof(status), "reloaded: generation %d serving", m->generation);
+    reload_outcome(m, MASTER_RELOAD_OK, status);
     for (i = 0; i < SB_SLOTS; i++) {
         proc_t *p = &m->procs[i];
         if (p->pid != 0 && p->generation != m->generation && !p->draining) {
@@ -466,6 +473,33 @@ static int same_listen(const config_t *a, const config_t *b)
 }
 
 /*
+ * Make sure the access log exists for the workers, who open it as their user:
+ * created by us (and handed to them) when missing, never followed if a link,
+ * never chowned if it was there. Logged on failure.
+ */
+static void prepare_access_log(master_t *m, const config_t *cfg)
+{
+    char err[512];
+
+    if (log_prepare_file(cfg->access_log, m->as.drop ? m->as.uid : (uid_t)-1, m->as.gid, err,
+                         sizeof(err))
+        != 0) {
+        log_msg(m->log, LOG_LVL_ERROR, "access log: %s", err);
+    }
+}
+
+/* A reload refused before anything changed: say why; the old config serves on. */
+static void refuse_reload(master_t *m, config_t *cfg, const char *why)
+{
+    char status[CONFIG_ERR_LEN + 32];
+
+    log_msg(m->log, LOG_LVL_ERROR, "reload refused, still serving the old config: %s", why);
+    snprintf(status, sizeof(status), "reload refused: %s", why);
+    reload_outcome(m, MASTER_RELOAD_REFUSED, status);
+    free(cfg);
+}
+
+/*
  * HUP: read the config again. Refused: log why and change nothing. Accepted:
  * a new generation of workers with it, and the old one drains once the new
  * one serves. Unchanged listen addresses keep their sockets, so no queued
@@ -477,18 +511,16 @@ static void reload(master_t *m)
     config_t *cfg = malloc(sizeof(*cfg));
     char err[CONFIG_ERR_LEN];
     listen_set_t fresh;
+    run_as_t as;
     int i;
 
     sdnotify_send("RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)now_ms() * 1000);
     if (cfg == NULL) {
-        log_msg(m->log, LOG_LVL_ERROR, "reload refused: out of memory");
-        sdnotify_send("READY=1\nSTATUS=reload refused: out of memory");
+        refuse_reload(m, cfg, "out of memory");
         return;
     }
-    if (config_load(cfg, m->cfg_path, err) != 0) {
-        log_msg(m->log, LOG_LVL_ERROR, "reload refused, still serving the old config: %s", err);
-        sdnotify_send("READY=1\nSTATUS=reload refused: %s", err);
-        free(cfg);
+    if (config_load(cfg, m->cfg->path, err) != 0 || preflight_check(cfg, &as, err) != 0) {
+        refuse_reload(m, cfg, err);
         return;
     }
     if (m->inherited && !same_listen(m->cfg, cfg)) {
@@ -501,9 +533,7 @@ static void reload(master_t *m)
     }
     if (!same_listen(m->cfg, cfg)) {
         if (open_set(m, cfg, &fresh, NULL) != 0) {
-            log_msg(m->log, LOG_LVL_ERROR, "reload refused, still serving the old config");
-            sdnotify_send("READY=1\nSTATUS=reload refused: cannot listen on the new address");
-            free(cfg);
+            refuse_reload(m, cfg, "cannot listen on the new address");
             return;
         }
         for (i = 0; i < MAX_WORKERS; i++) {
@@ -514,7 +544,8 @@ static void reload(master_t *m)
     }
     if (strcmp(cfg->error_log, m->cfg->error_log) != 0) {
         log_t fresh_log;
-        if (log_open(&fresh_log, cfg, err, sizeof(err)) != 0) {
+        if (log_open(&fresh_log, cfg, as.drop ? as.uid : (uid_t)-1, as.gid, err, sizeof(err))
+            != 0) {
             log_msg(m->log, LOG_LVL_ERROR, "reload: error log: %s (keeping the old one)", err);
         } else {
             log_close(m->log);
@@ -522,6 +553,8 @@ static void reload(master_t *m)
         }
     }
     m->log->level = cfg->level;
+    m->as = as;
+    prepare_access_log(m, cfg);
     free(m->cfg);
     m->cfg = cfg;
     m->generation++;
@@ -537,29 +570,16 @@ static void reload(master_t *m)
     m->drain_after = now_ms() + READY_WAIT_MS;
 }
 
-/* USR1: reopen our error log, create the files for the workers, tell them to reopen. */
+/* USR1: reopen our error log, create the access log for the workers, tell them to reopen. */
 static void reopen_logs(master_t *m)
 {
-    const char *paths[] = {m->cfg->access_log, m->cfg->error_log};
     char err[512];
-    int i, fd;
+    int i;
 
     if (log_reopen(m->log, err, sizeof(err)) != 0) {
-        log_msg(m->log, LOG_LVL_ERROR, "%s", err);
+        log_msg(m->log, LOG_LVL_ERROR, "error log: %s (still writing to the old file)", err);
     }
-    for (i = 0; i < 2; i++) {
-        if (paths[i][0] == '\0') {
-            continue;
-        }
-        fd = open(paths[i], O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-        if (fd >= 0) {
-            if (m->drop_privileges && fchown(fd, m->uid, m->gid) != 0) {
-                log_msg(m->log, LOG_LVL_ERROR, "fchown(\"%s\") failed: %s", paths[i],
-                        strerror(errno));
-            }
-            close(fd);
-        }
-    }
+    prepare_access_log(m, m->cfg);
     for (i = 0; i < SB_SLOTS; i++) {
         if (m->procs[i].pid != 0) {
             kill(m->procs[i].pid, SIGUSR1);
@@ -666,152 +686,177 @@ static uint64_t sum_slots(const master_t *m, size_t offset)
 }
 
 /*
- * systemd's side: READY=1 once the first generation serves (for an upgraded
- * master, with MAINPID= and a QUIT to the old one), a STATUS= line every few
- * seconds, and WATCHDOG=1 only while every worker's heartbeat is fresh.
+ * Workers that can take clients now: in their loop (idle or busy, not
+ * starting, not draining) with a fresh heartbeat.
+ */
+static int count_serving(const master_t *m, uint64_t now)
+{
+    int i, state, n = 0;
+    int64_t beat;
+
+    for (i = 0; i < SB_SLOTS; i++) {
+        if (m->procs[i].pid == 0) {
+            continue;
+        }
+        state = SB_GET(m->sb->slots[i].state);
+        beat = SB_GET(m->sb->slots[i].heartbeat);
+        if ((state == SB_IDLE || state == SB_BUSY) && beat != 0
+            && now - (uint64_t)beat <= FRESH_BEAT_MS) {
+            n++;
+        }
+    }
+    return n;
+}
+
+/* READY=1 once the first generation serves; an upgraded master also takes over. */
+static void tell_ready(master_t *m, int serving)
+{
+    m->ready_sent = 1;
+    if (m->upgrade_parent > 0) {
+        sdnotify_send("MAINPID=%d\nREADY=1\nSTATUS=upgraded: %d workers", (int)getpid(), serving);
+        log_msg(m->log, LOG_LVL_INFO,
+                "binary upgrade: serving; telling the old master (pid %d) to stop gracefully",
+                (int)m->upgrade_parent);
+        kill(m->upgrade_parent, SIGQUIT);
+        m->upgrade_parent = 0;
+    } else {
+        sdnotify_send("READY=1\nSTATUS=%d workers", serving);
+    }
+}
+
+/*
+ * STATUS= every few seconds. The request count only grows: workers that
+ * exited keep counting through retired_requests, so a reload never makes
+ * the rate wrap. Fewer serving workers than wanted is said plainly.
+ */
+static void tell_status(master_t *m, uint64_t now, int serving)
+{
+    uint64_t requests = m->retired_requests + sum_slots(m, offsetof(sb_slot_t, requests));
+    uint64_t elapsed = now - m->last_status_ms, rate = 0;
+    char workers[48];
+
+    if (requests > m->last_requests && elapsed > 0) {
+        rate = (requests - m->last_requests) * 1000 / elapsed;
+    }
+    if (serving >= m->nworkers) {
+        snprintf(workers, sizeof(workers), "%d workers", serving);
+    } else {
+        snprintf(workers, sizeof(workers), "%d of %d workers serving", serving, m->nworkers);
+    }
+    sdnotify_send("STATUS=%s, %llu req/s, %llu connections", workers, (unsigned long long)rate,
+                  (unsigned long long)sum_slots(m, offsetof(sb_slot_t, active)));
+    m->last_requests = requests;
+    m->last_status_ms = now;
+    m->next_status = now + STATUS_EVERY_MS;
+}
+
+/*
+ * systemd's side: READY=1, STATUS= lines, and WATCHDOG=1. The watchdog
+ * means "the master is alive and keeps workers serving": a stuck worker is
+ * ours to replace (worker_timeout), so WATCHDOG=1 goes on while at least one
+ * worker serves, and stops only when none has served for longer than it
+ * takes us to notice a stuck one and replace it (or when the master itself
+ * is stuck, which is what systemd's watchdog is for). WINCH (no workers
+ * wanted) is healthy.
  */
 static void notify_tick(master_t *m)
 {
-    uint64_t now = now_ms(), requests;
-    int i, live = 0, starting = 0, stale = 0;
+    uint64_t now = now_ms(), patience;
+    int serving = count_serving(m, now);
 
-    for (i = 0; i < SB_SLOTS; i++) {
-        proc_t *p = &m->procs[i];
-        int64_t beat = SB_GET(m->sb->slots[i].heartbeat);
-        if (p->pid == 0) {
-            continue;
-        }
-        live++;
-        if (SB_GET(m->sb->slots[i].state) == SB_STARTING) {
-            starting++;
-        } else if (beat == 0 || now - (uint64_t)beat > FRESH_BEAT_MS) {
-            stale++;
-        }
+    if (serving > 0 || m->nworkers == 0) {
+        m->last_serving_ms = now;
     }
-    if (!m->ready_sent && !m->stopping && live >= m->nworkers && starting == 0) {
-        m->ready_sent = 1;
-        if (m->upgrade_parent > 0) {
-            sdnotify_send("MAINPID=%d\nREADY=1\nSTATUS=upgraded: %d workers", (int)getpid(), live);
-            log_msg(m->log, LOG_LVL_INFO,
-                    "binary upgrade: serving; telling the old master "
-                    "(pid %d) to stop gracefully",
-                    (int)m->upgrade_parent);
-            kill(m->upgrade_parent, SIGQUIT);
-            m->upgrade_parent = 0;
-        } else {
-            sdnotify_send("READY=1\nSTATUS=%d workers", live);
-        }
+    if (!m->ready_sent && !m->stopping && serving >= m->nworkers) {
+        tell_ready(m, serving);
     }
     if (m->ready_sent && !m->stopping && now >= m->next_status) {
-        requests = sum_slots(m, offsetof(sb_slot_t, requests));
-        sdnotify_send("STATUS=%d workers, %llu req/s, %llu connections", live,
-                      (unsigned long long)((requests - m->last_requests) * 1000 / STATUS_EVERY_MS),
-                      (unsigned long long)sum_slots(m, offsetof(sb_slot_t, active)));
-        m->last_requests = requests;
-        m->next_status = now + STATUS_EVERY_MS;
+        tell_status(m, now, serving);
     }
-    if (m->watchdog_ms != 0 && now >= m->next_watchdog && stale == 0) {
+    patience = (m->cfg->worker_timeout != 0 ? m->cfg->worker_timeout : 60000) + REPLACE_GRACE_MS;
+    if (m->watchdog_ms != 0 && now >= m->next_watchdog && now - m->last_serving_ms <= patience) {
         sdnotify_send("WATCHDOG=1");
         m->next_watchdog = now + m->watchdog_ms / 2;
     }
 }
 
-/* Resolve [server] user/group. 0 ok, -1 logged. */
-static int resolve_user(master_t *m)
-{
-    struct passwd *pw;
-    struct group *gr;
-
-    if (m->cfg->user[0] == '\0') {
-        return 0;
-    }
-    if (geteuid() != 0) {
-        log_msg(m->log, LOG_LVL_WARN, "user \"%s\" ignored: not running as root", m->cfg->user);
-        return 0;
-    }
-    pw = getpwnam(m->cfg->user);
-    if (pw == NULL) {
-        log_msg(m->log, LOG_LVL_ERROR, "unknown user \"%s\"", m->cfg->user);
-        return -1;
-    }
-    m->uid = pw->pw_uid;
-    m->gid = pw->pw_gid;
-    if (m->cfg->group[0] != '\0') {
-        gr = getgrnam(m->cfg->group);
-        if (gr == NULL) {
-            log_msg(m->log, LOG_LVL_ERROR, "unknown group \"%s\"", m->cfg->group);
-            return -1;
-        }
-        m->gid = gr->gr_gid;
-    }
-    m->drop_privileges = 1;
-    return 0;
-}
-
 /*
  * The pid file: refuse to start while the pid it names is alive, then write
- * ours atomically (tmp + rename). 0 ok, -1 logged.
+ * ours (pidfile_write(): atomic, nothing planted followed). 0 ok, -1 logged.
  */
 static int write_pid_file(master_t *m)
 {
     const char *path = m->cfg->pid_file;
+    char err[512];
     pid_t old;
 
     if (path[0] == '\0') {
         return 0;
     }
-    old = master_read_pid(path);
+    old = pidfile_read(path);
     if (old > 0 && old != getpid() && old != m->upgrade_parent
         && (kill(old, 0) == 0 || errno == EPERM)) {
         log_msg(m->log, LOG_LVL_ERROR, "forkd is already running (pid %d in %s)", (int)old, path);
         return -1;
     }
-    return write_number_file(m, path, (long)getpid());
+    if (pidfile_write(path, (long)getpid(), err, sizeof(err)) != 0) {
+        log_msg(m->log, LOG_LVL_ERROR, "pid file: %s", err);
+        return -1;
+    }
+    return 0;
 }
 
-static void remove_pid_file(master_t *m)
+/*
+ * A HUP that came from `forkd -s reload` (sigqueue() with RELOAD_ASK) wants
+ * to hear how the reload ends; one from kill(1) does not, and nothing is
+ * sent back to a process that did not ask.
+ */
+static void note_reload_waiter(master_t *m, const siginfo_t *info)
 {
-    if (m->cfg->pid_file[0] != '\0' && master_read_pid(m->cfg->pid_file) == getpid()) {
-        unlink(m->cfg->pid_file);
+    union sigval v;
+
+    if (info->si_code != SI_QUEUE || info->si_value.sival_int != RELOAD_ASK) {
+        return;
     }
+    if (m->stopping || m->nreload_waiters == MAX_RELOAD_WAITERS) {
+        v.sival_int = MASTER_RELOAD_REFUSED;
+        sigqueue(info->si_pid, RELOAD_REPLY_SIGNAL, v);
+        return;
+    }
+    m->reload_waiters[m->nreload_waiters++] = info->si_pid;
 }
 
-pid_t master_read_pid(const char *path)
+/*
+ * QUIT from the new master of a binary upgrade: it serves and has told
+ * systemd it is the main process now. From here on we must not speak for
+ * the service: a STOPPING=1 from us would make systemd stop the new master.
+ */
+static void handed_over(master_t *m)
 {
-    char buf[32];
-    ssize_t n;
-    long v;
-    char *end;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-    if (fd < 0) {
-        return -1;
-    }
-    n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0) {
-        return -1;
-    }
-    buf[n] = '\0';
-    v = strtol(buf, &end, 10);
-    if (v <= 0 || (*end != '\n' && *end != '\0')) {
-        return -1;
-    }
-    return (pid_t)v;
+    m->handed_over = 1;
+    m->watchdog_ms = 0;
+    unsetenv("NOTIFY_SOCKET"); /* sdnotify_send() is a no-op from now on */
+    log_msg(m->log, LOG_LVL_INFO,
+            "binary upgrade: the new master (pid %d) took over; stopping gracefully",
+            (int)m->upgrade_pid);
 }
 
-/* One pass of the loop after a signal (or a tick): the master's whole job. */
-static void handle(master_t *m, int sig)
+/* One pass of the loop after a signal (or a tick, sig < 0): the master's whole job. */
+static void handle(master_t *m, int sig, const siginfo_t *info)
 {
     switch (sig) {
     case SIGTERM:
     case SIGINT: begin_stop(m, SIGTERM); break;
     case SIGQUIT:
+        if (m->upgrade_pid != 0 && info->si_pid == m->upgrade_pid && !m->handed_over) {
+            handed_over(m);
+        }
         if (m->stopping != SIGTERM) {
             begin_stop(m, SIGQUIT);
         }
         break;
     case SIGHUP:
+        note_reload_waiter(m, info);
         if (!m->stopping) {
             reload(m);
         }
@@ -841,6 +886,12 @@ static void handle(master_t *m, int sig)
     default: break;
     }
     reap(m);
+    if (m->fatal && !m->ready_sent && !m->stopping) {
+        /* the first generation cannot run: never sit on the port with no worker */
+        log_msg(m->log, LOG_LVL_ERROR, "cannot start: the workers cannot run (see above)");
+        m->exit_status = 1;
+        begin_stop(m, SIGTERM);
+    }
     check_heartbeats(m);
     drain_old(m);
     if (!m->stopping) {
@@ -910,7 +961,7 @@ static int take_inherited(master_t *m)
     return 0;
 }
 
-int master_run(config_t *cfg, const char *cfg_path, log_t *log, char *const *argv)
+int master_run(config_t *cfg, const run_as_t *as, log_t *log, char *const *argv)
 {
     static const int sigs[] = {SIGCHLD, SIGTERM, SIGINT,  SIGQUIT, SIGHUP,
                                SIGUSR1, SIGUSR2, SIGTTIN, SIGTTOU, SIGWINCH};
@@ -919,18 +970,19 @@ int master_run(config_t *cfg, const char *cfg_path, log_t *log, char *const *arg
     sigset_t set;
     siginfo_t info;
     size_t i;
-    int sig;
+    int sig, rc;
 
     if (m == NULL) {
         log_msg(log, LOG_LVL_ERROR, "out of memory");
         return 1;
     }
     m->cfg = cfg;
-    m->cfg_path = cfg_path;
+    m->as = *as;
     m->log = log;
     m->argv = argv;
     m->generation = 1;
     m->watchdog_ms = sdnotify_watchdog_ms();
+    m->last_serving_ms = now_ms();
     /* the binary as started: USR2 runs whatever is at this path now */
     if (readlink("/proc/self/exe", m->exe, sizeof(m->exe) - 1) < 0) {
         snprintf(m->exe, sizeof(m->exe), "%s", argv[0]);
@@ -959,13 +1011,19 @@ int master_run(config_t *cfg, const char *cfg_path, log_t *log, char *const *arg
     SB_SET(m->sb->generation, 1);
 
     raise_nofile(m);
-    if (take_inherited(m) != 0 || resolve_user(m) != 0 || write_pid_file(m) != 0) {
+    if (geteuid() == 0 && !as->drop) {
+        log_msg(log, LOG_LVL_WARN, "running as root with no [server] user: the workers keep root's "
+                                   "privileges (set user = an unprivileged account)");
+    } else if (cfg->user[0] != '\0' && !as->drop) {
+        log_msg(log, LOG_LVL_WARN, "user \"%s\" ignored: not running as root", cfg->user);
+    }
+    if (take_inherited(m) != 0 || write_pid_file(m) != 0) {
         scoreboard_destroy(m->sb);
         free(m);
         return 1;
     }
     if (!m->inherited && open_set(m, cfg, &m->sets[0], NULL) != 0) {
-        remove_pid_file(m);
+        pidfile_remove(cfg->pid_file, getpid());
         scoreboard_destroy(m->sb);
         free(m);
         return 1;
@@ -976,12 +1034,13 @@ int master_run(config_t *cfg, const char *cfg_path, log_t *log, char *const *arg
                 net_local_port(m->sets[0].fds[i]));
     }
     write_port_file(m);
+    prepare_access_log(m, cfg);
     respawn(m);
     log_msg(log, LOG_LVL_INFO, "forkd started: %d workers", m->nworkers);
 
     for (;;) {
         sig = sigtimedwait(&set, &info, &tick);
-        handle(m, sig);
+        handle(m, sig, &info);
         if (m->stopping && live_procs(m) == 0) {
             break;
         }
@@ -989,10 +1048,44 @@ int master_run(config_t *cfg, const char *cfg_path, log_t *log, char *const *arg
     for (i = 0; i < MAX_WORKERS; i++) {
         close_set(&m->sets[i]);
     }
-    remove_pid_file(m);
+    pidfile_remove(m->cfg->pid_file, getpid());
     log_msg(log, LOG_LVL_INFO, "forkd stopped");
+    rc = m->exit_status;
     scoreboard_destroy(m->sb);
     free(m->cfg);
     free(m);
-    return 0;
+    return rc;
+}
+
+int master_request_reload(pid_t pid, int timeout_ms)
+{
+    uint64_t deadline = now_ms() + (uint64_t)timeout_ms, now;
+    struct timespec left;
+    union sigval v;
+    siginfo_t info;
+    sigset_t reply;
+
+    sigemptyset(&reply);
+    sigaddset(&reply, RELOAD_REPLY_SIGNAL);
+    sigprocmask(SIG_BLOCK, &reply, NULL);
+    v.sival_int = RELOAD_ASK;
+    if (sigqueue(pid, SIGHUP, v) != 0) {
+        return -1;
+    }
+    while ((now = now_ms()) < deadline) {
+        left.tv_sec = (time_t)((deadline - now) / 1000);
+        left.tv_nsec = (long)((deadline - now) % 1000) * 1000000L;
+        if (sigtimedwait(&reply, &info, &left) < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -1;
+        }
+        /* SIGURG from anyone else (a socket's out-of-band data, a stray kill) is not the answer */
+        if (info.si_pid == pid && info.si_code == SI_QUEUE) {
+            return info.si_value.sival_int;
+        }
+    }
+    errno = EAGAIN;
+    return -1;
 }

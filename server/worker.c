@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -407,17 +408,27 @@ static void bind_cpu(worker_t *w)
     log_msg(w->log, LOG_LVL_INFO, "bound to CPU %d", cpu);
 }
 
-/* Give up root once everything privileged is open. 0 ok, -1 logged. */
+/*
+ * Become the configured user before opening anything (docroot, access log),
+ * so a worker only ever opens what that user may: supplementary groups of
+ * the user (initgroups), then gid, then uid. setuid() clears the parent-death
+ * signal, so it is set again, and the master may have died in between.
+ * 0 ok, -1 logged.
+ */
 static int drop_privileges(worker_t *w)
 {
-    const worker_args_t *a = w->args;
+    const run_as_t *as = w->args->as;
 
-    if (!a->drop_privileges) {
+    if (!as->drop) {
         return 0;
     }
-    if (setgroups(0, NULL) != 0 || setgid(a->gid) != 0 || setuid(a->uid) != 0) {
-        log_msg(w->log, LOG_LVL_ERROR, "dropping privileges to uid %d gid %d failed: %s",
-                (int)a->uid, (int)a->gid, strerror(errno));
+    if (initgroups(as->user, as->gid) != 0 || setgid(as->gid) != 0 || setuid(as->uid) != 0) {
+        log_msg(w->log, LOG_LVL_ERROR, "dropping privileges to %s (uid %d gid %d) failed: %s",
+                as->user, (int)as->uid, (int)as->gid, strerror(errno));
+        return -1;
+    }
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != w->args->master_pid) {
+        log_msg(w->log, LOG_LVL_ERROR, "master process is gone: exiting");
         return -1;
     }
     return 0;
@@ -469,15 +480,26 @@ int worker_init_serving(worker_t *w)
     return 0;
 }
 
-/* Everything the loop needs, built after fork. 0 ok, -1 logged. */
+/*
+ * Everything the loop needs, built after fork with the master's signals still
+ * blocked (so a QUIT or USR1 that arrives now waits for its handler instead
+ * of killing a half-made worker). 0 ok, -1 logged.
+ */
 static int setup(worker_t *w, const int *listen_fds)
 {
     static const int sigs[] = {SIGTERM, SIGINT, SIGQUIT, SIGUSR1};
+    /* the master's own signals: one sent to a worker by mistake must not kill it */
+    static const int ignored[] = {SIGHUP, SIGUSR2, SIGTTIN, SIGTTOU, SIGWINCH};
     struct event **sev[] = {&w->sig_term, &w->sig_int, &w->sig_quit, &w->sig_usr1};
     struct timeval one = {1, 0};
+    size_t k;
     int i;
 
-    if (worker_init_serving(w) != 0) {
+    for (k = 0; k < sizeof(ignored) / sizeof(ignored[0]); k++) {
+        signal(ignored[k], SIG_IGN);
+    }
+    bind_cpu(w);
+    if (drop_privileges(w) != 0 || worker_init_serving(w) != 0) {
         return -1;
     }
     for (i = 0; i < w->nlisten; i++) {
@@ -499,10 +521,6 @@ static int setup(worker_t *w, const int *listen_fds)
     w->tick = event_new(w->base, -1, EV_PERSIST, on_tick, w);
     if (w->accept_retry == NULL || w->spread_timer == NULL || w->drain_timer == NULL
         || w->tick == NULL || event_add(w->tick, &one) != 0) {
-        return -1;
-    }
-    bind_cpu(w);
-    if (drop_privileges(w) != 0) {
         return -1;
     }
     SB_SET(w->slot->heartbeat, (int64_t)conn_now_ms());
@@ -554,13 +572,12 @@ int worker_run(const worker_args_t *args)
     w.nlisten = args->nlisten;
     w.root_fd = -1;
 
-    /* the master blocks its signals; a worker takes them through its loop */
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-
     if (setup(&w, args->listen_fds) != 0) {
         rc = WORKER_EXIT_FATAL;
     } else {
+        /* the master blocks its signals; from here a worker takes them through its loop */
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
         event_base_dispatch(w.base);
     }
     teardown(&w);

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "net.h"
 #include "mime.h"
+#include "preflight.h"
 #include "router.h"
 #include "scoreboard.h"
 
@@ -28,9 +29,7 @@ typedef struct {
     scoreboard_t *sb;
     int slot; /* scoreboard slot */
     pid_t master_pid;
-    uid_t uid; /* drop to these after setup, when drop_privileges */
-    gid_t gid;
-    int drop_privileges;
+    const run_as_t *as; /* the user to become before opening anything */
 } worker_args_t;
 
 /* Worker exit status that tells the master "fatal: do not respawn". */

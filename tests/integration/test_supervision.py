@@ -42,9 +42,12 @@ class OwnServerCase(unittest.TestCase):
 
     config = {"server": {"workers": "2", "worker_timeout": "30s", "graceful_timeout": "5s"},
               "status": {"path": "/status"}}
+    site_mode = None  # e.g. 0o755 when workers run as another user
 
     def setUp(self):
         self.tmpdir, self.docroot = temp_site("forkd-sup-", b"<!DOCTYPE html><p>index</p>\n")
+        if self.site_mode is not None:
+            os.chmod(self.tmpdir, self.site_mode)
         self.server = Server(self.tmpdir, self.docroot, self.config, access_log=True).start()
         self.assertTrue(wait_until(lambda: len(self.server.worker_pids()) == self.workers(), 5),
                         self.server.worker_pids())
@@ -355,19 +358,22 @@ class TestWatchdog(OwnServerCase):
         self.assertEqual(get(self.server, "/").status, 200)
 
 
-class TestFatalWorker(OwnServerCase):
+class TestUnstartableReload(OwnServerCase):
     config = {"server": {"workers": "1"}, "status": {"path": "/status"}}
 
-    def test_worker_that_cannot_run_its_config_is_not_respawned(self):
-        # an access log in a missing directory: valid syntax, but the worker cannot open it
+    def test_reload_the_workers_could_not_start_with_is_refused_before_a_fork(self):
+        # an access log in a missing directory: valid syntax, but no worker could open it;
+        # the reload's preflight says so with file:line, and no new worker is tried
         self.server.config["log"]["access_log"] = os.path.join(self.tmpdir, "no", "dir.log")
         self.rewrite_config("")
+        before = set(self.server.worker_pids())
         os.kill(self.master(), signal.SIGHUP)
-        self.assertTrue(self.wait_log(r"not respawning"))
-        time.sleep(1.5)
-        self.assertEqual(len(re.findall(r"exited with status 2", self.log())), 1, self.log())
-        self.assertIsNone(self.server.proc.poll())
-        self.assertRegex(self.log(), r"previous generation keeps serving")
+        self.assertTrue(self.wait_log(r"reload refused, still serving the old config: "
+                                      r"\S*forkd\.ini:\d+: access_log: directory '\S*/no': "
+                                      r"No such file or directory"), self.log())
+        self.assertNotIn("exited with status", self.log())
+        self.assertEqual(set(self.server.worker_pids()), before)
+        self.assertEqual(status_json(self.server)["generation"], 1)
         self.assertEqual(get(self.server, "/").status, 200)
 
 
@@ -486,6 +492,7 @@ class TestSpread(OwnServerCase):
 class TestUser(OwnServerCase):
     config = {"server": {"workers": "2", "user": "nobody", "group": "nogroup"},
               "status": {"path": "/status"}}
+    site_mode = 0o755  # the workers open the docroot as nobody
 
     def ids(self, pid):
         with open("/proc/%d/status" % pid) as f:

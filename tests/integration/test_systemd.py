@@ -283,12 +283,16 @@ class TestInstall(unittest.TestCase):
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertIn("; admin's change", open(ini).read())
 
-    def test_installed_config_is_valid_once_its_root_exists(self):
+    def test_installed_config_is_valid_once_its_directories_exist(self):
         text = open(self.path("etc/forkd/forkd.ini")).read()
         self.assertIn("listen = *:80", text)
         conf = self.path("etc/forkd/check.ini")
+        # systemd makes /run/forkd and /var/log/forkd (RuntimeDirectory=, LogsDirectory=)
+        for d in ("/usr/local/share/forkd/www", "/run/forkd", "/var/log/forkd"):
+            os.makedirs(self.path(d), exist_ok=True)
+            text = text.replace(d, self.path(d))
         with open(conf, "w") as f:
-            f.write(text.replace("/usr/local/share/forkd/www", self.path("usr/local/share/forkd/www")))
+            f.write(text)
         out = subprocess.run([forkd_bin(), "-t", "-c", conf], capture_output=True, text=True)
         self.assertEqual(out.returncode, 0, out.stderr)
 
