@@ -1029,9 +1029,10 @@ int master_run(config_t *cfg, const run_as_t *as, log_t *log, char *const *argv)
         return 1;
     }
     for (i = 0; i < (size_t)m->sets[0].n; i++) {
-        log_msg(log, LOG_LVL_INFO, "listening on %s (port %d)",
-                m->inherited ? "a passed socket" : cfg->listen[i],
-                net_local_port(m->sets[0].fds[i]));
+        char where[NET_DESCRIBE_LEN];
+        log_msg(log, LOG_LVL_INFO, "listening on %s%s",
+                net_describe_listener(m->sets[0].fds[i], where),
+                m->inherited ? " (a passed socket)" : "");
     }
     write_port_file(m);
     prepare_access_log(m, cfg);
