@@ -62,6 +62,12 @@ class Result(unittest.TextTestResult):
         super().addError(test, err)
         self.failed += 1
 
+    def addSubTest(self, test, subtest, err):
+        # a failed subTest never reaches addFailure/addError: count it here
+        super().addSubTest(test, subtest, err)
+        if err is not None:
+            self.failed += 1
+
     def addUnexpectedSuccess(self, test):
         super().addUnexpectedSuccess(test)
         self.failed += 1
