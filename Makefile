@@ -51,8 +51,10 @@ $(OBJDIR)/%.o: %.c
 $(OBJDIR)/test_%: tests/unit/test_%.c $(COMMON_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
 
+# make run [CONF=file]: another config (a copy with another listen =) without editing ours
+CONF = conf/forkd.ini
 run: all
-	$(BIN) -c conf/forkd.ini
+	$(BIN) -c $(CONF)
 
 # everything under AddressSanitizer + UndefinedBehaviorSanitizer; ASan fills whole
 # allocations with 0xbe, so a field left uninitialised is noticed, not read as zero
@@ -74,7 +76,7 @@ $(BUILD)/fuzz_http_parser: tests/fuzz/fuzz_http_parser.c common/http_parser.c co
 # forkd, nginx and a canned-response probe side by side: a table of medians and ratios
 bench:
 	@sh scripts/deps.sh build bench
-	@$(MAKE) --no-print-directory $(BUILD)/forkd
+	@$(MAKE) --no-print-directory SANITIZE= $(BUILD)/forkd
 	python3 tests/bench/bench.py $(BENCH_ARGS)
 
 # the worker's connection code fed through a socketpair (everything but main.c)
@@ -106,6 +108,8 @@ format-check:
 
 # make install [PREFIX=/usr/local] [DESTDIR=...]: the binary, the units, the site,
 # the config (never overwriting one that is there), logrotate and manual pages.
+# The binary is always the release build, built here: a SANITIZE= of the caller (or of a
+# parent make, through MAKEFLAGS) is overridden on the sub-make's command line.
 PREFIX ?= /usr/local
 SBINDIR := $(PREFIX)/sbin
 SYSCONFDIR ?= /etc
@@ -114,7 +118,8 @@ WWWDIR := $(PREFIX)/share/forkd/www
 MANDIR := $(PREFIX)/share/man
 INSTALL_SUBST := sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
 
-install: all
+install: deps
+	@$(MAKE) --no-print-directory SANITIZE= $(BUILD)/forkd
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/forkd $(DESTDIR)$(UNITDIR) \
 		$(DESTDIR)$(WWWDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
 		$(DESTDIR)$(SYSCONFDIR)/logrotate.d

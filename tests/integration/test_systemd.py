@@ -23,9 +23,50 @@ SOCKET_ACTIVATE = shutil.which("systemd-socket-activate")
 ANALYZE = shutil.which("systemd-analyze")
 
 
-def clean_make_env():
-    """Run make as if from a shell: not as a sub-make of `make test` (SANITIZE etc.)."""
-    return {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+# make's own variables, set for a sub-make (MAKEOVERRIDES, the jobserver in MAKEFLAGS...)
+MAKE_INTERNALS = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")
+
+
+def make_command_line(environ):
+    """The NAME=value words given on the command line of the make that runs us (`make
+    BUILD=/tmp/b test` reaches here as MAKEFLAGS="... -- SANITIZE=address,undefined
+    BUILD=/tmp/b"), as a list of (name, word); backslash escapes are undone."""
+    words, word, escaped = [], "", False
+    for c in environ.get("MAKEFLAGS", "") + " ":
+        if escaped:
+            word, escaped = word + c, False
+        elif c == "\\":
+            escaped = True
+        elif c == " ":
+            if word:
+                words.append(word)
+            word = ""
+        else:
+            word += c
+    if "--" not in words:
+        return []
+    found = []
+    for word in words[words.index("--") + 1:]:
+        m = re.match(r"([^:+?!=\s]+)\s*[:+?!]*=", word)
+        if m:
+            found.append((m.group(1), word))
+    return found
+
+
+def shell_make(*args, environ=None, input=None):
+    """Run `make ARGS` in the checkout as a user's shell would, not as a sub-make of the
+    `make test` running us: make's own variables and every variable given on that make's
+    command line (make exports them: SANITIZE=address,undefined of `make test`, CI=1...)
+    are left out. Only a BUILD= of that command line is passed on, on make's own command
+    line, so that a developer's build directory is used, not the checkout's build/.
+    Returns the CompletedProcess (text); environ defaults to os.environ."""
+    environ = os.environ if environ is None else environ
+    given = make_command_line(environ)
+    drop = set(MAKE_INTERNALS) | {name for name, _ in given}
+    env = {k: v for k, v in environ.items() if k not in drop}
+    keep = [word for name, word in given if name == "BUILD"]
+    return subprocess.run(["make"] + keep + list(args), cwd=REPO, env=env, input=input,
+                          capture_output=True, text=True, timeout=300)
 
 
 def get(port, target="/"):
@@ -246,8 +287,7 @@ class TestInstall(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.dest = tempfile.mkdtemp(prefix="forkd-install-")
-        out = subprocess.run(["make", "-s", "install", "DESTDIR=" + cls.dest], cwd=REPO,
-                             capture_output=True, text=True, timeout=300, env=clean_make_env())
+        out = shell_make("-s", "install", "DESTDIR=" + cls.dest)
         assert out.returncode == 0, out.stdout + out.stderr
 
     @classmethod
@@ -274,12 +314,50 @@ class TestInstall(unittest.TestCase):
         self.assertNotRegex(unit, r"@[A-Z]+@", "an install placeholder was left in the unit")
         self.assertIn("USR1", open(self.path("etc/logrotate.d/forkd")).read())
 
+    def test_make_runs_as_from_a_shell(self):
+        # what `make BUILD=/tmp/b test` hands its sub-make, and so these tests
+        parent = dict(os.environ, MAKELEVEL="1", MFLAGS="-s", SANITIZE="address,undefined",
+                      CI="1", BUILD="/tmp/b", MAKEOVERRIDES="${-*-command-variables-*-}",
+                      MAKEFLAGS="s -- SANITIZE=address,undefined CI=1 BUILD=/tmp/b")
+        self.assertEqual(make_command_line(parent), [
+            ("SANITIZE", "SANITIZE=address,undefined"), ("CI", "CI=1"), ("BUILD", "BUILD=/tmp/b")])
+        self.assertEqual(make_command_line({"MAKEFLAGS": r" -- A=x\ y B:=2"}),
+                         [("A", "A=x y"), ("B", "B:=2")])
+        # the make it runs sees BUILD on its command line, nothing else of the parent's
+        script = ("all:\n\t@echo 'BUILD=$(BUILD) $(origin BUILD) SANITIZE=$(SANITIZE) CI=$(CI) "
+                  "LEVEL=$(MAKELEVEL)'\n")
+        out = shell_make("-s", "-f", "/dev/stdin", environ=parent, input=script)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(out.stdout.strip(), "BUILD=/tmp/b command line SANITIZE= CI= LEVEL=0")
+
+    def test_install_is_a_release_build_whatever_the_callers_sanitize(self):
+        # make -n: what `make install` would run, from an empty build directory
+        build = tempfile.mkdtemp(prefix="forkd-build-")
+        sanitize = "SANITIZE=address,undefined"
+        base = {k: v for k, v in os.environ.items() if k not in MAKE_INTERNALS}
+        cases = (("on its command line", [sanitize], {}),
+                 ("from a parent make", [], {"MAKEFLAGS": " -- " + sanitize,
+                                             "SANITIZE": "address,undefined", "MAKELEVEL": "1"}))
+        try:
+            for name, args, env in cases:
+                with self.subTest(name):
+                    out = subprocess.run(["make", "-n", "install", "BUILD=" + build,
+                                          "DESTDIR=" + build + "/dest"] + args, cwd=REPO,
+                                         env=dict(base, **env), capture_output=True,
+                                         text=True, timeout=60)
+                    self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+                    sanitized = [ln for ln in out.stdout.splitlines() if "-fsanitize" in ln]
+                    self.assertFalse(sanitized, "built with sanitizers: %s" % sanitized[:1])
+                    self.assertIn("-o %s/forkd " % build, out.stdout)
+                    self.assertIn("install -m 755 %s/forkd " % build, out.stdout)
+        finally:
+            shutil.rmtree(build, ignore_errors=True)
+
     def test_existing_config_is_never_overwritten(self):
         ini = self.path("etc/forkd/forkd.ini")
         with open(ini, "a") as f:
             f.write("; admin's change\n")
-        out = subprocess.run(["make", "-s", "install", "DESTDIR=" + self.dest], cwd=REPO,
-                             capture_output=True, text=True, timeout=300, env=clean_make_env())
+        out = shell_make("-s", "install", "DESTDIR=" + self.dest)
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertIn("; admin's change", open(ini).read())
 
