@@ -84,6 +84,13 @@ fc_entry_t *filecache_get(filecache_t *fc, int root_fd, const char *path, uint64
         if (fstatat(root_fd, path[0] ? path : ".", &st, 0) != 0 || st.st_ino != e->ino
             || st.st_dev != e->dev || st.st_size != e->size || st.st_mtim.tv_sec != e->mtim.tv_sec
             || st.st_mtim.tv_nsec != e->mtim.tv_nsec) {
+            /*
+             * Gone or changed: out of the table now, or a large file's
+             * descriptor would keep a deleted file's blocks allocated while
+             * the worker lives. Responses still sending from it hold their
+             * own references; the last one frees it.
+             */
+            evict(fc, e);
             return NULL;
         }
         e->checked_ms = now_ms;

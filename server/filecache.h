@@ -57,8 +57,10 @@ void filecache_destroy(filecache_t *fc);
  * caller (release it with filecache_release()). Past valid_ms since its last
  * check (with valid_ms 0: always) one fstatat() tells whether the file is
  * still the same (inode, size, mtime); NULL when absent or changed: then open
- * the file and call filecache_put(). The stat follows symlinks, so a link
- * swapped to point elsewhere reads as changed and the open decides.
+ * the file and call filecache_put(). A changed entry is evicted at once (its
+ * descriptor closed when no response holds it any more), so a deleted file's
+ * space is freed. The stat follows symlinks, so a link swapped to point
+ * elsewhere reads as changed and the open decides.
  */
 fc_entry_t *filecache_get(filecache_t *fc, int root_fd, const char *path, uint64_t now_ms);
 
