@@ -1,39 +1,27 @@
-/* static: files from the docroot, never anything outside it (openat2 RESOLVE_BENEATH). */
+/* static: files from the docroot, never anything outside it (beneath_open()). */
 #include "static.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "beneath.h"
 #include "conn.h"
+#include "escape.h"
 #include "filecache.h"
 #include "httpdate.h"
 #include "worker.h"
 
+/* How every file and directory below the root is opened: a FIFO must not block us. */
+#define OPEN_FLAGS (O_RDONLY | O_NONBLOCK | O_NOCTTY)
+
 int static_open_root(const char *root)
 {
     return open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-}
-
-/*
- * Open rel (no leading '/') below root_fd. RESOLVE_BENEATH makes the kernel
- * refuse any "..", absolute symlink or symlink that leaves the root (EXDEV);
- * symlinks that stay inside it still work. O_NONBLOCK: a FIFO must not block us.
- */
-static int open_beneath(int root_fd, const char *rel)
-{
-    struct open_how how;
-
-    memset(&how, 0, sizeof(how));
-    how.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
-    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-    return (int)syscall(SYS_openat2, root_fd, rel[0] ? rel : ".", &how, sizeof(how));
 }
 
 static int errno_status(int err)
@@ -44,7 +32,7 @@ static int errno_status(int err)
     case ENAMETOOLONG: return 404;
     case EACCES:
     case EPERM:
-    case EXDEV: /* a symlink out of the root */
+    case EXDEV: /* a symlink out of the root, or an absolute one */
     case ELOOP: return 403;
     default: return 500;
     }
@@ -173,20 +161,49 @@ static int if_range_ok(const http_slice_t *v, const char *etag, time_t mtime)
     return httpdate_parse(v->p, v->len, &t) == 0 && t == mtime;
 }
 
-/* 301 to the directory's URL with a slash, keeping the query. */
+/* May c stand in a URI path as it is? RFC 3986 pchar and '/'; any other byte is %XX. */
+static int path_char_ok(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+           || (c != '\0' && strchr("/-._~!$&'()*+,;=:@", c) != NULL);
+}
+
+/*
+ * 301 to the directory's URL with a slash, keeping the query. The Location
+ * is built from the normalised path (decoded, dot segments and repeated
+ * slashes gone), percent-encoded again, so "//evil.example/../sub" goes to
+ * "/sub/", never to a "//host" another site; the raw target is never echoed.
+ * 414 when it does not fit.
+ */
 static int redirect_dir(req_t *req, resp_t *resp)
 {
+    static const char hex[] = "0123456789ABCDEF";
     char loc[8192];
-    const http_request_t *h = &req->h;
-    int n;
+    const http_slice_t *q = &req->h.query;
+    size_t i, n = 0;
 
-    if (h->query.p != NULL) {
-        n = snprintf(loc, sizeof(loc), "%.*s/?%.*s", (int)h->path.len, h->path.p, (int)h->query.len,
-                     h->query.p);
-    } else {
-        n = snprintf(loc, sizeof(loc), "%.*s/", (int)h->path.len, h->path.p);
+    for (i = 0; i < req->path_len && n + 3 < sizeof(loc); i++) {
+        unsigned char c = (unsigned char)req->path[i];
+        if (path_char_ok(c) && !(i == 1 && c == '/')) { /* "//" would name a host */
+            loc[n++] = (char)c;
+        } else {
+            loc[n++] = '%';
+            loc[n++] = hex[c >> 4];
+            loc[n++] = hex[c & 15];
+        }
     }
-    if (n < 0 || (size_t)n >= sizeof(loc) || resp_header(resp, "Location", loc) != 0) {
+    if (i < req->path_len || n + 2 + (q->p != NULL ? q->len : 0) >= sizeof(loc)) {
+        resp_error(resp, 414);
+        return HANDLER_DONE;
+    }
+    loc[n++] = '/';
+    if (q->p != NULL) {
+        loc[n++] = '?';
+        memcpy(loc + n, q->p, q->len);
+        n += q->len;
+    }
+    loc[n] = '\0';
+    if (resp_header(resp, "Location", loc) != 0) {
         resp_error(resp, 414);
         return HANDLER_DONE;
     }
@@ -293,12 +310,25 @@ static int serve(req_t *req, resp_t *resp, fc_entry_t *e, filecache_t *fc)
     return HANDLER_DONE;
 }
 
+/*
+ * Log "call("rel") failed: reason" at error level, rel escaped as in the
+ * access log: it is the client's decoded path, and a "%0a" in it must not
+ * start a forged line.
+ */
+static void log_failed(worker_t *w, const char *call, const char *rel, const char *reason)
+{
+    char esc[1024];
+
+    log_msg(w->log, LOG_LVL_ERROR, "%s(\"%s\") failed: %s", call,
+            escape_str(esc, sizeof(esc), rel, strlen(rel)), reason);
+}
+
 int static_handler(req_t *req, resp_t *resp, void *ctx)
 {
     worker_t *w = ctx;
     char rel[4096 + 256];
     struct stat st;
-    int fd, status;
+    int fd, status, err;
     uint64_t now = conn_now_ms();
     const char *name, *index = "";
     size_t plen = req->path_len - 1, ilen = 0; /* the path without its leading '/' */
@@ -321,26 +351,27 @@ int static_handler(req_t *req, resp_t *resp, void *ctx)
         return serve(req, resp, e, &w->fcache);
     }
 
-    fd = open_beneath(w->root_fd, rel);
+    fd = beneath_open(w->resolve, w->root_fd, rel, OPEN_FLAGS);
     if (fd < 0) {
-        status = errno_status(errno);
+        err = errno;
+        status = errno_status(err);
         if (status == 404 && req->path[req->path_len - 1] == '/') {
             /* a directory without an index file: no listing */
             struct stat dst;
-            int dfd = open_beneath(w->root_fd, req->path + 1);
+            int dfd = beneath_open(w->resolve, w->root_fd, req->path + 1, OPEN_FLAGS);
             if (dfd >= 0) {
                 status = fstat(dfd, &dst) == 0 && S_ISDIR(dst.st_mode) ? 403 : 404;
                 close(dfd);
             }
         }
         if (status == 500) {
-            log_msg(w->log, LOG_LVL_ERROR, "openat2(\"%s\") failed: %s", rel, strerror(errno));
+            log_failed(w, beneath_call(w->resolve), rel, strerror(err));
         }
         resp_error(resp, status);
         return HANDLER_DONE;
     }
     if (fstat(fd, &st) != 0) {
-        log_msg(w->log, LOG_LVL_ERROR, "fstat(\"%s\") failed: %s", rel, strerror(errno));
+        log_failed(w, "fstat", rel, strerror(errno));
         close(fd);
         resp_error(resp, 500);
         return HANDLER_DONE;
@@ -358,7 +389,7 @@ int static_handler(req_t *req, resp_t *resp, void *ctx)
     name = name ? name + 1 : rel;
     e = filecache_put(&w->fcache, rel, fd, &st, mime_type(w->mime, name, strlen(name)), now);
     if (e == NULL) {
-        log_msg(w->log, LOG_LVL_ERROR, "caching \"%s\" failed (out of memory or read error)", rel);
+        log_failed(w, "filecache_put", rel, "out of memory or read error");
         close(fd);
         resp_error(resp, 500);
         return HANDLER_DONE;

@@ -462,6 +462,7 @@ int worker_init_serving(worker_t *w)
         log_msg(w->log, LOG_LVL_ERROR, "open(\"%s\") failed: %s", w->cfg->root, strerror(errno));
         return -1;
     }
+    w->resolve = beneath_probe(NULL, 0); /* the master logs the choice */
     if ((w->cfg->status_path[0] != '\0' && status_register(&w->router, w) != 0)
         || (w->cfg->demo_enabled && demo_register(&w->router, w) != 0)
         || router_add(&w->router, "/", ROUTE_PREFIX,

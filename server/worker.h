@@ -7,6 +7,7 @@
 #include <sys/queue.h>
 #include <time.h>
 
+#include "beneath.h"
 #include "config.h"
 #include "filecache.h"
 #include "httpdate.h"
@@ -60,7 +61,8 @@ typedef struct worker {
     mime_table_t *mime;
     filecache_t fcache;
     router_t router;
-    int root_fd; /* O_PATH descriptor of [static] root */
+    int root_fd;            /* O_PATH descriptor of [static] root */
+    beneath_mode_t resolve; /* how files below root_fd are opened (beneath_probe()) */
 
     /* connections: every live one on a list (for shutdown), freed ones pooled */
     TAILQ_HEAD(conn_list, conn) conns; /* live connections */

@@ -1,12 +1,18 @@
 """Static files (RFC 9110 8, 13, 14, 15): docroot confinement, directories,
 percent-decoding, Content-Type, validators, conditional and range requests,
-405, and the sendfile path for a large file."""
+405, and the sendfile path for a large file. Every row runs with openat2()
+and again with the O_NOFOLLOW walk forced (FORKD_RESOLVE=walk), the way
+forkd resolves paths under systemd's seccomp filters; then the file cache
+closing what was deleted."""
 
 import os
 import random
+import re
+import socket
 import time
 
-from harness import ServerCase, build_request, format_imf_fixdate, parse_imf_fixdate
+from harness import (ServerCase, build_request, format_imf_fixdate, parse_imf_fixdate,
+                     wait_until)
 
 INDEX = b"<!DOCTYPE html><title>root</title><p>root index</p>\n"
 SUB_INDEX = b"<p>sub index</p>\n"
@@ -19,9 +25,17 @@ BIG = random.Random(1234).randbytes(1 << 20)
 RANGE = bytes(random.Random(99).randbytes(1000))
 MTIME = 1577966400  # Thu, 02 Jan 2020 12:00:00 GMT: fixed, so validators are predictable
 WEDNESDAY = 1577880000  # Wed, 01 Jan 2020 12:00:00 GMT
+SPACED_DIR = "dir with spaces"
+ODD_DIR = 'odd %?#"\u00e9'  # bytes a URI path must carry percent-encoded
+ODD_DIR_URL = "/odd%20%25%3F%23%22%C3%A9"
+FORGED = "x\n[error] forged"  # a socket file: open() gives ENXIO, logged with the path
+MAX_LINKS = 40  # symlinks one lookup may follow (the kernel's MAXSYMLINKS)
 
 
 class StaticTests(ServerCase):
+    # the call a failed open is logged under: openat2, or openat (the walk) where it fails
+    open_call = "openat2?"
+
     @classmethod
     def make_docroot(cls, root):
         def put(rel, data):
@@ -46,6 +60,19 @@ class StaticTests(ServerCase):
         os.symlink("../index.html", os.path.join(root, "sub", "link-up.html"))
         os.symlink("/etc/passwd", os.path.join(root, "link-outside"))
         os.symlink("../../../../../../etc", os.path.join(root, "link-etc"))
+        os.symlink(os.path.join(root, "plain.txt"), os.path.join(root, "link-abs-inside"))
+        os.symlink("../../www/plain.txt", os.path.join(root, "sub", "link-out-and-in"))
+        os.symlink("sub", os.path.join(root, "link-sub"))
+        os.symlink("loop-b", os.path.join(root, "loop-a"))
+        os.symlink("loop-a", os.path.join(root, "loop-b"))
+        os.symlink("nope", os.path.join(root, "dangling"))
+        for i in range(MAX_LINKS + 1):  # chain-0 -> chain-1 -> ... -> chain-40 -> plain.txt
+            target = "plain.txt" if i == MAX_LINKS else "chain-%d" % (i + 1)
+            os.symlink(target, os.path.join(root, "chain-%d" % i))
+        put(SPACED_DIR + "/index.html", SUB_INDEX)
+        put(ODD_DIR + "/index.html", SUB_INDEX)
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.bind(os.path.join(root, FORGED))
         os.mkfifo(os.path.join(root, "fifo.txt"))
         put("secret.txt", b"secret\n")
         os.chmod(os.path.join(root, "secret.txt"), 0o000)
@@ -103,6 +130,22 @@ class StaticTests(ServerCase):
         self.assertEqual(resp.status, 301)
         self.assertEqual(resp.get("Location"), "/sub/?a=1")
 
+    def test_dir_redirect_never_to_another_host(self):
+        # the Location comes from the normalised path: "//host" would be another site
+        resp = self.get("//evil.example/../sub")
+        self.assertEqual(resp.status, 301)
+        self.assertEqual(resp.get("Location"), "/sub/")
+
+    def test_dir_redirect_percent_encoded(self):
+        for target, location in (("/dir%20with%20spaces", "/dir%20with%20spaces/"),
+                                 ("/di%72%20with%20spaces?q=1", "/dir%20with%20spaces/?q=1"),
+                                 (ODD_DIR_URL, ODD_DIR_URL + "/"),
+                                 ("/link-sub", "/link-sub/")):
+            with self.subTest(target=target):
+                resp = self.get(target)
+                self.assertEqual((resp.status, resp.get("Location")), (301, location))
+                self.assertServes(location, SUB_INDEX)
+
     def test_dir_without_index(self):
         resp = self.get("/noindex/")
         self.assertIn(resp.status, (403, 404))
@@ -142,6 +185,19 @@ class StaticTests(ServerCase):
     def test_symlink_up_but_inside_root(self):
         self.assertServes("/sub/link-up.html", INDEX)
 
+    def test_symlink_to_dir_inside_root(self):
+        self.assertServes("/link-sub/index.html", SUB_INDEX)
+        self.assertServes("/link-sub/", SUB_INDEX)
+
+    def test_symlink_chain_at_the_limit(self):
+        self.assertServes("/chain-1", TXT)  # 40 symlinks
+
+    def test_dangling_symlink_404(self):
+        self.assertEqual(self.get("/dangling").status, 404)
+
+    def test_symlink_as_directory_404(self):
+        self.assertEqual(self.get("/link-inside.txt/x").status, 404)
+
     # -- never outside the root
 
     def test_traversal_dotdot(self):
@@ -174,6 +230,19 @@ class StaticTests(ServerCase):
     def test_symlink_dir_outside_root(self):
         self.assertNotServed("/link-etc/passwd")
 
+    def test_absolute_symlink_into_root_403(self):
+        # like RESOLVE_BENEATH: an absolute symlink is refused even when it points inside
+        self.assertNotServed("/link-abs-inside", (403,))
+
+    def test_symlink_out_and_back_in_403(self):
+        self.assertNotServed("/sub/link-out-and-in", (403,))
+
+    def test_symlink_loop_403(self):
+        self.assertNotServed("/loop-a", (403,))
+
+    def test_symlink_chain_over_the_limit_403(self):
+        self.assertNotServed("/chain-0", (403,))  # 41 symlinks: ELOOP
+
     def test_fifo_does_not_hang(self):
         conn = self.connect(timeout=3)
         started = time.monotonic()
@@ -181,6 +250,22 @@ class StaticTests(ServerCase):
         resp = conn.read_response()
         self.assertIn(resp.status, (403, 404))
         self.assertLess(time.monotonic() - started, 2)
+
+    def test_error_log_escapes_client_path(self):
+        # ENXIO (a socket file) maps to no status: logged, with the client's path escaped
+        resp = self.get("/x%0a%5Berror%5D%20forged")
+        self.assertEqual(resp.status, 500)
+        line = re.compile(r"\b%s\(\"x\\x0a\[error\] forged\"\) failed: " % self.open_call)
+
+        def logged():
+            text = self.server.log_text()
+            return text if line.search(text) else None
+
+        text = wait_until(logged, 5)
+        self.assertIsNotNone(text, "no escaped %s line in the error log:\n%s"
+                             % (self.open_call, self.server.log_text()[-2000:]))
+        forged = [ln for ln in text.splitlines() if ln.startswith("[error] forged")]
+        self.assertEqual(forged, [], "a client forged an error-log line")
 
     def test_unreadable_file_403(self):
         if os.geteuid() == 0:
@@ -439,3 +524,99 @@ class StaticTestsWithoutCache(StaticTests):
     """Every static row again with [static] cache_entries = 0: files opened per request."""
 
     config = {"static": {"cache_entries": "0"}}
+
+
+class WalkForced:
+    """Mixin: the server runs with FORKD_RESOLVE=walk, as under systemd's seccomp filters."""
+
+    open_call = "openat"
+
+    @classmethod
+    def setUpClass(cls):
+        saved = os.environ.get("FORKD_RESOLVE")
+        os.environ["FORKD_RESOLVE"] = "walk"
+        try:
+            super().setUpClass()
+        finally:
+            if saved is None:
+                del os.environ["FORKD_RESOLVE"]
+            else:
+                os.environ["FORKD_RESOLVE"] = saved
+
+
+class StaticTestsWalk(WalkForced, StaticTests):
+    """Every static row again with paths resolved by the openat(O_NOFOLLOW) walk."""
+
+
+class StaticTestsWalkWithoutCache(WalkForced, StaticTestsWithoutCache):
+    """The walk with the cache off: every request opens its file."""
+
+
+class StaticCacheEvictionTests(ServerCase):
+    """One worker (so the one that cached a file is the one asked again), the cache on:
+    a large file is cached as an open descriptor, which must go once the file is deleted."""
+
+    config = {"server": {"workers": "1"}}
+
+    def deleted_fds(self, path):
+        """(pid, fd) of worker descriptors still open on the deleted file path."""
+        held = []
+        for pid in self.server.worker_pids():
+            fddir = "/proc/%d/fd" % pid
+            try:
+                fds = os.listdir(fddir)
+            except OSError:
+                continue
+            for fd in fds:
+                try:
+                    target = os.readlink(os.path.join(fddir, fd))
+                except OSError:
+                    continue
+                if target == path + " (deleted)":
+                    held.append((pid, fd))
+        return held
+
+    def put(self, name, size):
+        path = os.path.join(self.docroot, name)
+        data = random.Random(size).randbytes(size)
+        with open(path, "wb") as f:
+            f.write(data)
+        self.addCleanup(lambda: os.path.exists(path) and os.unlink(path))
+        return path, data
+
+    def test_deleted_large_file_is_closed(self):
+        path, data = self.put("deleted.bin", 256 << 10)  # above cache_max_file (64 KiB)
+        self.assertEqual(self.request("GET", "/deleted.bin").body, data)
+        os.unlink(path)
+        self.assertEqual(self.request("GET", "/deleted.bin").status, 404)
+        held = wait_until(lambda: not self.deleted_fds(path), 5)
+        self.assertTrue(held, "a worker still holds the deleted file open: %r"
+                        % self.deleted_fds(path))
+
+    def test_deleted_while_sending(self):
+        # the entry leaves the cache, the response sending from it keeps its descriptor
+        path, data = self.put("sending.bin", 16 << 20)
+        sock = socket.socket()
+        self.addCleanup(sock.close)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 << 10)
+        sock.settimeout(5)
+        sock.connect(("127.0.0.1", self.port))
+        sock.sendall(build_request("GET", "/sending.bin"))
+        got = b""
+        while b"\r\n\r\n" not in got:
+            chunk = sock.recv(65536)
+            self.assertTrue(chunk, "closed before the head")
+            got += chunk
+        head, _, body = got.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 200 "), head)
+        os.unlink(path)
+        self.assertEqual(self.request("GET", "/sending.bin").status, 404)
+        self.assertTrue(self.deleted_fds(path), "the response lost its file before the end")
+        body = bytearray(body)
+        while len(body) < len(data):
+            chunk = sock.recv(1 << 20)
+            self.assertTrue(chunk, "closed after %d of %d bytes" % (len(body), len(data)))
+            body += chunk
+        self.assertTrue(bytes(body) == data, "the body differs from the deleted file")
+        self.assertTrue(wait_until(lambda: not self.deleted_fds(path), 5),
+                        "a worker still holds the deleted file open")
