@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "beneath.h"
 #include "escape.h"
 #include "net.h"
 #include "pidfile.h"
@@ -931,6 +932,19 @@ static void raise_nofile(master_t *m)
 }
 
 /*
+ * Say once how static files will be opened: the workers make the same
+ * choice (beneath_probe()), silently. Under a seccomp filter that refuses
+ * openat2() (systemd's RestrictSUIDSGID=, DynamicUser=) it is the walk.
+ */
+static void log_resolve_mode(master_t *m)
+{
+    char why[160];
+
+    beneath_probe(why, sizeof(why));
+    log_msg(m->log, LOG_LVL_INFO, "static files: %s", why);
+}
+
+/*
  * Set 0 from systemd (LISTEN_FDS) or from the master we upgrade (then its pid
  * is in FORKD_UPGRADE_PARENT). 0 ok (possibly none), -1 logged.
  */
@@ -1035,6 +1049,7 @@ int master_run(config_t *cfg, const run_as_t *as, log_t *log, char *const *argv)
                 m->inherited ? " (a passed socket)" : "");
     }
     write_port_file(m);
+    log_resolve_mode(m);
     prepare_access_log(m, cfg);
     respawn(m);
     log_msg(log, LOG_LVL_INFO, "forkd started: %d workers", m->nworkers);
