@@ -61,7 +61,7 @@ typedef struct {
     char allow[512];        /* CIDR list, checked by net_parse_cidr_list() */
 
     /* where it came from, for messages about it after loading */
-    char path[CONFIG_PATH_MAX]; /* the file as named to config_load() */
+    char path[CONFIG_PATH_MAX];         /* the file as named to config_load() */
     uint16_t key_line[CONFIG_MAX_KEYS]; /* line of each key set in the file, 0 = default */
 } config_t;
 

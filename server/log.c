@@ -69,8 +69,7 @@ int log_prepare_file(const char *path, uid_t owner, gid_t group, char *err, size
     return 0;
 }
 
-int log_open(log_t *log, const config_t *cfg, uid_t owner, gid_t group, char *err,
-             size_t errlen)
+int log_open(log_t *log, const config_t *cfg, uid_t owner, gid_t group, char *err, size_t errlen)
 {
     log->level = cfg->level;
     log->owner = owner;

@@ -38,8 +38,7 @@ int log_prepare_file(const char *path, uid_t owner, gid_t group, char *err, size
  * remembering owner/group for log_reopen(). 0 ok, -1 with err set (the log
  * then writes to stderr).
  */
-int log_open(log_t *log, const config_t *cfg, uid_t owner, gid_t group, char *err,
-             size_t errlen);
+int log_open(log_t *log, const config_t *cfg, uid_t owner, gid_t group, char *err, size_t errlen);
 
 /* Write one line "2026/11/28 10:00:00 [error] 123: message" if level is enabled. */
 void log_msg(const log_t *log, log_level_t level, const char *fmt, ...)

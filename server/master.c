@@ -28,11 +28,11 @@
 #define QUICK_DEATH_S 2        /* dying sooner, having served nothing, counts toward backoff */
 #define READY_WAIT_MS 5000     /* reload: how long the new generation may take to serve */
 #define TICK_MS 100
-#define STATUS_EVERY_MS 2000 /* systemd STATUS= line */
-#define FRESH_BEAT_MS 5000   /* a worker whose heartbeat is this fresh is serving */
+#define STATUS_EVERY_MS 2000  /* systemd STATUS= line */
+#define FRESH_BEAT_MS 5000    /* a worker whose heartbeat is this fresh is serving */
 #define REPLACE_GRACE_MS 5000 /* time to replace a worker after worker_timeout killed it */
-#define MAX_RELOAD_WAITERS 8 /* forkd -s reload processes waiting for the outcome */
-#define RELOAD_ASK 0x666f726b    /* sigqueue() value of a HUP that wants an answer ("fork") */
+#define MAX_RELOAD_WAITERS 8  /* forkd -s reload processes waiting for the outcome */
+#define RELOAD_ASK 0x666f726b /* sigqueue() value of a HUP that wants an answer ("fork") */
 /* the answer's signal: ignored by default, so a stray one harms no process */
 #define RELOAD_REPLY_SIGNAL SIGURG
 
@@ -81,9 +81,9 @@ typedef struct {
     char exe[CONFIG_PATH_MAX];
     char *const *argv;
     uint64_t next_status, last_status_ms, next_watchdog, watchdog_ms;
-    uint64_t last_requests;    /* requests counted at the last STATUS= line */
-    uint64_t retired_requests; /* requests of workers that have exited */
-    uint64_t last_serving_ms;  /* when a worker last had a fresh heartbeat */
+    uint64_t last_requests;                   /* requests counted at the last STATUS= line */
+    uint64_t retired_requests;                /* requests of workers that have exited */
+    uint64_t last_serving_ms;                 /* when a worker last had a fresh heartbeat */
     pid_t reload_waiters[MAX_RELOAD_WAITERS]; /* forkd -s reload: told the outcome */
     int nreload_waiters;
     run_as_t as; /* who the workers run as */
@@ -1026,8 +1026,9 @@ int master_run(config_t *cfg, const run_as_t *as, log_t *log, char *const *argv)
 
     raise_nofile(m);
     if (geteuid() == 0 && !as->drop) {
-        log_msg(log, LOG_LVL_WARN, "running as root with no [server] user: the workers keep root's "
-                                   "privileges (set user = an unprivileged account)");
+        log_msg(log, LOG_LVL_WARN,
+                "running as root with no [server] user: the workers keep root's "
+                "privileges (set user = an unprivileged account)");
     } else if (cfg->user[0] != '\0' && !as->drop) {
         log_msg(log, LOG_LVL_WARN, "user \"%s\" ignored: not running as root", cfg->user);
     }

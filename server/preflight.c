@@ -23,8 +23,8 @@ static int refuse(const config_t *cfg, const char *section, const char *name,
     va_list ap;
     int n;
 
-    n = snprintf(err, CONFIG_ERR_LEN, "%.200s:%d: %s: ", cfg->path,
-                 config_line(cfg, section, name), name);
+    n = snprintf(err, CONFIG_ERR_LEN, "%.200s:%d: %s: ", cfg->path, config_line(cfg, section, name),
+                 name);
     va_start(ap, fmt);
     vsnprintf(err + n, CONFIG_ERR_LEN - (size_t)n, fmt, ap);
     va_end(ap);
@@ -144,8 +144,8 @@ static int worker_checks(const config_t *cfg, const char *who, char err[CONFIG_E
     }
     if (cfg->access_log[0] != '\0' && lstat(cfg->access_log, &st) == 0
         && faccessat(AT_FDCWD, cfg->access_log, W_OK, AT_EACCESS) != 0) {
-        return refuse(cfg, "log", "access_log", err, "'%s' is not writable%s: %s",
-                      cfg->access_log, who, strerror(errno));
+        return refuse(cfg, "log", "access_log", err, "'%s' is not writable%s: %s", cfg->access_log,
+                      who, strerror(errno));
     }
     return 0;
 }
