@@ -207,8 +207,10 @@ class Server:
 
     def kill(self):
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()  # the workers follow (PR_SET_PDEATHSIG)
+            self.proc.kill()  # the workers follow (PR_SET_PDEATHSIG, set again after setuid)
             self.proc.wait()
+        if getattr(self, "_stderr", None) is not None:
+            self._stderr.close()
         _live_servers.discard(self)
 
     def worker_pids(self):
