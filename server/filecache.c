@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 static uint32_t hash_path(const char *s)
@@ -20,7 +21,9 @@ int filecache_init(filecache_t *fc, size_t max_entries, size_t max_file, uint32_
 {
     memset(fc, 0, sizeof(*fc));
     TAILQ_INIT(&fc->lru);
+    TAILQ_INIT(&fc->fdlru);
     fc->max_entries = max_entries;
+    fc->max_fds = max_entries;
     fc->max_file = max_file;
     fc->valid_ms = valid_ms;
     if (max_entries == 0) {
@@ -32,6 +35,33 @@ int filecache_init(filecache_t *fc, size_t max_entries, size_t max_file, uint32_
     }
     fc->buckets = calloc(fc->nbuckets, sizeof(fc_entry_t *));
     return fc->buckets ? 0 : -1;
+}
+
+size_t filecache_fd_cap(uint64_t nofile, uint64_t max_connections)
+{
+    uint64_t usable = nofile > FILECACHE_FD_RESERVE ? nofile - FILECACHE_FD_RESERVE : 0;
+    uint64_t conns = usable - usable / 4; /* connections count for 3/4 at most */
+    uint64_t cap;
+
+    if (max_connections < conns) {
+        conns = max_connections;
+    }
+    cap = (usable - conns) / 2;
+    return cap > SIZE_MAX ? SIZE_MAX : (size_t)cap;
+}
+
+size_t filecache_limit_fds(filecache_t *fc, uint64_t max_connections, uint64_t *nofile)
+{
+    struct rlimit rl;
+    size_t cap;
+
+    *nofile = getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY
+                  ? UINT64_MAX
+                  : (uint64_t)rl.rlim_cur;
+    cap = filecache_fd_cap(*nofile, max_connections);
+    fc->max_fds = fc->max_entries < cap ? fc->max_entries : cap;
+    fc->fds_limited = 1;
+    return fc->max_fds;
 }
 
 static void entry_free(fc_entry_t *e)
@@ -53,6 +83,10 @@ static void evict(filecache_t *fc, fc_entry_t *e)
     }
     *pp = e->hnext;
     TAILQ_REMOVE(&fc->lru, e, lru);
+    if (e->fd >= 0) {
+        TAILQ_REMOVE(&fc->fdlru, e, fdlru);
+        fc->nfds--;
+    }
     e->in_table = 0;
     fc->count--;
     filecache_release(fc, e);
@@ -99,8 +133,27 @@ fc_entry_t *filecache_get(filecache_t *fc, int root_fd, const char *path, uint64
         TAILQ_REMOVE(&fc->lru, e, lru);
         TAILQ_INSERT_HEAD(&fc->lru, e, lru);
     }
+    if (e->fd >= 0 && TAILQ_FIRST(&fc->fdlru) != e) {
+        TAILQ_REMOVE(&fc->fdlru, e, fdlru);
+        TAILQ_INSERT_HEAD(&fc->fdlru, e, fdlru);
+    }
     e->refs++;
     return e;
+}
+
+size_t filecache_shed(filecache_t *fc, size_t n)
+{
+    fc_entry_t *e, *prev;
+    size_t closed = 0;
+
+    for (e = TAILQ_LAST(&fc->fdlru, fc_fdlru); e != NULL && closed < n; e = prev) {
+        prev = TAILQ_PREV(e, fc_fdlru, fdlru);
+        if (e->refs == 1) {
+            evict(fc, e); /* the last reference: entry_free() closes the fd */
+            closed++;
+        }
+    }
+    return closed;
 }
 
 /* Fill e's metadata (size, mtime, ETag, Last-Modified, type) for the file open as fd. */
@@ -126,6 +179,7 @@ fc_entry_t *filecache_put(filecache_t *fc, const char *path, int fd, const struc
     fc_entry_t *e, *old;
     ssize_t n;
     size_t got = 0;
+    int small;
 
     e = malloc(sizeof(*e) + plen + 1);
     if (e == NULL) {
@@ -136,13 +190,14 @@ fc_entry_t *filecache_put(filecache_t *fc, const char *path, int fd, const struc
     e->hash = hash_path(path);
     e->checked_ms = now_ms;
     describe(e, fd, st, content_type);
-    if (fc->max_entries == 0) {
-        /* cache off: an entry for this response alone, the file sent from fd */
+    small = (uint64_t)st->st_size <= fc->max_file;
+    if (fc->max_entries == 0 || (!small && fc->max_fds == 0)) {
+        /* cache off, or no descriptor to spare: for this response alone, sent from fd */
         e->refs = 1;
         return e;
     }
 
-    if ((size_t)st->st_size <= fc->max_file) {
+    if (small) {
         /* small: read it once, answer from memory with a single writev() */
         e->data = malloc(st->st_size ? (size_t)st->st_size : 1);
         while (e->data != NULL && got < (size_t)st->st_size) {
@@ -168,9 +223,16 @@ fc_entry_t *filecache_put(filecache_t *fc, const char *path, int fd, const struc
     while (fc->count >= fc->max_entries && !TAILQ_EMPTY(&fc->lru)) {
         evict(fc, TAILQ_LAST(&fc->lru, fc_lru));
     }
+    while (e->fd >= 0 && fc->nfds >= fc->max_fds && !TAILQ_EMPTY(&fc->fdlru)) {
+        evict(fc, TAILQ_LAST(&fc->fdlru, fc_fdlru));
+    }
     e->hnext = fc->buckets[e->hash & (fc->nbuckets - 1)];
     fc->buckets[e->hash & (fc->nbuckets - 1)] = e;
     TAILQ_INSERT_HEAD(&fc->lru, e, lru);
+    if (e->fd >= 0) {
+        TAILQ_INSERT_HEAD(&fc->fdlru, e, fdlru);
+        fc->nfds++;
+    }
     e->in_table = 1;
     e->refs = 2; /* the table's and the caller's */
     fc->count++;

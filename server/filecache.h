@@ -11,14 +11,26 @@
 #include "httpdate.h"
 
 /*
+ * Descriptors a worker holds besides its connections and its cached files:
+ * stdio, the listening sockets, the error and access logs, epoll, libevent's
+ * signal pipe, the docroot, the directories a walk (beneath_open()) holds
+ * open. An idle worker holds about a dozen; the master's max_connections
+ * warning counts the same 32.
+ */
+#define FILECACHE_FD_RESERVE 32
+/* How many cached descriptors an open that fails with EMFILE or ENFILE frees at most. */
+#define FILECACHE_SHED_BATCH 16
+
+/*
  * One cached regular file. Small files are held in memory (data), larger
  * ones as an open descriptor (fd) sent with sendfile() at an offset, so any
  * number of responses share it. Entries are reference counted: the table
  * holds one reference, each response using the entry one more.
  */
 typedef struct fc_entry {
-    struct fc_entry *hnext;    /* hash chain */
-    TAILQ_ENTRY(fc_entry) lru; /* most recently used first */
+    struct fc_entry *hnext;      /* hash chain */
+    TAILQ_ENTRY(fc_entry) lru;   /* most recently used first */
+    TAILQ_ENTRY(fc_entry) fdlru; /* the same order, entries holding an fd only */
     uint32_t hash;
     int refs;
     int in_table;
@@ -41,13 +53,54 @@ typedef struct {
     size_t nbuckets; /* power of two */
     size_t count;
     TAILQ_HEAD(fc_lru, fc_entry) lru;
+    TAILQ_HEAD(fc_fdlru, fc_entry) fdlru;
+    size_t nfds;        /* entries in the table holding a descriptor */
     size_t max_entries; /* 0: the cache is off */
+    size_t max_fds;     /* at most this many of them hold a descriptor */
+    int fds_limited;    /* max_fds set by filecache_limit_fds() */
     size_t max_file;    /* files up to this size are held in memory */
     uint32_t valid_ms;  /* an entry is trusted this long before it is checked again */
+    /* the owner's once-a-second report of running out of descriptors */
+    uint64_t fd_report_ms;
+    uint32_t fd_unreported;
 } filecache_t;
 
-/* Set up an empty cache. 0 ok, -1 out of memory. */
+/*
+ * Set up an empty cache. Until filecache_limit_fds() every entry may hold a
+ * descriptor. 0 ok, -1 out of memory.
+ */
 int filecache_init(filecache_t *fc, size_t max_entries, size_t max_file, uint32_t valid_ms);
+
+/*
+ * How many cached files a worker may hold open under an open files limit
+ * of nofile (RLIM_INFINITY as UINT64_MAX) with max_connections connections.
+ * Each connection needs a descriptor and FILECACHE_FD_RESERVE go to the
+ * rest; of what is left the cache takes half, leaving the other half for
+ * descriptors the table does not count: a response still sending a file
+ * whose entry was evicted, a file opened per request (cache full or off),
+ * the directories of a walk. When max_connections claims more than 3/4 of
+ * the limit (it cannot be honoured: the master says so) the cache still
+ * gets 1/8, so a low limit does not turn it off; filecache_shed() gives
+ * those back on EMFILE. Pure: the master may call it to warn once.
+ */
+size_t filecache_fd_cap(uint64_t nofile, uint64_t max_connections);
+
+/*
+ * Cap the entries holding a descriptor at filecache_fd_cap() of this
+ * process's RLIMIT_NOFILE (read now: call it in the worker, after the
+ * master raised the limit) and set fds_limited. Entries held in memory are
+ * not limited. Returns the new max_fds (smaller than max_entries when the
+ * limit capped it) and the limit in *nofile.
+ */
+size_t filecache_limit_fds(filecache_t *fc, uint64_t max_connections, uint64_t *nofile);
+
+/*
+ * Out of descriptors (an open failed with EMFILE or ENFILE): close up to n
+ * cached descriptors that no response holds (the table's reference only),
+ * least recently used first, and drop their entries. Returns how many were
+ * closed: 0 when every cached descriptor is in use (or none is cached).
+ */
+size_t filecache_shed(filecache_t *fc, size_t n);
 
 /* Drop every entry (those still referenced are freed on their last release). */
 void filecache_destroy(filecache_t *fc);
@@ -67,8 +120,11 @@ fc_entry_t *filecache_get(filecache_t *fc, int root_fd, const char *path, uint64
 /*
  * Make an entry for the regular file open as fd (st from fstat()); replaces
  * any entry for path. Takes fd: it is kept, or closed once the contents are
- * read into memory. With the cache off (max_entries 0) the entry is the
- * caller's alone, freed with its last release. Returns the entry with a
+ * read into memory. A file kept as fd, with max_fds of them in the table,
+ * evicts the least recently used one of those (its descriptor closed when no
+ * response holds it any more). With the cache off (max_entries 0), or a file
+ * kept as fd with max_fds 0, the entry is the caller's alone, freed (fd
+ * closed) with its last release. Returns the entry with a
  * reference for the caller, or NULL on failure (out of memory, read error:
  * fd is still the caller's).
  */

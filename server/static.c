@@ -34,6 +34,8 @@ static int errno_status(int err)
     case EPERM:
     case EXDEV: /* a symlink out of the root, or an absolute one */
     case ELOOP: return 403;
+    case EMFILE:
+    case ENFILE: return 503; /* and nothing in the cache to give back */
     default: return 500;
     }
 }
@@ -323,11 +325,91 @@ static void log_failed(worker_t *w, const char *call, const char *rel, const cha
             escape_str(esc, sizeof(esc), rel, strlen(rel)), reason);
 }
 
+/*
+ * May a report about running out of descriptors be logged now? At most one
+ * a second: otherwise counted, and *unreported says how many were not
+ * logged since the last one (set when the answer is 1).
+ */
+static int fd_report_due(filecache_t *fc, uint64_t now, uint32_t *unreported)
+{
+    if (fc->fd_report_ms != 0 && now - fc->fd_report_ms < 1000) {
+        fc->fd_unreported++;
+        return 0;
+    }
+    fc->fd_report_ms = now;
+    *unreported = fc->fd_unreported;
+    fc->fd_unreported = 0;
+    return 1;
+}
+
+/* " (N more since the last report)" for a report after N unlogged ones, else "". */
+static const char *more_since(uint32_t more, char *buf, size_t len)
+{
+    if (more == 0) {
+        return "";
+    }
+    snprintf(buf, len, " (%u more since the last report)", more);
+    return buf;
+}
+
+/*
+ * beneath_open() of rel for static_handler. Out of descriptors (EMFILE,
+ * ENFILE), the file cache closes some it alone holds and the open is tried
+ * once more (a warning, at most once a second). Returns the fd, or -1 with
+ * errno set: EMFILE or ENFILE when nothing could be given back.
+ */
+static int open_file(worker_t *w, const char *rel, uint64_t now)
+{
+    int fd = beneath_open(w->resolve, w->root_fd, rel, OPEN_FLAGS);
+    int err = errno, first_err = errno;
+    size_t closed;
+    uint32_t more;
+    char since[64];
+
+    if (fd >= 0 || (err != EMFILE && err != ENFILE)) {
+        return fd;
+    }
+    closed = filecache_shed(&w->fcache, FILECACHE_SHED_BATCH);
+    if (closed == 0) {
+        errno = err;
+        return -1;
+    }
+    fd = beneath_open(w->resolve, w->root_fd, rel, OPEN_FLAGS);
+    err = errno;
+    if (fd_report_due(&w->fcache, now, &more)) {
+        log_msg(w->log, LOG_LVL_WARN,
+                "out of descriptors (%s): closed %zu cached files (%zu still open, at most %zu)%s",
+                strerror(first_err), closed, w->fcache.nfds, w->fcache.max_fds,
+                more_since(more, since, sizeof(since)));
+    }
+    errno = err;
+    return fd;
+}
+
+/*
+ * At the first request: cap the cached descriptors by the open files limit
+ * (filecache_limit_fds()) and warn when that is below [static]
+ * cache_entries. Once per worker start.
+ */
+static void limit_cache_fds(worker_t *w)
+{
+    uint64_t nofile;
+    size_t cap = filecache_limit_fds(&w->fcache, w->cfg->max_connections, &nofile);
+
+    if (cap < w->fcache.max_entries) {
+        log_msg(w->log, LOG_LVL_WARN,
+                "cache_entries %zu: at most %zu cached files are held open (open files "
+                "limit %llu, max_connections %u); small files held in memory are not limited",
+                w->fcache.max_entries, cap, (unsigned long long)nofile, w->cfg->max_connections);
+    }
+}
+
 int static_handler(req_t *req, resp_t *resp, void *ctx)
 {
     worker_t *w = ctx;
-    char rel[4096 + 256];
+    char rel[4096 + 256], why[160], since[64];
     struct stat st;
+    uint32_t more;
     int fd, status, err;
     uint64_t now = conn_now_ms();
     const char *name, *index = "";
@@ -346,12 +428,15 @@ int static_handler(req_t *req, resp_t *resp, void *ctx)
     memcpy(rel, req->path + 1, plen);
     memcpy(rel + plen, index, ilen);
     rel[plen + ilen] = '\0';
+    if (!w->fcache.fds_limited) {
+        limit_cache_fds(w);
+    }
     e = filecache_get(&w->fcache, w->root_fd, rel, now);
     if (e != NULL) {
         return serve(req, resp, e, &w->fcache);
     }
 
-    fd = beneath_open(w->resolve, w->root_fd, rel, OPEN_FLAGS);
+    fd = open_file(w, rel, now);
     if (fd < 0) {
         err = errno;
         status = errno_status(err);
@@ -366,8 +451,15 @@ int static_handler(req_t *req, resp_t *resp, void *ctx)
         }
         if (status == 500) {
             log_failed(w, beneath_call(w->resolve), rel, strerror(err));
+        } else if (status == 503 && fd_report_due(&w->fcache, now, &more)) {
+            snprintf(why, sizeof(why), "%s, no cached file to close: 503%s", strerror(err),
+                     more_since(more, since, sizeof(since)));
+            log_failed(w, beneath_call(w->resolve), rel, why);
         }
         resp_error(resp, status);
+        if (status == 503) {
+            resp_header(resp, "Retry-After", "1");
+        }
         return HANDLER_DONE;
     }
     if (fstat(fd, &st) != 0) {
