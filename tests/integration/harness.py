@@ -131,11 +131,13 @@ class Server:
 
     error_log goes to workdir/error.log; the process's own stdout/stderr (where
     sanitizers write) go to workdir/stderr.log. The access log, when enabled,
-    is workdir/access.log.
+    is workdir/access.log. wrapper: a command forkd runs under, which must exec
+    it (e.g. ["prlimit", "--nofile=256:256", "--"]), so proc.pid stays forkd's.
     """
 
-    def __init__(self, workdir, docroot, config=None, access_log=True):
+    def __init__(self, workdir, docroot, config=None, access_log=True, wrapper=None):
         self.workdir = workdir
+        self.wrapper = list(wrapper or [])
         self.docroot = docroot
         self.error_log = os.path.join(workdir, "error.log")
         self.stderr_log = os.path.join(workdir, "stderr.log")
@@ -162,7 +164,8 @@ class Server:
         env = dict(os.environ)
         env["FORKD_PORT_FILE"] = self.port_file
         self._stderr = open(self.stderr_log, "ab")
-        self.proc = subprocess.Popen([forkd_bin(), "-c", self.config_path], env=env,
+        argv = self.wrapper + [forkd_bin(), "-c", self.config_path]
+        self.proc = subprocess.Popen(argv, env=env,
                                      stdin=subprocess.DEVNULL, stdout=self._stderr,
                                      stderr=self._stderr, cwd=self.workdir)
         _live_servers.add(self)
@@ -480,6 +483,7 @@ class ServerCase(unittest.TestCase):
 
     config = None
     access_log = True
+    wrapper = None  # see Server
     # set by a test that kills a worker on purpose
     expect_worker_deaths = False
 
@@ -494,7 +498,7 @@ class ServerCase(unittest.TestCase):
         cls.docroot = os.path.join(cls.tmpdir, "www")
         os.mkdir(cls.docroot)
         cls.make_docroot(cls.docroot)
-        cls.server = Server(cls.tmpdir, cls.docroot, cls.config, cls.access_log)
+        cls.server = Server(cls.tmpdir, cls.docroot, cls.config, cls.access_log, cls.wrapper)
         try:
             cls.server.start()
         except Exception:
