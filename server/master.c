@@ -17,6 +17,7 @@
 
 #include "beneath.h"
 #include "escape.h"
+#include "listeners.h"
 #include "net.h"
 #include "pidfile.h"
 #include "scoreboard.h"
@@ -41,17 +42,12 @@ typedef struct {
     pid_t pid; /* 0 = slot unused */
     int generation;
     int index; /* 0..nworkers-1 in its generation */
-    time_t started;
+    uint64_t started_ms;
     int draining;     /* sent QUIT (or TERM when stopping) */
+    uint32_t sent;    /* bit (1 << sig) for each signal the master sent it */
     uint64_t kill_at; /* ms: SIGKILL if still alive then (0 = none) */
     int listen_set;   /* which socket set it was given */
 } proc_t;
-
-/* One set of listening sockets, as opened for a listen= value. */
-typedef struct {
-    int fds[CONFIG_MAX_LISTEN];
-    int n;
-} listen_set_t;
 
 typedef struct {
     config_t *cfg; /* the current config (owned) */
@@ -67,9 +63,11 @@ typedef struct {
     int drain_pending;    /* reload: older generations wait for the new one to serve */
     uint64_t drain_after; /* ms: drain them anyway after this */
 
-    int fails;            /* quick deaths in a row */
-    time_t respawn_after; /* no respawn before this */
-    int fatal;            /* a worker said its config cannot work: do not respawn */
+    int fails;              /* quick deaths in a row */
+    uint64_t respawn_after; /* ms: no respawn before this (the crash-loop backoff) */
+    int ever_served;        /* a worker has served: the config works */
+    int start_failed;       /* no worker could set up before one ever served: exit 1 */
+    int reload_failed;      /* the pending reload was reported failed (still retrying) */
 
     int stopping;         /* 0, SIGTERM (fast) or SIGQUIT (graceful) */
     int inherited;        /* set 0 came from systemd or an upgrading master */
@@ -110,49 +108,6 @@ static void write_port_file(master_t *m)
     }
 }
 
-static void close_set(listen_set_t *set)
-{
-    int i;
-
-    for (i = 0; i < set->n; i++) {
-        close(set->fds[i]);
-    }
-    set->n = 0;
-}
-
-/*
- * Open one socket per listen address of cfg into set. With port 0 and
- * reuse_port, later sets bind the port the first set got. 0 ok, -1 logged.
- */
-static int open_set(master_t *m, const config_t *cfg, listen_set_t *set, const listen_set_t *like)
-{
-    char err[NET_ERR_LEN];
-    net_addr_t addr;
-    int i, fd;
-
-    set->n = 0;
-    for (i = 0; i < cfg->nlisten; i++) {
-        if (net_parse_addr(cfg->listen[i], &addr, err) != 0) {
-            log_msg(m->log, LOG_LVL_ERROR, "listen %s: %s", cfg->listen[i], err);
-            close_set(set);
-            return -1;
-        }
-        if (like != NULL && like->n > i) {
-            int port = net_local_port(like->fds[i]);
-            ((struct sockaddr_in *)&addr.ss)->sin_port =
-                htons((uint16_t)port); /* same offset in v6 */
-        }
-        fd = net_listen(&addr, SOMAXCONN, cfg->reuse_port, err);
-        if (fd < 0) {
-            log_msg(m->log, LOG_LVL_ERROR, "listen %s: %s", cfg->listen[i], err);
-            close_set(set);
-            return -1;
-        }
-        set->fds[set->n++] = fd;
-    }
-    return 0;
-}
-
 /*
  * The socket set worker index i uses: with reuse_port its own (set i, bound
  * to the same address with SO_REUSEPORT, kept by the master across worker
@@ -160,10 +115,14 @@ static int open_set(master_t *m, const config_t *cfg, listen_set_t *set, const l
  */
 static int set_for(master_t *m, int index)
 {
+    char err[NET_ERR_LEN + 256];
+
     if (!m->cfg->reuse_port) {
         return 0;
     }
-    if (m->sets[index].n == 0 && open_set(m, m->cfg, &m->sets[index], &m->sets[0]) != 0) {
+    if (m->sets[index].n == 0
+        && listeners_open(&m->sets[index], m->cfg, &m->sets[0], err, sizeof(err)) != 0) {
+        log_msg(m->log, LOG_LVL_ERROR, "%s", err);
         return -1;
     }
     return index;
@@ -221,7 +180,8 @@ static int spawn(master_t *m, int index)
     m->procs[slot].pid = pid;
     m->procs[slot].generation = m->generation;
     m->procs[slot].index = index;
-    m->procs[slot].started = time(NULL);
+    m->procs[slot].started_ms = now_ms();
+    m->procs[slot].sent = 0;
     m->procs[slot].draining = 0;
     m->procs[slot].kill_at = 0;
     m->procs[slot].listen_set = set;
@@ -229,12 +189,19 @@ static int spawn(master_t *m, int index)
     return 0;
 }
 
+/* Signal one worker, remembering it: a death by a signal we sent is never a crash. */
+static void signal_proc(proc_t *p, int sig)
+{
+    p->sent |= 1u << sig;
+    kill(p->pid, sig);
+}
+
 /* Ask one worker to stop: QUIT drains within graceful_timeout, TERM stops now. */
 static void stop_proc(master_t *m, proc_t *p, int sig)
 {
     uint32_t grace = sig == SIGQUIT ? m->cfg->graceful_timeout : m->cfg->shutdown_timeout;
 
-    kill(p->pid, sig);
+    signal_proc(p, sig);
     if (!p->draining || sig == SIGTERM) {
         /* the worker keeps its own deadline; this one is for a worker that cannot */
         p->kill_at = now_ms() + grace + 1000;
@@ -252,10 +219,88 @@ static int live_procs(const master_t *m)
     return n;
 }
 
-/* Collect every exited worker and free its slot; note crashes for the backoff. */
+/*
+ * Workers that can take clients now: in their loop (idle or busy, not
+ * starting, not draining) with a fresh heartbeat.
+ */
+static int count_serving(const master_t *m, uint64_t now)
+{
+    int i, state, n = 0;
+    int64_t beat;
+
+    for (i = 0; i < SB_SLOTS; i++) {
+        if (m->procs[i].pid == 0) {
+            continue;
+        }
+        state = SB_GET(m->sb->slots[i].state);
+        beat = SB_GET(m->sb->slots[i].heartbeat);
+        if ((state == SB_IDLE || state == SB_BUSY) && beat != 0
+            && now - (uint64_t)beat <= FRESH_BEAT_MS) {
+            n++;
+        }
+    }
+    return n;
+}
+
+/* Say how a worker ended: at info when we asked for it, else as an error. */
+static void log_death(master_t *m, const proc_t *p, pid_t pid, int status)
+{
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && p->draining) {
+        log_msg(m->log, LOG_LVL_INFO, "worker %d.%d (pid %d) exited", p->generation, p->index,
+                (int)pid);
+    } else if (WIFSIGNALED(status) && (p->sent & (1u << WTERMSIG(status)))) {
+        log_msg(m->log, LOG_LVL_INFO, "worker %d.%d (pid %d) ended by the master's %s",
+                p->generation, p->index, (int)pid, strsignal(WTERMSIG(status)));
+    } else if (WIFSIGNALED(status)) {
+        log_msg(m->log, LOG_LVL_ERROR, "worker %d.%d (pid %d) killed by signal %d", p->generation,
+                p->index, (int)pid, WTERMSIG(status));
+    } else if (WEXITSTATUS(status) == WORKER_EXIT_SETUP) {
+        log_msg(m->log, LOG_LVL_ERROR, "worker %d.%d (pid %d) could not set up (see above)",
+                p->generation, p->index, (int)pid);
+    } else {
+        log_msg(m->log, LOG_LVL_ERROR, "worker %d.%d (pid %d) exited with status %d", p->generation,
+                p->index, (int)pid, WEXITSTATUS(status));
+    }
+}
+
+/*
+ * The crash-loop backoff. A worker that dies soon after its start without
+ * having answered anything (a failed setup: the docroot moved for a moment,
+ * no memory; a crash on the first request) is replaced at once the first
+ * time, then after 1, 2, 4 ... 32 s while it goes on; one that served and
+ * then died (killed, OOM) is replaced at once, so every slot stays filled.
+ * Nothing is ever given up for good. All on CLOCK_MONOTONIC.
+ */
+static void note_death(master_t *m, const proc_t *p, uint64_t served, int setup_failed)
+{
+    uint64_t now = now_ms();
+    int delay;
+
+    if (!setup_failed && (now - p->started_ms >= QUICK_DEATH_S * 1000 || served != 0)) {
+        m->fails = 0;
+        return;
+    }
+    if (m->fails > 0) {
+        delay = 1 << (m->fails - 1 < 5 ? m->fails - 1 : 5);
+        m->respawn_after = now + (uint64_t)delay * 1000;
+        if (setup_failed) {
+            log_msg(m->log, LOG_LVL_ERROR, "worker could not set up: respawning in %ds", delay);
+        } else {
+            log_msg(m->log, LOG_LVL_ERROR, "worker died within %ds: respawning in %ds",
+                    QUICK_DEATH_S, delay);
+        }
+    }
+    m->fails++;
+}
+
+/*
+ * Collect every exited worker and free its slot. A worker of the current
+ * generation that did not stop on our request feeds the backoff; one that
+ * could not set up before any worker ever served means the start failed.
+ */
 static void reap(master_t *m)
 {
-    int status, i;
+    int status, i, setup_failed;
     uint64_t served;
     pid_t pid;
     proc_t *p;
@@ -280,44 +325,16 @@ static void reap(master_t *m)
         served = SB_GET(m->sb->slots[i].requests);
         m->retired_requests += served; /* rates stay monotonic when workers leave */
         memset(&m->sb->slots[i], 0, sizeof(m->sb->slots[i]));
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && p->draining) {
-            log_msg(m->log, LOG_LVL_INFO, "worker %d.%d (pid %d) exited", p->generation, p->index,
-                    (int)pid);
-            continue;
-        }
-        if (WIFSIGNALED(status)) {
-            log_msg(m->log, LOG_LVL_ERROR, "worker %d.%d (pid %d) killed by signal %d",
-                    p->generation, p->index, (int)pid, WTERMSIG(status));
-        } else {
-            log_msg(m->log, LOG_LVL_ERROR, "worker %d.%d (pid %d) exited with status %d",
-                    p->generation, p->index, (int)pid, WEXITSTATUS(status));
-        }
-        if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_FATAL) {
-            log_msg(m->log, LOG_LVL_ERROR,
-                    "worker cannot run with this config: not respawning "
-                    "(fix it and reload)");
-            m->fatal = 1;
-        }
+        log_death(m, p, pid, status);
         if (p->draining || p->generation != m->generation) {
             continue;
         }
-        /*
-         * A crash loop is a worker that dies soon after its start without
-         * having answered anything (bad setup, a crash on the first request):
-         * back off. One that served and then died (killed, OOM) is replaced
-         * at once, so every slot stays filled.
-         */
-        if (time(NULL) - p->started < QUICK_DEATH_S && served == 0) {
-            /* the first quick death is replaced at once; a second in a row starts the backoff */
-            if (m->fails > 0) {
-                int delay = 1 << (m->fails - 1 < 5 ? m->fails - 1 : 5);
-                m->respawn_after = time(NULL) + delay;
-                log_msg(m->log, LOG_LVL_ERROR, "worker died within %ds: respawning in %ds",
-                        QUICK_DEATH_S, delay);
-            }
-            m->fails++;
-        } else {
-            m->fails = 0;
+        setup_failed = WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_SETUP;
+        if (setup_failed && !m->ever_served && count_serving(m, now_ms()) == 0) {
+            m->start_failed = 1;
+        }
+        if (!(WIFSIGNALED(status) && (p->sent & (1u << WTERMSIG(status))))) {
+            note_death(m, p, served, setup_failed);
         }
     }
 }
@@ -328,7 +345,7 @@ static void respawn(master_t *m)
     int have[MAX_WORKERS] = {0};
     int i;
 
-    if (m->stopping || m->fatal || time(NULL) < m->respawn_after) {
+    if (m->stopping || now_ms() < m->respawn_after) {
         return;
     }
     for (i = 0; i < SB_SLOTS; i++) {
@@ -367,7 +384,7 @@ static void check_heartbeats(master_t *m)
         if (p->kill_at != 0 && now >= p->kill_at) {
             log_msg(m->log, LOG_LVL_ERROR, "worker %d.%d (pid %d) did not stop in time: SIGKILL",
                     p->generation, p->index, (int)p->pid);
-            kill(p->pid, SIGKILL);
+            signal_proc(p, SIGKILL);
             p->kill_at = 0;
             continue;
         }
@@ -385,7 +402,7 @@ static void check_heartbeats(master_t *m)
                 p->generation, p->index, (int)p->pid, (unsigned long long)(now - (uint64_t)beat),
                 scoreboard_state_name(SB_GET(s->state)),
                 SB_GET(s->state) == SB_BUSY ? current : "");
-        kill(p->pid, SIGKILL);
+        signal_proc(p, SIGKILL);
         p->kill_at = 0;
         SB_SET(s->heartbeat, 0);
     }
@@ -408,32 +425,40 @@ static void reload_outcome(master_t *m, int result, const char *status)
     m->nreload_waiters = 0;
 }
 
-/* Drain every worker of an older generation once the new one serves. */
+/*
+ * Drain every worker of an older generation once the new one serves: all of
+ * it, or at least one worker after READY_WAIT_MS. While none serves, the old
+ * generation goes on serving and the new one is retried with the backoff;
+ * a waiting `forkd -s reload` hears that the reload failed.
+ */
 static void drain_old(master_t *m)
 {
-    char status[64];
+    char status[96];
     int i, serving = 0;
 
     if (!m->drain_pending) {
         return;
     }
-    if (m->fatal) {
-        /* the new workers cannot run: the old generation goes on serving */
-        m->drain_pending = 0;
-        log_msg(m->log, LOG_LVL_ERROR,
-                "reload failed: the new workers cannot start; "
-                "the previous generation keeps serving");
-        reload_outcome(m, MASTER_RELOAD_FAILED, "reload failed: the new workers cannot start");
-        return;
-    }
     for (i = 0; i < SB_SLOTS; i++) {
         proc_t *p = &m->procs[i];
-        if (p->pid != 0 && p->generation == m->generation
+        if (p->pid != 0 && p->generation == m->generation && !p->draining
             && SB_GET(m->sb->slots[i].state) != SB_STARTING) {
             serving++;
         }
     }
     if (serving < m->nworkers && now_ms() < m->drain_after) {
+        return;
+    }
+    if (serving == 0 && m->nworkers > 0) {
+        if (!m->reload_failed) {
+            m->reload_failed = 1;
+            log_msg(m->log, LOG_LVL_ERROR,
+                    "reload failed: no worker of generation %d could start within %dms; "
+                    "the previous generation keeps serving (retrying)",
+                    m->generation, READY_WAIT_MS);
+            reload_outcome(m, MASTER_RELOAD_FAILED,
+                           "reload failed: the new workers cannot start (retrying)");
+        }
         return;
     }
     m->drain_pending = 0;
@@ -458,19 +483,31 @@ static int workers_wanted(const config_t *cfg)
     return ncpu < 1 ? 1 : ncpu > MAX_WORKERS ? MAX_WORKERS : (int)ncpu;
 }
 
-static int same_listen(const config_t *a, const config_t *b)
+/* One line per socket of set: "<what> 127.0.0.1:8080". */
+static void log_listeners(master_t *m, const listen_set_t *set, const char *what)
 {
+    char where[NET_DESCRIBE_LEN];
     int i;
 
-    if (a->nlisten != b->nlisten || a->reuse_port != b->reuse_port) {
-        return 0;
+    for (i = 0; i < set->n; i++) {
+        log_msg(m->log, LOG_LVL_INFO, "%s %s", what, net_describe_listener(set->fds[i], where));
     }
-    for (i = 0; i < a->nlisten; i++) {
-        if (strcmp(a->listen[i], b->listen[i]) != 0) {
-            return 0;
+}
+
+/* After a reload changed listen: say which sockets of fresh were not in before. */
+static void log_new_listeners(master_t *m, const listen_set_t *fresh, const listen_set_t *before)
+{
+    listen_set_t added = {.n = 0};
+    int i, j;
+
+    for (i = 0; i < fresh->n; i++) {
+        for (j = 0; j < before->n && before->fds[j] != fresh->fds[i]; j++) {
+        }
+        if (j == before->n) {
+            added.fds[added.n++] = fresh->fds[i];
         }
     }
-    return 1;
+    log_listeners(m, &added, "listening on");
 }
 
 /*
@@ -511,7 +548,7 @@ static void reload(master_t *m)
 {
     config_t *cfg = malloc(sizeof(*cfg));
     char err[CONFIG_ERR_LEN];
-    listen_set_t fresh;
+    listen_set_t fresh, kept;
     run_as_t as;
     int i;
 
@@ -524,7 +561,7 @@ static void reload(master_t *m)
         refuse_reload(m, cfg, err);
         return;
     }
-    if (m->inherited && !same_listen(m->cfg, cfg)) {
+    if (m->inherited && !listeners_same(m->cfg, cfg)) {
         log_msg(m->log, LOG_LVL_WARN,
                 "reload: listen changed, but the sockets were passed in "
                 "(socket activation): keeping them");
@@ -532,14 +569,17 @@ static void reload(master_t *m)
         memcpy(cfg->listen, m->cfg->listen, sizeof(cfg->listen));
         cfg->reuse_port = 0;
     }
-    if (!same_listen(m->cfg, cfg)) {
-        if (open_set(m, cfg, &fresh, NULL) != 0) {
-            refuse_reload(m, cfg, "cannot listen on the new address");
+    if (!listeners_same(m->cfg, cfg)) {
+        kept = m->sets[0];
+        if (listeners_reopen(&fresh, &m->sets[0], m->cfg, cfg, err, sizeof(err)) != 0) {
+            refuse_reload(m, cfg, err);
             return;
         }
+        log_listeners(m, &m->sets[0], "no longer listening on");
         for (i = 0; i < MAX_WORKERS; i++) {
-            close_set(&m->sets[i]); /* old workers keep their copies until they exit */
+            listeners_close(&m->sets[i]); /* what is no longer wanted; old workers keep copies */
         }
+        log_new_listeners(m, &fresh, &kept);
         m->sets[0] = fresh;
         write_port_file(m);
     }
@@ -561,7 +601,7 @@ static void reload(master_t *m)
     m->generation++;
     SB_SET(m->sb->generation, m->generation);
     m->nworkers = workers_wanted(cfg);
-    m->fatal = 0;
+    m->reload_failed = 0;
     m->fails = 0;
     m->respawn_after = 0;
     log_msg(m->log, LOG_LVL_INFO, "reloading: starting generation %d with %d workers",
@@ -583,7 +623,7 @@ static void reopen_logs(master_t *m)
     prepare_access_log(m, m->cfg);
     for (i = 0; i < SB_SLOTS; i++) {
         if (m->procs[i].pid != 0) {
-            kill(m->procs[i].pid, SIGUSR1);
+            signal_proc(&m->procs[i], SIGUSR1);
         }
     }
     log_msg(m->log, LOG_LVL_INFO, "log files reopened");
@@ -601,7 +641,7 @@ static void shrink(master_t *m, int n)
      * price of SO_REUSEPORT; set 0 stays for the next worker 0).
      */
     for (i = n > 1 ? n : 1; m->cfg->reuse_port && i < MAX_WORKERS; i++) {
-        close_set(&m->sets[i]);
+        listeners_close(&m->sets[i]);
     }
     for (i = 0; i < SB_SLOTS; i++) {
         proc_t *p = &m->procs[i];
@@ -686,29 +726,6 @@ static uint64_t sum_slots(const master_t *m, size_t offset)
     return total;
 }
 
-/*
- * Workers that can take clients now: in their loop (idle or busy, not
- * starting, not draining) with a fresh heartbeat.
- */
-static int count_serving(const master_t *m, uint64_t now)
-{
-    int i, state, n = 0;
-    int64_t beat;
-
-    for (i = 0; i < SB_SLOTS; i++) {
-        if (m->procs[i].pid == 0) {
-            continue;
-        }
-        state = SB_GET(m->sb->slots[i].state);
-        beat = SB_GET(m->sb->slots[i].heartbeat);
-        if ((state == SB_IDLE || state == SB_BUSY) && beat != 0
-            && now - (uint64_t)beat <= FRESH_BEAT_MS) {
-            n++;
-        }
-    }
-    return n;
-}
-
 /* READY=1 once the first generation serves; an upgraded master also takes over. */
 static void tell_ready(master_t *m, int serving)
 {
@@ -767,6 +784,7 @@ static void notify_tick(master_t *m)
 
     if (serving > 0 || m->nworkers == 0) {
         m->last_serving_ms = now;
+        m->ever_served |= serving > 0;
     }
     if (!m->ready_sent && !m->stopping && serving >= m->nworkers) {
         tell_ready(m, serving);
@@ -887,7 +905,7 @@ static void handle(master_t *m, int sig, const siginfo_t *info)
     default: break;
     }
     reap(m);
-    if (m->fatal && !m->ready_sent && !m->stopping) {
+    if (m->start_failed && !m->stopping) {
         /* the first generation cannot run: never sit on the port with no worker */
         log_msg(m->log, LOG_LVL_ERROR, "cannot start: the workers cannot run (see above)");
         m->exit_status = 1;
@@ -983,6 +1001,7 @@ int master_run(config_t *cfg, const run_as_t *as, log_t *log, char *const *argv)
     struct timespec tick = {0, TICK_MS * 1000000L};
     sigset_t set;
     siginfo_t info;
+    char err[NET_ERR_LEN + 256];
     size_t i;
     int sig, rc;
 
@@ -1037,18 +1056,14 @@ int master_run(config_t *cfg, const run_as_t *as, log_t *log, char *const *argv)
         free(m);
         return 1;
     }
-    if (!m->inherited && open_set(m, cfg, &m->sets[0], NULL) != 0) {
+    if (!m->inherited && listeners_open(&m->sets[0], cfg, NULL, err, sizeof(err)) != 0) {
+        log_msg(log, LOG_LVL_ERROR, "%s", err);
         pidfile_remove(cfg->pid_file, getpid());
         scoreboard_destroy(m->sb);
         free(m);
         return 1;
     }
-    for (i = 0; i < (size_t)m->sets[0].n; i++) {
-        char where[NET_DESCRIBE_LEN];
-        log_msg(log, LOG_LVL_INFO, "listening on %s%s",
-                net_describe_listener(m->sets[0].fds[i], where),
-                m->inherited ? " (a passed socket)" : "");
-    }
+    log_listeners(m, &m->sets[0], m->inherited ? "listening on a passed socket:" : "listening on");
     write_port_file(m);
     log_resolve_mode(m);
     prepare_access_log(m, cfg);
@@ -1063,7 +1078,7 @@ int master_run(config_t *cfg, const run_as_t *as, log_t *log, char *const *argv)
         }
     }
     for (i = 0; i < MAX_WORKERS; i++) {
-        close_set(&m->sets[i]);
+        listeners_close(&m->sets[i]);
     }
     pidfile_remove(m->cfg->pid_file, getpid());
     log_msg(log, LOG_LVL_INFO, "forkd stopped");

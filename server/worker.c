@@ -574,7 +574,7 @@ int worker_run(const worker_args_t *args)
     w.root_fd = -1;
 
     if (setup(&w, args->listen_fds) != 0) {
-        rc = WORKER_EXIT_FATAL;
+        rc = WORKER_EXIT_SETUP;
     } else {
         /* the master blocks its signals; from here a worker takes them through its loop */
         sigemptyset(&none);

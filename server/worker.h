@@ -33,8 +33,11 @@ typedef struct {
     const run_as_t *as; /* the user to become before opening anything */
 } worker_args_t;
 
-/* Worker exit status that tells the master "fatal: do not respawn". */
-#define WORKER_EXIT_FATAL 2
+/*
+ * Worker exit status: its setup failed (logged). Before the first generation
+ * served, the start failed; later it is retried with the crash-loop backoff.
+ */
+#define WORKER_EXIT_SETUP 2
 
 typedef struct worker {
     const config_t *cfg;
@@ -91,7 +94,7 @@ typedef struct worker {
 /*
  * Run a worker until it is told to stop: build its event loop (after fork),
  * accept on the inherited listening fds, serve. Returns the process exit
- * status (0, or WORKER_EXIT_FATAL when it cannot run with this config).
+ * status (0, or WORKER_EXIT_SETUP when it could not set up).
  */
 int worker_run(const worker_args_t *args);
 
