@@ -476,22 +476,51 @@ static void access_log(conn_t *c, uint64_t body_bytes)
     accesslog_commit(&w->alog, (size_t)(p - line));
 }
 
+/* Did the client end the connection with this request (close, or HTTP/1.0 alone)? */
+static int client_closes(const http_request_t *h)
+{
+    return (h->flags & HTTP_REQ_CONN_CLOSE)
+           || (h->version_minor == 0 && !(h->flags & HTTP_REQ_CONN_KEEPALIVE));
+}
+
+/* Is part of the request body still unread (it would be parsed as the next request)? */
+static int body_unread(const conn_block_t *b)
+{
+    return b->body_left != 0 || (b->req.h.body_kind == HTTP_BODY_CHUNKED && !b->body_done);
+}
+
 /* Does this response keep the connection open for another request? */
 static int keep_alive(conn_t *c)
 {
     const config_t *cfg = c->w->cfg;
     conn_block_t *b = c->b;
-    const http_request_t *h = &b->req.h;
 
     if (b->resp.close || c->w->stopping || b->head_len == 0 || cfg->keepalive_timeout == 0
-        || c->requests + 1 >= cfg->keepalive_requests || (h->flags & HTTP_REQ_CONN_CLOSE)) {
+        || c->requests + 1 >= cfg->keepalive_requests || client_closes(&b->req.h)) {
         return 0;
     }
-    if (h->version_minor == 0 && !(h->flags & HTTP_REQ_CONN_KEEPALIVE)) {
-        return 0;
+    return !body_unread(b);
+}
+
+/*
+ * Closing after this response: may the client have sent, or be sending,
+ * bytes we have not read? A close() then resets the connection, and the
+ * reset destroys the answers the client has not read yet (all of them when
+ * it pipelines). So linger (RFC 9112 9.6): when bytes wait in in[] or in the
+ * socket (pipelined requests, an unread body), and whenever the close is our
+ * decision (keepalive_requests, a graceful stop, keep-alive off) rather than
+ * the client's, since it may be sending its next request right now.
+ */
+static int close_needs_linger(conn_t *c)
+{
+    conn_block_t *b = c->b;
+    int pending = 0;
+
+    if (b->resp.close || b->head_len == 0 || b->in_len > b->in_off || body_unread(b)
+        || !client_closes(&b->req.h)) {
+        return 1;
     }
-    /* an unread body would be parsed as the next request */
-    return b->body_left == 0 && (h->body_kind != HTTP_BODY_CHUNKED || b->body_done);
+    return ioctl(c->fd, FIONREAD, &pending) != 0 || pending > 0;
 }
 
 /* Write the status line and header lines into b->out. */
@@ -668,7 +697,7 @@ static void finish_response(conn_t *c, uint64_t body_bytes)
     scoreboard_done(c, body_bytes);
     c->requests++;
     if (!c->keepalive) {
-        if (b->resp.close) {
+        if (close_needs_linger(c)) {
             start_linger(c);
         } else {
             c->state = CONN_CLOSE;
@@ -992,16 +1021,28 @@ static void run(conn_t *c)
     }
 }
 
+/* Nothing queued in the socket: no input unread (1), or no output unacknowledged (0). */
+static int socket_quiet(int fd, int input)
+{
+    int n = 0;
+
+    return ioctl(fd, input ? FIONREAD : SIOCOUTQ, &n) == 0 && n == 0;
+}
+
 void conn_close_idle(worker_t *w)
 {
     conn_t *c, *next;
-    int pending;
 
     for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
         next = TAILQ_NEXT(c, link);
-        /* bytes waiting: a request is arriving, let the read event answer it */
-        if (c->state == CONN_IDLE && c->b == NULL
-            && (ioctl(c->fd, FIONREAD, &pending) != 0 || pending == 0)) {
+        /*
+         * Bytes waiting: a request is arriving, let the read event answer it.
+         * A lingering connection whose answers the client has all acknowledged
+         * has nothing left to lose: the stop need not wait for its client.
+         */
+        if (((c->state == CONN_IDLE && c->b == NULL)
+             || (c->state == CONN_LINGER && socket_quiet(c->fd, 0)))
+            && socket_quiet(c->fd, 1)) {
             conn_free(c);
         }
     }

@@ -84,7 +84,10 @@ struct conn {
 /* Take over an accepted socket (non-blocking) and start serving it. */
 void conn_accept(worker_t *w, int fd, const struct sockaddr_storage *peer);
 
-/* Close idle connections now (graceful stop); busy ones close after their response. */
+/*
+ * Close idle connections now (graceful stop), and lingering ones whose
+ * answers are all acknowledged; busy ones close after their response.
+ */
 void conn_close_idle(worker_t *w);
 
 /* Close the oldest idle keep-alive connection; 0 done, -1 when there is none. */
