@@ -35,7 +35,8 @@ typedef struct {
     uint64_t bytes;     /* response body bytes */
     uint64_t status[5]; /* responses 1xx .. 5xx */
     char current[SB_CURRENT_LEN];
-    char pad[56];
+    int32_t paused; /* not accepting for now (out of descriptors or memory, or full) */
+    char pad[52];
 } sb_slot_t;
 
 typedef struct {

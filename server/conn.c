@@ -28,6 +28,8 @@ static void begin_request(conn_t *c);
 static void dispatch(conn_t *c);
 static void start_error(conn_t *c, int status);
 static void start_response(conn_t *c);
+static void start_linger(conn_t *c);
+static void send_busy(worker_t *w, int fd);
 
 uint64_t conn_now_ms(void)
 {
@@ -128,28 +130,36 @@ static void abort_conn(conn_t *c)
     c->state = CONN_CLOSE;
 }
 
+/* A new buffer block (malloc, caller owns it); NULL when out of memory. */
+static conn_block_t *block_new(worker_t *w)
+{
+    char *mem = malloc(w->block_size);
+    conn_block_t *b;
+
+    if (mem == NULL) {
+        return NULL;
+    }
+    b = (conn_block_t *)mem;
+    b->headers = (http_header_t *)(mem + sizeof(conn_block_t));
+    b->in = (char *)(b->headers + w->cfg->max_headers);
+    b->in_cap = w->cfg->max_header_size + CONN_IN_SLACK;
+    b->path = b->in + b->in_cap;
+    /* request_cleanup() frees these: a fresh block must not hold malloc's leftovers */
+    b->body = NULL;
+    b->body_len = b->body_cap = 0;
+    return b;
+}
+
 /* Take a buffer block from the pool (or malloc); NULL when out of memory. */
 static conn_block_t *block_get(worker_t *w)
 {
     conn_block_t *b = w->free_blocks;
-    char *mem;
 
     if (b != NULL) {
         w->free_blocks = b->next_free;
         w->nfree_blocks--;
-    } else {
-        mem = malloc(w->block_size);
-        if (mem == NULL) {
-            return NULL;
-        }
-        b = (conn_block_t *)mem;
-        b->headers = (http_header_t *)(mem + sizeof(conn_block_t));
-        b->in = (char *)(b->headers + w->cfg->max_headers);
-        b->in_cap = w->cfg->max_header_size + CONN_IN_SLACK;
-        b->path = b->in + b->in_cap;
-        /* request_cleanup() frees these: a fresh block must not hold malloc's leftovers */
-        b->body = NULL;
-        b->body_len = b->body_cap = 0;
+    } else if ((b = block_new(w)) == NULL) {
+        return NULL;
     }
     b->in_len = 0;
     b->in_off = 0;
@@ -239,6 +249,49 @@ static void conn_free(conn_t *c)
     worker_conn_closed(w);
 }
 
+/*
+ * No memory for a conn_t: answer the fixed 503, then close as gently as a
+ * connection with no state can: shut our side and drop what the client sent
+ * so far (a close() over unread bytes would reset, and the reset could
+ * destroy the 503).
+ */
+static void refuse(worker_t *w, int fd)
+{
+    char buf[4096];
+    int i;
+
+    send_busy(w, fd);
+    shutdown(fd, SHUT_WR);
+    for (i = 0; i < 16 && read(fd, buf, sizeof(buf)) > 0; i++) {
+    }
+    close(fd);
+}
+
+int conn_reserve(worker_t *w)
+{
+    conn_t *c;
+    conn_block_t *b;
+
+    if (w->nfree_conns == 0) {
+        c = malloc(sizeof(*c));
+        if (c == NULL) {
+            worker_out_of_memory(w, sizeof(*c), 0);
+            return -1;
+        }
+        TAILQ_INSERT_HEAD(&w->free_conns, c, link);
+        w->nfree_conns++;
+    }
+    if (w->free_blocks == NULL) {
+        b = block_new(w);
+        if (b == NULL) {
+            worker_out_of_memory(w, w->block_size, 0);
+            return -1;
+        }
+        block_put(w, b);
+    }
+    return 0;
+}
+
 void conn_accept(worker_t *w, int fd, const struct sockaddr_storage *peer)
 {
     conn_t *c = TAILQ_FIRST(&w->free_conns);
@@ -249,8 +302,8 @@ void conn_accept(worker_t *w, int fd, const struct sockaddr_storage *peer)
     } else {
         c = malloc(sizeof(*c));
         if (c == NULL) {
-            log_msg(w->log, LOG_LVL_ERROR, "malloc(conn) failed");
-            close(fd);
+            refuse(w, fd);
+            worker_out_of_memory(w, sizeof(*c), 1);
             return;
         }
     }
@@ -282,8 +335,17 @@ static void do_read(conn_t *c)
     if (b == NULL) {
         b = c->b = block_get(w);
         if (b == NULL) {
-            log_msg(w->log, LOG_LVL_ERROR, "malloc(%zu) for a connection failed", w->block_size);
-            c->state = CONN_CLOSE;
+            /*
+             * A new client gets the fixed 503 (it may retry); a keep-alive one
+             * just the close, after which clients retry an idempotent request
+             * by themselves. Either way a lingering close, never a reset.
+             */
+            if (c->requests == 0) {
+                send_busy(w, c->fd);
+            }
+            idle_remove(c);
+            start_linger(c);
+            worker_out_of_memory(w, w->block_size, 1);
             return;
         }
         request_init(c);
@@ -561,6 +623,24 @@ static void build_head(conn_t *c)
         p += PUT_LIT(p, "Connection: close\r\n\r\n");
     }
     b->out_len = (size_t)(p - b->out);
+}
+
+/*
+ * Refuse a client for lack of memory: a fixed 503 built on the stack (no
+ * allocation), so it may retry where a reset would tell it nothing. The
+ * socket holds nothing of ours yet: a write this short does not block.
+ */
+static void send_busy(worker_t *w, int fd)
+{
+    char msg[256], *p = msg;
+    ssize_t n;
+
+    worker_update_time(w);
+    p += PUT_LIT(p, "HTTP/1.1 503 Service Unavailable\r\nServer: forkd\r\nDate: ");
+    p += put(p, w->date, HTTPDATE_LEN);
+    p += PUT_LIT(p, "\r\nContent-Length: 0\r\nRetry-After: 1\r\nConnection: close\r\n\r\n");
+    n = send(fd, msg, (size_t)(p - msg), MSG_NOSIGNAL);
+    (void)n; /* nothing more to do for a client that is gone */
 }
 
 /* Make the response ready to send: body source, HEAD handling, head bytes. */

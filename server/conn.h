@@ -81,7 +81,18 @@ struct conn {
     uint8_t addr[16]; /* peer address, for the access log */
 };
 
-/* Take over an accepted socket (non-blocking) and start serving it. */
+/*
+ * Make sure the pools hold what the next accepted client needs (a conn_t and
+ * a buffer block), so a worker out of memory finds out before it takes a
+ * client, not after. 0 ready; -1 out of memory, told to worker_out_of_memory():
+ * accept nothing now.
+ */
+int conn_reserve(worker_t *w);
+
+/*
+ * Take over an accepted socket (non-blocking) and start serving it. Out of
+ * memory, the client gets a fixed 503 and a gentle close (never a reset).
+ */
 void conn_accept(worker_t *w, int fd, const struct sockaddr_storage *peer);
 
 /*

@@ -25,10 +25,16 @@
 
 static void on_accept(evutil_socket_t fd, short what, void *arg);
 
+/*
+ * Listeners on or off. The scoreboard says whether this worker is holding off
+ * new clients because it cannot take them (out of descriptors or memory, or
+ * full): the fair spread of its siblings must not leave clients to it.
+ */
 static void listeners_enable(worker_t *w, int on)
 {
     int i;
 
+    SB_SET(w->slot->paused, (int32_t)(w->accept_paused || w->accept_full));
     for (i = 0; i < w->nlisten; i++) {
         if (on) {
             event_add(w->listen_ev[i], NULL);
@@ -41,11 +47,28 @@ static void listeners_enable(worker_t *w, int on)
 /* Listeners back on, unless something still holds them off. */
 static void listeners_resume(worker_t *w)
 {
+    SB_SET(w->slot->paused, (int32_t)(w->accept_paused || w->accept_full));
     if (!w->stopping && !w->accept_paused && !w->accept_full && !w->accept_yielding) {
         listeners_enable(w, 1);
     }
 }
 
+/* One line for the allocation failures counted since the last one. */
+static void nomem_report(worker_t *w)
+{
+    log_msg(w->log, LOG_LVL_ERROR,
+            "out of memory: malloc(%zu) failed %u times in the last second (%u clients closed); "
+            "new clients are left to the other workers meanwhile",
+            w->nomem_size, w->nomem_fails, w->nomem_closed);
+    w->nomem_logged_ms = conn_now_ms();
+    w->nomem_fails = w->nomem_closed = 0;
+}
+
+/*
+ * The pause is over: report the allocation failures of that second, if any,
+ * and listen again. Still out of memory, the next client finds out in
+ * conn_reserve() before it is taken, and the pause starts over.
+ */
 static void on_accept_retry(evutil_socket_t fd, short what, void *arg)
 {
     worker_t *w = arg;
@@ -53,17 +76,34 @@ static void on_accept_retry(evutil_socket_t fd, short what, void *arg)
     (void)what;
 
     w->accept_paused = 0;
+    if (w->nomem_fails > 0) {
+        nomem_report(w);
+    }
     listeners_resume(w);
 }
 
 /*
+ * Stop listening for a second (the kernel backlog holds new clients, and the
+ * siblings take them); connections being served go on.
+ */
+static void pause_a_second(worker_t *w)
+{
+    struct timeval one = {1, 0};
+
+    if (w->accept_paused || w->stopping) {
+        return;
+    }
+    w->accept_paused = 1;
+    listeners_enable(w, 0);
+    evtimer_add(w->accept_retry, &one);
+}
+
+/*
  * Out of descriptors: accepting again at once would spin on the same error.
- * Stop listening for a second (the kernel backlog holds new clients) and say
- * so at most once a second; connections being served go on.
+ * Pause, and say so at most once a second.
  */
 static void pause_accepting(worker_t *w, int err)
 {
-    struct timeval one = {1, 0};
     time_t now = time(NULL);
 
     if (now != w->last_emfile_log) {
@@ -71,9 +111,23 @@ static void pause_accepting(worker_t *w, int err)
         log_msg(w->log, LOG_LVL_ERROR, "accept4() failed: %s (pausing accept for 1s)",
                 strerror(err));
     }
-    w->accept_paused = 1;
-    listeners_enable(w, 0);
-    evtimer_add(w->accept_retry, &one);
+    pause_a_second(w);
+}
+
+/*
+ * Lines: one at once when the trouble starts (not paused, none for a second),
+ * then the count of each paused second from on_accept_retry(): a pause
+ * starts at or after the last line, so lines are at least a second apart.
+ */
+void worker_out_of_memory(worker_t *w, size_t size, int closed)
+{
+    w->nomem_size = size;
+    w->nomem_fails++;
+    w->nomem_closed += closed ? 1 : 0;
+    if (!w->accept_paused && conn_now_ms() - w->nomem_logged_ms >= 1000) {
+        nomem_report(w);
+    }
+    pause_a_second(w);
 }
 
 /*
@@ -136,7 +190,8 @@ static void siblings_read(const worker_t *w, siblings_t *s)
             continue;
         }
         state = SB_GET(o->state);
-        if (state != SB_IDLE && state != SB_BUSY) {
+        /* a sibling that is not accepting (paused, full) takes none of what we leave */
+        if ((state != SB_IDLE && state != SB_BUSY) || SB_GET(o->paused)) {
             continue;
         }
         s->n++;
@@ -177,13 +232,17 @@ static int accept_batch(worker_t *w, int fd, int fair)
     if (fair) {
         siblings_read(w, &sib);
     }
-    for (i = 0; i < ACCEPT_BATCH && !w->stopping; i++) {
+    for (i = 0; i < ACCEPT_BATCH && !w->stopping && !w->accept_paused; i++) {
         if (make_room(w) != 0) {
             return 0;
         }
         if (over_share(w, &sib)) {
             spread_yield(w, &sib);
             return 1;
+        }
+        /* out of memory: find out before a client is taken, and leave it to a sibling */
+        if (conn_reserve(w) != 0) {
+            return 0;
         }
         len = sizeof(peer);
         cfd = accept4(fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);

@@ -59,6 +59,11 @@ typedef struct worker {
     int yield_stalls;        /* yields in a row that no sibling used */
     time_t last_emfile_log;
     time_t last_full_log;
+    /* out of memory for new connections: counted, logged at most once a second */
+    uint64_t nomem_logged_ms; /* monotonic ms of the last line */
+    uint32_t nomem_fails;     /* allocations failed since that line */
+    uint32_t nomem_closed;    /* of them, connections closed */
+    size_t nomem_size;        /* bytes of the last one */
 
     accesslog_t alog;
     mime_table_t *mime;
@@ -117,5 +122,13 @@ void worker_check_accept(worker_t *w);
 
 /* Called by the connection code when a connection goes away (for graceful stop). */
 void worker_conn_closed(worker_t *w);
+
+/*
+ * The connection code could not allocate `size` bytes for a connection
+ * (closed: 1 if that closed an accepted client, 0 if none was taken yet).
+ * The worker stops accepting for a second, so its siblings take the new
+ * clients, and logs the failures at most once a second with their count.
+ */
+void worker_out_of_memory(worker_t *w, size_t size, int closed);
 
 #endif
