@@ -60,7 +60,6 @@ size_t filecache_limit_fds(filecache_t *fc, uint64_t max_connections, uint64_t *
                   : (uint64_t)rl.rlim_cur;
     cap = filecache_fd_cap(*nofile, max_connections);
     fc->max_fds = fc->max_entries < cap ? fc->max_entries : cap;
-    fc->fds_limited = 1;
     return fc->max_fds;
 }
 

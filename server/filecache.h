@@ -57,7 +57,6 @@ typedef struct {
     size_t nfds;        /* entries in the table holding a descriptor */
     size_t max_entries; /* 0: the cache is off */
     size_t max_fds;     /* at most this many of them hold a descriptor */
-    int fds_limited;    /* max_fds set by filecache_limit_fds() */
     size_t max_file;    /* files up to this size are held in memory */
     uint32_t valid_ms;  /* an entry is trusted this long before it is checked again */
     /* the owner's once-a-second report of running out of descriptors */
@@ -88,7 +87,7 @@ size_t filecache_fd_cap(uint64_t nofile, uint64_t max_connections);
 /*
  * Cap the entries holding a descriptor at filecache_fd_cap() of this
  * process's RLIMIT_NOFILE (read now: call it in the worker, after the
- * master raised the limit) and set fds_limited. Entries held in memory are
+ * master raised the limit). Entries held in memory are
  * not limited. Returns the new max_fds (smaller than max_entries when the
  * limit capped it) and the limit in *nofile.
  */

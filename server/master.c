@@ -17,6 +17,7 @@
 
 #include "beneath.h"
 #include "escape.h"
+#include "filecache.h"
 #include "listeners.h"
 #include "net.h"
 #include "pidfile.h"
@@ -938,12 +939,22 @@ static void raise_nofile(master_t *m)
             getrlimit(RLIMIT_NOFILE, &rl);
         }
     }
-    if ((uint64_t)m->cfg->max_connections + 32 > (uint64_t)rl.rlim_cur) {
+    if (m->cfg->cache_entries > filecache_fd_cap(rl.rlim_cur, m->cfg->max_connections)) {
+        log_msg(m->log, LOG_LVL_WARN,
+                "cache_entries %u: at most %zu cached files are held open per worker (open "
+                "files limit %llu, max_connections %u); small files held in memory are not "
+                "limited",
+                m->cfg->cache_entries, filecache_fd_cap(rl.rlim_cur, m->cfg->max_connections),
+                (unsigned long long)rl.rlim_cur, m->cfg->max_connections);
+    }
+    if ((uint64_t)m->cfg->max_connections + FILECACHE_FD_RESERVE > (uint64_t)rl.rlim_cur) {
         log_msg(m->log, LOG_LVL_WARN,
                 "max_connections %u cannot be honoured: the open files limit is %llu "
                 "(about %llu connections per worker; raise LimitNOFILE / ulimit -Hn)",
                 m->cfg->max_connections, (unsigned long long)rl.rlim_cur,
-                (unsigned long long)(rl.rlim_cur > 32 ? rl.rlim_cur - 32 : 0));
+                (unsigned long long)(rl.rlim_cur > FILECACHE_FD_RESERVE
+                                         ? rl.rlim_cur - FILECACHE_FD_RESERVE
+                                         : 0));
     } else {
         log_msg(m->log, LOG_LVL_INFO, "open files limit %llu", (unsigned long long)rl.rlim_cur);
     }

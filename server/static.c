@@ -386,24 +386,6 @@ static int open_file(worker_t *w, const char *rel, uint64_t now)
     return fd;
 }
 
-/*
- * At the first request: cap the cached descriptors by the open files limit
- * (filecache_limit_fds()) and warn when that is below [static]
- * cache_entries. Once per worker start.
- */
-static void limit_cache_fds(worker_t *w)
-{
-    uint64_t nofile;
-    size_t cap = filecache_limit_fds(&w->fcache, w->cfg->max_connections, &nofile);
-
-    if (cap < w->fcache.max_entries) {
-        log_msg(w->log, LOG_LVL_WARN,
-                "cache_entries %zu: at most %zu cached files are held open (open files "
-                "limit %llu, max_connections %u); small files held in memory are not limited",
-                w->fcache.max_entries, cap, (unsigned long long)nofile, w->cfg->max_connections);
-    }
-}
-
 int static_handler(req_t *req, resp_t *resp, void *ctx)
 {
     worker_t *w = ctx;
@@ -428,9 +410,6 @@ int static_handler(req_t *req, resp_t *resp, void *ctx)
     memcpy(rel, req->path + 1, plen);
     memcpy(rel + plen, index, ilen);
     rel[plen + ilen] = '\0';
-    if (!w->fcache.fds_limited) {
-        limit_cache_fds(w);
-    }
     e = filecache_get(&w->fcache, w->root_fd, rel, now);
     if (e != NULL) {
         return serve(req, resp, e, &w->fcache);

@@ -496,6 +496,7 @@ static int drop_privileges(worker_t *w)
 int worker_init_serving(worker_t *w)
 {
     char err[512];
+    uint64_t nofile;
 
     TAILQ_INIT(&w->conns);
     TAILQ_INIT(&w->idle);
@@ -515,6 +516,8 @@ int worker_init_serving(worker_t *w)
         log_msg(w->log, LOG_LVL_ERROR, "file cache: out of memory");
         return -1;
     }
+    /* cached descriptors count against the open files limit (the master warned once) */
+    filecache_limit_fds(&w->fcache, w->cfg->max_connections, &nofile);
     w->mime = mime_load("/etc/mime.types");
     w->root_fd = static_open_root(w->cfg->root);
     if (w->mime == NULL || w->root_fd < 0) {

@@ -91,7 +91,8 @@ class TestCacheFdsCappedByTheLimit(CacheFdsMixin, ServerCase):
     config = {"server": {"workers": "1"}, "http": {"max_connections": "64"}}
     # (256 - 32 reserved - 64 connections) / 2
     cap = 80
-    warning = ("cache_entries 1024: at most 80 cached files are held open (open files limit "
+    warning = ("cache_entries 1024: at most 80 cached files are held open per worker (open "
+               "files limit "
                "256, max_connections 64)")
 
     def test_every_file_then_uncached_ones_are_served(self):
