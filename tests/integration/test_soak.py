@@ -41,7 +41,7 @@ SETTLE_S = 30.0
 # the soak stops sending and checks the invariants this many times (the last at its end)
 CHECKPOINTS = 4
 # rounds of 20 x (HUP, USR1), 10 x (TTIN, USR1)
-SEQUENCE_ROUNDS = 5
+SEQUENCE_ROUNDS = 10
 # how long the master may take to pick a signal up from its pending set
 TAKE_S = 5.0
 # how the master says a worker ended: "worker 3.1 (pid 42) <how>"
