@@ -677,7 +677,7 @@ static void begin_stop(master_t *m, int sig)
  */
 static void upgrade(master_t *m)
 {
-    char fds[CONFIG_MAX_LISTEN * 8] = "", ppid[16];
+    char fds[CONFIG_MAX_LISTEN * 8] = "", ppid[16], self[16];
     sigset_t none;
     pid_t pid;
     int i;
@@ -702,6 +702,11 @@ static void upgrade(master_t *m)
         snprintf(ppid, sizeof(ppid), "%d", (int)getppid());
         setenv("FORKD_INHERIT_FDS", fds, 1);
         setenv("FORKD_UPGRADE_PARENT", ppid, 1);
+        if (getenv("WATCHDOG_PID") != NULL) {
+            /* systemd's watchdog names the main process; the new master will be it */
+            snprintf(self, sizeof(self), "%d", (int)getpid());
+            setenv("WATCHDOG_PID", self, 1);
+        }
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         execv(m->exe, m->argv);
