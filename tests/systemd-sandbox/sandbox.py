@@ -197,7 +197,9 @@ class Sandbox:
                 return "exited"
             for child in children(self.unshare_pid):
                 try:
-                    if os.readlink("/proc/%d/exe" % child) == systemd:
+                    # the path from the mount namespace's root: in a chroot (tests/fresh)
+                    # the chroot's directory comes first
+                    if os.readlink("/proc/%d/exe" % child).endswith(systemd):
                         return child
                 except OSError:
                     pass
