@@ -12,8 +12,10 @@ set -eu
 pkgs_build="gcc libc6-dev make pkg-config libevent-dev libinih-dev libsystemd-dev media-types"
 # systemd: systemd-analyze, systemd-socket-activate and the real-systemd sandbox (with
 # util-linux's unshare, nsenter, setpriv and mount, all essential or required);
-# man-db: systemd-analyze verify checks the units' man: links; logrotate runs inside it
-pkgs_test="libcmocka-dev python3 apache2-utils curl slowhttptest systemd man-db logrotate"
+# man-db: systemd-analyze verify checks the units' man: links; logrotate runs inside it;
+# wrk: test_soak's load; libfaketime: test_respawn's clock
+pkgs_test="libcmocka-dev python3 apache2-utils curl slowhttptest systemd man-db logrotate
+    wrk libfaketime"
 pkgs_fuzz="clang libclang-rt-14-dev"
 pkgs_format="clang-format"
 pkgs_bench="python3 nginx-light apache2-utils wrk"
