@@ -55,8 +55,7 @@ build_cached_root() {
     t0=$(now)
     mkdir -p "$CACHE"
     dir=$(mktemp -d "$CACHE/build.XXXXXX")
-    # shellcheck disable=SC2064  # expand now: the trap must remove this build's directory
-    trap "rm -rf --one-file-system '$dir'" EXIT
+    WORKDIRS+=("$dir") # removed by cleanup if this fails
     say "building a minbase $SUITE root from $MIRROR (cached in $TARBALL)"
     debootstrap --variant=minbase "$SUITE" "$dir/root" "$MIRROR" >"$dir/debootstrap.log" 2>&1 ||
         { tail -n 30 "$dir/debootstrap.log" >&2; die "debootstrap failed"; }
@@ -73,7 +72,6 @@ build_cached_root() {
     tar -C "$dir/root" --numeric-owner -czf "$dir/root.tar.gz" .
     mv "$dir/root.tar.gz" "$TARBALL"
     rm -rf --one-file-system "$dir"
-    trap - EXIT
     say "cached root built in $(($(now) - t0)) s ($(du -h "$TARBALL" | cut -f1))"
 }
 
@@ -220,9 +218,12 @@ run_root() {
     git clone -q --no-hardlinks "$REPO" "$work/root/root/forkd"
     git -C "$work/root/root/forkd" checkout -q --detach "$COMMIT"
     say "[$order] root $work/root, forkd $(git -C "$work/root/root/forkd" log --oneline -1)"
-    # --kill-child: if this script dies, so does every process of the root
+    # --kill-child: when unshare dies, so does every process of the root (cleanup)
     unshare --mount --pid --fork --propagation private --kill-child \
-        bash "$HERE/run.sh" --inside "$order" "$work" || rc=$?
+        bash "$HERE/run.sh" --inside "$order" "$work" &
+    INNER=$!
+    wait "$INNER" || rc=$?
+    INNER=''
     left=$(mounts_under "$work")
     [ -z "$left" ] || die "still mounted after the run, $work is kept: $left"
     if [ -s "$work/results" ]; then
@@ -240,9 +241,14 @@ run_root() {
     fi
 }
 
-# cleanup: on any exit, remove the work directories that nothing is mounted under.
+# cleanup: on any exit (a signal too), kill the root being run, if any, with all its
+# processes; remove the work directories that nothing is mounted under.
 cleanup() {
     local w
+    if [ -n "${INNER:-}" ]; then
+        kill -KILL "$INNER" 2>/dev/null || true
+        wait "$INNER" 2>/dev/null || true
+    fi
     [ -z "${FRESH_KEEP:-}" ] || return 0
     for w in "${WORKDIRS[@]}"; do
         [ -d "$w" ] || continue
@@ -262,11 +268,15 @@ main() {
         case "$order" in test-first | run-first) ;; *) die "unknown order '$order'" ;; esac
     done
     t0=$(now)
+    INNER='' WORKDIRS=()
+    trap cleanup EXIT
+    trap 'exit 129' HUP
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
     sh "$REPO/scripts/deps.sh" fresh
     COMMIT=$(git -C "$REPO" rev-parse HEAD) # the same commit in every root
     cached_root_is_fresh || build_cached_root
-    WORKDIRS=() RESULTS=() PASSED=0 FAILED=0
-    trap cleanup EXIT
+    RESULTS=() PASSED=0 FAILED=0
     for order in "${orders[@]}"; do
         run_root "$order"
     done
