@@ -18,7 +18,8 @@
 # mounts, so the real-systemd test can boot its sandbox), /dev, a tmpfs /run and the host's
 # resolv.conf are mounted there, and every mount and process goes with the namespace
 # whatever happens; the script then checks that nothing is left mounted under the root
-# before it removes it. Needs root and a network path to the Debian archive
+# before it removes it. A policy-rc.d keeps package installs from starting daemons (with
+# no init in the root, nginx-light's would serve port 80 of the host). Needs root and a network path to the Debian archive
 # ($FRESH_MIRROR, http://deb.debian.org/debian). Takes minutes: .ci/run runs it last.
 #
 # Usage: tests/fresh/run.sh [test-first] [run-first]   (default: both)
