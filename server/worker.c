@@ -592,12 +592,21 @@ static int setup(worker_t *w, const int *listen_fds)
     return 0;
 }
 
+/*
+ * Close everything on the way out. Signals are blocked first: freeing the
+ * signal events gives SIGUSR1 and SIGQUIT their default action back, and one
+ * sent by the master now (a logrotate USR1) must not turn a clean exit into a
+ * death by signal.
+ */
 static void teardown(worker_t *w)
 {
     struct event *evs[] = {w->sig_term,     w->sig_int,      w->sig_quit,    w->sig_usr1,
                            w->accept_retry, w->spread_timer, w->drain_timer, w->tick};
+    sigset_t all;
     size_t i;
 
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, NULL);
     conn_close_all(w);
     filecache_destroy(&w->fcache);
     accesslog_close(&w->alog, w->log);
