@@ -86,6 +86,58 @@ def wait_until(predicate, timeout, interval=0.01):
 
 
 # ---------------------------------------------------------------------------
+# make, as a user's shell runs it
+
+
+# make's own variables, set for a sub-make (MAKEOVERRIDES, the jobserver in MAKEFLAGS...)
+MAKE_INTERNALS = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")
+
+
+def make_command_line(environ):
+    """The NAME=value words given on the command line of the make that runs us (`make
+    BUILD=/tmp/b test` reaches here as MAKEFLAGS="... -- SANITIZE=address,undefined
+    BUILD=/tmp/b"), as a list of (name, word); backslash escapes are undone."""
+    words, word, escaped = [], "", False
+    for c in environ.get("MAKEFLAGS", "") + " ":
+        if escaped:
+            word, escaped = word + c, False
+        elif c == "\\":
+            escaped = True
+        elif c == " ":
+            if word:
+                words.append(word)
+            word = ""
+        else:
+            word += c
+    if "--" not in words:
+        return []
+    found = []
+    for word in words[words.index("--") + 1:]:
+        m = re.match(r"([^:+?!=\s]+)\s*[:+?!]*=", word)
+        if m:
+            found.append((m.group(1), word))
+    return found
+
+
+def shell_make(*args, environ=None, input=None, cwd=REPO, timeout=300):
+    """Run `make ARGS` in the checkout as a user's shell would, not as a sub-make of the
+    `make test` running us: make's own variables and every variable given on that make's
+    command line (make exports them: SANITIZE=address,undefined of `make test`, CI=1...)
+    are left out. Only a BUILD= of that command line is passed on, on make's own command
+    line, so that a developer's build directory is used, not the checkout's build/ (a
+    BUILD= among args wins).
+    Returns the CompletedProcess (text); environ defaults to os.environ, cwd to the checkout."""
+    environ = os.environ if environ is None else environ
+    given = make_command_line(environ)
+    drop = set(MAKE_INTERNALS) | {name for name, _ in given}
+    env = {k: v for k, v in environ.items() if k not in drop}
+    explicit = any(a.startswith("BUILD=") for a in args)
+    keep = [word for name, word in given if name == "BUILD" and not explicit]
+    return subprocess.run(["make"] + keep + list(args), cwd=cwd, env=env, input=input,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+# ---------------------------------------------------------------------------
 # Configuration
 
 

@@ -43,7 +43,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
-from harness import wait_until  # noqa: E402
+from harness import shell_make, wait_until  # noqa: E402
 
 SYSTEMD = "/lib/systemd/systemd"
 PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
@@ -116,18 +116,10 @@ def unavailable():
     return None
 
 
-def clean_make_env():
-    """The environment of a make run from a shell, not a sub-make of `make test`: no
-    MAKEFLAGS (which carry SANITIZE=... and BUILD=...), no SANITIZE."""
-    drop = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "SANITIZE", "BUILD")
-    return {k: v for k, v in os.environ.items() if k not in drop}
-
-
 def build_release(repo, build):
     """`make BUILD=build` on the host, as a user runs it: the release binary build/forkd,
     so that `make install` inside only copies files. Raises SandboxError with make's output."""
-    out = subprocess.run(["make", "-s", "BUILD=" + build], cwd=repo, env=clean_make_env(),
-                         capture_output=True, text=True, timeout=600)
+    out = shell_make("-s", "BUILD=" + build, cwd=repo, timeout=600)
     if out.returncode != 0:
         raise SandboxError("make BUILD=%s failed (%d):\n%s%s" % (build, out.returncode,
                                                                  out.stdout, out.stderr))
