@@ -243,13 +243,19 @@ static int count_serving(const master_t *m, uint64_t now)
     return n;
 }
 
+/* Did the worker die of a signal the master itself sent it? */
+static int killed_by_us(const proc_t *p, int status)
+{
+    return WIFSIGNALED(status) && WTERMSIG(status) < 32 && (p->sent & (1u << WTERMSIG(status)));
+}
+
 /* Say how a worker ended: at info when we asked for it, else as an error. */
 static void log_death(master_t *m, const proc_t *p, pid_t pid, int status)
 {
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && p->draining) {
         log_msg(m->log, LOG_LVL_INFO, "worker %d.%d (pid %d) exited", p->generation, p->index,
                 (int)pid);
-    } else if (WIFSIGNALED(status) && (p->sent & (1u << WTERMSIG(status)))) {
+    } else if (killed_by_us(p, status)) {
         log_msg(m->log, LOG_LVL_INFO, "worker %d.%d (pid %d) ended by the master's %s",
                 p->generation, p->index, (int)pid, strsignal(WTERMSIG(status)));
     } else if (WIFSIGNALED(status)) {
@@ -334,7 +340,7 @@ static void reap(master_t *m)
         if (setup_failed && !m->ever_served && count_serving(m, now_ms()) == 0) {
             m->start_failed = 1;
         }
-        if (!(WIFSIGNALED(status) && (p->sent & (1u << WTERMSIG(status))))) {
+        if (!killed_by_us(p, status)) {
             note_death(m, p, served, setup_failed);
         }
     }
