@@ -1015,6 +1015,64 @@ static int take_inherited(master_t *m)
     return 0;
 }
 
+/*
+ * Bring the master up: the scoreboard, the pid file, the listening sockets
+ * (passed in, or bound), then the first workers. 0 ok, -1 logged; what was
+ * made is undone by master_free().
+ */
+static int start(master_t *m)
+{
+    char err[NET_ERR_LEN + 256];
+
+    m->sb = scoreboard_create();
+    if (m->sb == NULL) {
+        log_msg(m->log, LOG_LVL_ERROR, "mmap(scoreboard) failed: %s", strerror(errno));
+        return -1;
+    }
+    SB_SET(m->sb->master_pid, (int32_t)getpid());
+    SB_SET(m->sb->started, (int64_t)time(NULL));
+    SB_SET(m->sb->generation, 1);
+
+    raise_nofile(m);
+    if (geteuid() == 0 && !m->as.drop) {
+        log_msg(m->log, LOG_LVL_WARN,
+                "running as root with no [server] user: the workers keep root's "
+                "privileges (set user = an unprivileged account)");
+    } else if (m->cfg->user[0] != '\0' && !m->as.drop) {
+        log_msg(m->log, LOG_LVL_WARN, "user \"%s\" ignored: not running as root", m->cfg->user);
+    }
+    if (take_inherited(m) != 0 || write_pid_file(m) != 0) {
+        return -1;
+    }
+    if (!m->inherited && listeners_open(&m->sets[0], m->cfg, NULL, err, sizeof(err)) != 0) {
+        log_msg(m->log, LOG_LVL_ERROR, "%s", err);
+        pidfile_remove(m->cfg->pid_file, getpid());
+        return -1;
+    }
+    log_listeners(m, &m->sets[0], m->inherited ? "listening on a passed socket:" : "listening on");
+    write_port_file(m);
+    log_resolve_mode(m);
+    prepare_access_log(m, m->cfg);
+    respawn(m);
+    log_msg(m->log, LOG_LVL_INFO, "forkd started: %d workers", m->nworkers);
+    return 0;
+}
+
+/* Close the sockets and free the scoreboard, the config and m. */
+static void master_free(master_t *m)
+{
+    int i;
+
+    for (i = 0; i < MAX_WORKERS; i++) {
+        listeners_close(&m->sets[i]);
+    }
+    if (m->sb != NULL) {
+        scoreboard_destroy(m->sb);
+    }
+    free(m->cfg);
+    free(m);
+}
+
 int master_run(config_t *cfg, const run_as_t *as, log_t *log, char *const *argv)
 {
     static const int sigs[] = {SIGCHLD, SIGTERM, SIGINT,  SIGQUIT, SIGHUP,
@@ -1023,12 +1081,12 @@ int master_run(config_t *cfg, const run_as_t *as, log_t *log, char *const *argv)
     struct timespec tick = {0, TICK_MS * 1000000L};
     sigset_t set;
     siginfo_t info;
-    char err[NET_ERR_LEN + 256];
     size_t i;
     int sig, rc;
 
     if (m == NULL) {
         log_msg(log, LOG_LVL_ERROR, "out of memory");
+        free(cfg);
         return 1;
     }
     m->cfg = cfg;
@@ -1055,43 +1113,10 @@ int master_run(config_t *cfg, const run_as_t *as, log_t *log, char *const *argv)
     }
     sigprocmask(SIG_BLOCK, &set, NULL);
 
-    m->sb = scoreboard_create();
-    if (m->sb == NULL) {
-        log_msg(log, LOG_LVL_ERROR, "mmap(scoreboard) failed: %s", strerror(errno));
-        free(m);
+    if (start(m) != 0) {
+        master_free(m);
         return 1;
     }
-    SB_SET(m->sb->master_pid, (int32_t)getpid());
-    SB_SET(m->sb->started, (int64_t)time(NULL));
-    SB_SET(m->sb->generation, 1);
-
-    raise_nofile(m);
-    if (geteuid() == 0 && !as->drop) {
-        log_msg(log, LOG_LVL_WARN,
-                "running as root with no [server] user: the workers keep root's "
-                "privileges (set user = an unprivileged account)");
-    } else if (cfg->user[0] != '\0' && !as->drop) {
-        log_msg(log, LOG_LVL_WARN, "user \"%s\" ignored: not running as root", cfg->user);
-    }
-    if (take_inherited(m) != 0 || write_pid_file(m) != 0) {
-        scoreboard_destroy(m->sb);
-        free(m);
-        return 1;
-    }
-    if (!m->inherited && listeners_open(&m->sets[0], cfg, NULL, err, sizeof(err)) != 0) {
-        log_msg(log, LOG_LVL_ERROR, "%s", err);
-        pidfile_remove(cfg->pid_file, getpid());
-        scoreboard_destroy(m->sb);
-        free(m);
-        return 1;
-    }
-    log_listeners(m, &m->sets[0], m->inherited ? "listening on a passed socket:" : "listening on");
-    write_port_file(m);
-    log_resolve_mode(m);
-    prepare_access_log(m, cfg);
-    respawn(m);
-    log_msg(log, LOG_LVL_INFO, "forkd started: %d workers", m->nworkers);
-
     for (;;) {
         sig = sigtimedwait(&set, &info, &tick);
         handle(m, sig, &info);
@@ -1099,15 +1124,10 @@ int master_run(config_t *cfg, const run_as_t *as, log_t *log, char *const *argv)
             break;
         }
     }
-    for (i = 0; i < MAX_WORKERS; i++) {
-        listeners_close(&m->sets[i]);
-    }
     pidfile_remove(m->cfg->pid_file, getpid());
     log_msg(log, LOG_LVL_INFO, "forkd stopped");
     rc = m->exit_status;
-    scoreboard_destroy(m->sb);
-    free(m->cfg);
-    free(m);
+    master_free(m);
     return rc;
 }
 
