@@ -453,6 +453,15 @@ class TestCpuAffinity(OwnServerCase):
 class TestSpread(OwnServerCase):
     """A burst of clients on the shared socket ends up spread over the workers."""
 
+    def setUp(self):
+        super().setUp()
+        # a worker still starting is no sibling to leave clients to: wait until both serve
+        # (the one answering this /status is busy with it)
+        def serving():
+            states = [w["state"] for w in status_json(self.server)["workers"]]
+            return len(states) == 2 and all(s in ("idle", "busy") for s in states)
+        self.assertTrue(wait_until(serving, 10), status_json(self.server))
+
     def open_clients(self, n):
         socks = [self.server.connect() for _ in range(n)]
         # TCP_DEFER_ACCEPT: a client becomes acceptable when its request lands, so
