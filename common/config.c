@@ -1,17 +1,20 @@
-/* config: one table of keys, their defaults and parsers; inih reads the file. */
+/* config: one table of keys, their defaults and parsers, plus [module]/[route] sections. */
 #include "config.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "http_parser.h"
 #include "net.h"
+#include "uri.h"
 
 typedef enum {
     KEY_LISTEN,      /* space separated addresses */
@@ -53,6 +56,7 @@ static const key_def_t keys[] = {
     {"server", "worker_timeout", KEY_DURATION, F(worker_timeout), 0, 3600000},
     {"server", "reuse_port", KEY_BOOL, F(reuse_port), 0, 0},
     {"server", "cpu_affinity", KEY_BOOL, F(cpu_affinity), 0, 0},
+    {"server", "threads", KEY_UINT, F(threads), 0, CONFIG_MAX_THREADS},
     {"static", "root", KEY_PATH, F(root), 0, 0},
     {"static", "index", KEY_STRING, F(index), 0, 0},
     {"static", "cache_entries", KEY_UINT, F(cache_entries), 0, 1000000},
@@ -69,6 +73,7 @@ static const key_def_t keys[] = {
     {"http", "max_body_size", KEY_SIZE64, F(max_body_size), 0, (uint64_t)1 << 40},
     {"http", "max_connections", KEY_UINT, F(max_connections), 1, 1000000},
     {"http", "min_rate", KEY_SIZE32, F(min_rate), 0, 1 << 30},
+    {"http", "handler_timeout", KEY_DURATION, F(handler_timeout), 0, 3600000},
     {"log", "access_log", KEY_PATH_OFF, F(access_log), 0, 0},
     {"log", "error_log", KEY_PATH_STDERR, F(error_log), 0, 0},
     {"log", "level", KEY_LEVEL, F(level), 0, 0},
@@ -81,6 +86,16 @@ static const key_def_t keys[] = {
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 _Static_assert(NKEYS <= CONFIG_MAX_KEYS, "config_t.key_line is too small for the key table");
+_Static_assert(sizeof(config_t) < 512 * 1024, "config_t: one malloc per load, keep it small");
+
+/* The section the lines being read belong to (inih cuts long section names). */
+typedef enum {
+    SECT_NONE,   /* before the first [section] */
+    SECT_TABLE,  /* a section of keys[] */
+    SECT_MODULE, /* [module NAME]: cfg->modules[loader_t.cur] */
+    SECT_ROUTE,  /* [route PATH]: cfg->routes[loader_t.cur] */
+    SECT_BAD     /* a refused header: its keys are not looked at */
+} sect_t;
 
 /* State of one config_load() call, shared by the inih reader and handler. */
 typedef struct {
@@ -92,9 +107,14 @@ typedef struct {
     int err_line;              /* first error found by us, 0 if none */
     char err[CONFIG_ERR_LEN / 2];
     int nsettings;
+    sect_t sect;  /* set by check_section() before inih hands over the keys */
+    int cur;      /* index of the current module or route */
+    int key_seen; /* a key since the last header: inih takes an indented line as more value */
 } loader_t;
 
-static const char *level_names[] = {"error", "warn", "info", "debug"};
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
+static const char *const bool_names[] = {"no", "yes"};
+static const char *const body_names[] = {"none", "whole", "stream"}; /* config_body_t order */
 
 void config_defaults(config_t *cfg)
 {
@@ -121,6 +141,8 @@ void config_defaults(config_t *cfg)
     cfg->shutdown_timeout = 10000;
     cfg->graceful_timeout = 30000;
     cfg->worker_timeout = 60000;
+    cfg->threads = 0;
+    cfg->handler_timeout = 60000;
     strcpy(cfg->allow, "127.0.0.0/8 ::1/128");
 }
 
@@ -134,6 +156,38 @@ int config_line(const config_t *cfg, const char *section, const char *name)
         }
     }
     return 0;
+}
+
+const config_module_t *config_module(const config_t *cfg, const char *name)
+{
+    int i;
+
+    for (i = 0; i < cfg->nmodules; i++) {
+        if (strcmp(cfg->modules[i].name, name) == 0) {
+            return &cfg->modules[i];
+        }
+    }
+    return NULL;
+}
+
+/* The key of m called name, or NULL. */
+static const config_kv_t *find_kv(const config_module_t *m, const char *name)
+{
+    int i;
+
+    for (i = 0; i < m->nkeys; i++) {
+        if (strcmp(m->keys[i].name, name) == 0) {
+            return &m->keys[i];
+        }
+    }
+    return NULL;
+}
+
+const char *config_module_get(const config_module_t *m, const char *name)
+{
+    const config_kv_t *kv = find_kv(m, name);
+
+    return kv ? kv->value : NULL;
 }
 
 const char *config_level_name(log_level_t lvl)
@@ -213,27 +267,51 @@ int config_parse_size(const char *s, uint64_t *bytes)
     return 0;
 }
 
-/* Record the first error at the current line; returns 0 so inih carries on. */
-static int fail(loader_t *ld, const char *fmt, const char *a, const char *b)
+/*
+ * A name (user, group, module, a module's key): 1 when s is 1 to size - 1
+ * letters, digits, '.', '_' or '-', else 0.
+ */
+static int name_ok(const char *s, size_t size)
 {
+    size_t i;
+
+    for (i = 0; s[i] != '\0'; i++) {
+        if (!isalnum((unsigned char)s[i]) && strchr("._-", s[i]) == NULL) {
+            return 0;
+        }
+    }
+    return i > 0 && i < size;
+}
+
+/* Record the first error at the current line; returns 0 so inih carries on. */
+__attribute__((format(printf, 2, 3))) static int fail(loader_t *ld, const char *fmt, ...)
+{
+    va_list ap;
+
     if (ld->err_line == 0) {
         ld->err_line = ld->line;
-        snprintf(ld->err, sizeof(ld->err), fmt, a, b);
+        va_start(ap, fmt);
+        vsnprintf(ld->err, sizeof(ld->err), fmt, ap);
+        va_end(ap);
     }
     return 0;
 }
 
-static int set_path(loader_t *ld, char *dst, size_t size, const char *value)
+/* A path key: value made absolute against the file's directory into dst. */
+static int set_path(loader_t *ld, const char *name, char *dst, size_t size, const char *value)
 {
     int n;
 
+    if (value[0] == '\0') {
+        return fail(ld, "%s needs a path", name);
+    }
     if (value[0] == '/') {
         n = snprintf(dst, size, "%s", value);
     } else {
         n = snprintf(dst, size, "%s/%s", ld->dir, value);
     }
     if (n < 0 || (size_t)n >= size) {
-        return fail(ld, "path too long: '%s'%s", value, "");
+        return fail(ld, "path too long: '%s'", value);
     }
     return 1;
 }
@@ -246,16 +324,16 @@ static int set_listen(loader_t *ld, config_t *cfg, const char *value)
     net_addr_t addr;
 
     if (strlen(value) >= sizeof(buf)) {
-        return fail(ld, "listen value too long%s%s", "", "");
+        return fail(ld, "listen value too long");
     }
     strcpy(buf, value);
     cfg->nlisten = 0;
     for (tok = strtok_r(buf, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
         if (cfg->nlisten == CONFIG_MAX_LISTEN) {
-            return fail(ld, "more than 8 listen addresses%s%s", "", "");
+            return fail(ld, "more than 8 listen addresses");
         }
         if (strlen(tok) >= sizeof(cfg->listen[0])) {
-            return fail(ld, "listen address too long: '%s'%s", tok, "");
+            return fail(ld, "listen address too long: '%s'", tok);
         }
         if (net_parse_addr(tok, &addr, err) != 0) {
             return fail(ld, "bad listen address '%s': %s", tok, err);
@@ -263,7 +341,7 @@ static int set_listen(loader_t *ld, config_t *cfg, const char *value)
         strcpy(cfg->listen[cfg->nlisten++], tok);
     }
     if (cfg->nlisten == 0) {
-        return fail(ld, "listen needs at least one address%s%s", "", "");
+        return fail(ld, "listen needs at least one address");
     }
     return 1;
 }
@@ -284,6 +362,31 @@ static int set_uint(loader_t *ld, const key_def_t *k, void *field, uint64_t v)
     } else {
         *(int *)field = (int)v;
     }
+    return 1;
+}
+
+/* Index of value in words[0..n), or -1. */
+static int word_index(const char *value, const char *const *words, int n)
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        if (strcmp(value, words[i]) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* yes or no into *field (1 or 0); returns 1 ok, 0 after recording an error. */
+static int set_bool(loader_t *ld, const char *name, int *field, const char *value)
+{
+    int i = word_index(value, bool_names, 2);
+
+    if (i < 0) {
+        return fail(ld, "bad value for %s: '%s' (yes or no)", name, value);
+    }
+    *field = i;
     return 1;
 }
 
@@ -314,12 +417,7 @@ static int set_key(loader_t *ld, const key_def_t *k, const char *value)
         strcpy(field, value);
         return 1;
     case KEY_NAME:
-        for (i = 0; value[i] != '\0'; i++) {
-            if (!isalnum((unsigned char)value[i]) && strchr("._-", value[i]) == NULL) {
-                break;
-            }
-        }
-        if (value[0] == '\0' || value[i] != '\0' || (size_t)i >= k->size) {
+        if (!name_ok(value, k->size)) {
             return fail(ld, "bad name for %s: '%s'", k->name, value);
         }
         strcpy(field, value);
@@ -340,21 +438,14 @@ static int set_key(loader_t *ld, const key_def_t *k, const char *value)
         strcpy(field, value);
         return 1;
     }
-    case KEY_PATH:
-        if (value[0] == '\0') {
-            return fail(ld, "%s needs a path%s", k->name, "");
-        }
-        return set_path(ld, field, k->size, value);
+    case KEY_PATH: return set_path(ld, k->name, field, k->size, value);
     case KEY_PATH_OFF:
     case KEY_PATH_STDERR:
         if (strcmp(value, k->type == KEY_PATH_OFF ? "off" : "stderr") == 0) {
             ((char *)field)[0] = '\0';
             return 1;
         }
-        if (value[0] == '\0') {
-            return fail(ld, "%s needs a path%s", k->name, "");
-        }
-        return set_path(ld, field, k->size, value);
+        return set_path(ld, k->name, field, k->size, value);
     case KEY_DURATION:
         if (config_parse_duration(value, &ms) != 0) {
             return fail(ld, "bad duration for %s: '%s' (e.g. 30s, 500ms, 2m)", k->name, value);
@@ -372,22 +463,153 @@ static int set_key(loader_t *ld, const key_def_t *k, const char *value)
             return fail(ld, "bad number for %s: '%s'", k->name, value);
         }
         return set_uint(ld, k, field, v);
-    case KEY_BOOL:
-        if (strcmp(value, "yes") == 0 || strcmp(value, "no") == 0) {
-            *(int *)field = value[0] == 'y';
-            return 1;
-        }
-        return fail(ld, "bad value for %s: '%s' (yes or no)", k->name, value);
+    case KEY_BOOL: return set_bool(ld, k->name, field, value);
     case KEY_LEVEL:
-        for (i = 0; i < 4; i++) {
-            if (strcmp(value, level_names[i]) == 0) {
-                *(log_level_t *)field = (log_level_t)i;
-                return 1;
-            }
+        if ((i = word_index(value, level_names, 4)) < 0) {
+            return fail(ld, "bad level '%s' (error, warn, info or debug)", value);
         }
-        return fail(ld, "bad level '%s' (error, warn, info or debug)%s", value, "");
+        *(log_level_t *)field = (log_level_t)i;
+        return 1;
     }
     return 0;
+}
+
+static int duplicate(loader_t *ld, const char *name, int first_line)
+{
+    return fail(ld, "duplicate key '%s' (first set on line %d)", name, first_line);
+}
+
+/*
+ * A line of a [module] section: path, or one of the module's own keys, kept
+ * as written for its init. Returns 1 ok, 0 after recording an error.
+ */
+static int module_key(loader_t *ld, config_module_t *m, const char *name, const char *value)
+{
+    const config_kv_t *first;
+    config_kv_t *kv;
+
+    if (strcmp(name, "path") == 0) {
+        if (m->path_line != 0) {
+            return duplicate(ld, name, m->path_line);
+        }
+        m->path_line = ld->line;
+        return set_path(ld, "[module] path", m->path, sizeof(m->path), value);
+    }
+    if (!name_ok(name, CONFIG_NAME_LEN)) {
+        return fail(ld,
+                    "bad key name '%s' in [module %s] (up to %d letters, digits, '.', '_', '-')",
+                    name, m->name, CONFIG_NAME_LEN - 1);
+    }
+    if ((first = find_kv(m, name)) != NULL) {
+        return duplicate(ld, name, first->line);
+    }
+    if (m->nkeys == CONFIG_MAX_MODULE_KEYS) {
+        return fail(ld, "more than %d keys in [module %s]", CONFIG_MAX_MODULE_KEYS, m->name);
+    }
+    if (strlen(value) >= CONFIG_VALUE_LEN) {
+        return fail(ld, "value of '%s' too long (at most %d bytes)", name, CONFIG_VALUE_LEN - 1);
+    }
+    kv = &m->keys[m->nkeys++];
+    strcpy(kv->name, name);
+    strcpy(kv->value, value);
+    kv->line = ld->line;
+    return 1;
+}
+
+/* 1 when s is a C identifier of 1 to size - 1 bytes, else 0. */
+static int ident_ok(const char *s, size_t size)
+{
+    size_t i;
+
+    for (i = 0; s[i] != '\0'; i++) {
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_') {
+            return 0;
+        }
+    }
+    return i > 0 && i < size && !isdigit((unsigned char)s[0]);
+}
+
+/* handler = MODULE:function; the module is looked up once the file is read. */
+static int set_handler(loader_t *ld, config_route_t *r, const char *value)
+{
+    const char *colon = strchr(value, ':');
+    size_t len = colon ? (size_t)(colon - value) : 0;
+
+    if (colon == NULL || len >= sizeof(r->module)) {
+        return fail(ld, "bad handler '%s' (MODULE:function)", value);
+    }
+    memcpy(r->module, value, len);
+    r->module[len] = '\0';
+    if (!name_ok(r->module, sizeof(r->module)) || !ident_ok(colon + 1, sizeof(r->function))) {
+        return fail(ld, "bad handler '%s' (MODULE:function: a [module] name, a C identifier)",
+                    value);
+    }
+    strcpy(r->function, colon + 1);
+    return 1;
+}
+
+/* methods = GET HEAD POST ...: known methods, each once; GET brings HEAD along. */
+static int set_methods(loader_t *ld, config_route_t *r, const char *value)
+{
+    char buf[CONFIG_VALUE_LEN];
+    char *tok, *save = NULL;
+    unsigned listed = 0, bit;
+    http_method_t m;
+
+    if (strlen(value) >= sizeof(buf)) {
+        return fail(ld, "methods value too long");
+    }
+    strcpy(buf, value);
+    for (tok = strtok_r(buf, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
+        m = http_method_from(tok, strlen(tok));
+        bit = HTTP_METHOD_BIT(m);
+        if (m == HTTP_METHOD_OTHER) {
+            return fail(ld, "unknown method '%s' (GET HEAD POST PUT DELETE OPTIONS TRACE PATCH)",
+                        tok);
+        }
+        if (m == HTTP_METHOD_CONNECT) {
+            return fail(ld, "CONNECT cannot be routed (forkd answers it 501)");
+        }
+        if (listed & bit) {
+            return fail(ld, "method %s listed twice", tok);
+        }
+        listed |= bit;
+    }
+    if (listed == 0) {
+        return fail(ld, "methods needs at least one method (e.g. GET HEAD POST)");
+    }
+    if (listed & HTTP_METHOD_BIT(HTTP_METHOD_GET)) {
+        listed |= HTTP_METHOD_BIT(HTTP_METHOD_HEAD);
+    }
+    r->methods = listed;
+    return 1;
+}
+
+/* A line of a [route] section. Returns 1 ok, 0 after recording an error. */
+static int route_key(loader_t *ld, config_route_t *r, const char *name, const char *value)
+{
+    static const char *const names[] = {"handler", "methods", "body", "pool"};
+    int *lines[] = {&r->handler_line, &r->methods_line, &r->body_line, &r->pool_line};
+    int i = word_index(name, names, 4), body;
+
+    if (i < 0) {
+        return fail(ld, "unknown key '%s' in [route %s]", name, r->path);
+    }
+    if (*lines[i] != 0) {
+        return duplicate(ld, name, *lines[i]);
+    }
+    *lines[i] = ld->line;
+    switch (i) {
+    case 0: return set_handler(ld, r, value);
+    case 1: return set_methods(ld, r, value);
+    case 2:
+        if ((body = word_index(value, body_names, 3)) < 0) {
+            return fail(ld, "bad value for body: '%s' (whole, stream or none)", value);
+        }
+        r->body = (config_body_t)body;
+        return 1;
+    default: return set_bool(ld, name, &r->pool, value);
+    }
 }
 
 /* inih callback: one "name = value" line of a section. */
@@ -398,8 +620,16 @@ static int on_key(void *user, const char *section, const char *name, const char 
     int known_section = 0;
 
     ld->nsettings++;
+    ld->key_seen = 1;
     if (section[0] == '\0') {
-        return fail(ld, "'%s' is outside any [section]%s", name, "");
+        return fail(ld, "'%s' is outside any [section]", name);
+    }
+    switch (ld->sect) {
+    case SECT_MODULE: return module_key(ld, &ld->cfg->modules[ld->cur], name, value);
+    case SECT_ROUTE: return route_key(ld, &ld->cfg->routes[ld->cur], name, value);
+    case SECT_BAD: return 1; /* the header's error is recorded */
+    case SECT_NONE:
+    case SECT_TABLE: break;
     }
     for (i = 0; i < NKEYS; i++) {
         if (strcmp(keys[i].section, section) != 0) {
@@ -410,28 +640,140 @@ static int on_key(void *user, const char *section, const char *name, const char 
             continue;
         }
         if (ld->cfg->key_line[i] != 0) {
-            char first[32];
-            snprintf(first, sizeof(first), "%d", ld->cfg->key_line[i]);
-            return fail(ld, "duplicate key '%s' (first set on line %s)", name, first);
+            return duplicate(ld, name, ld->cfg->key_line[i]);
         }
         ld->cfg->key_line[i] = (uint16_t)(ld->line > UINT16_MAX ? UINT16_MAX : ld->line);
         return set_key(ld, &keys[i], value);
     }
     if (!known_section) {
-        return fail(ld, "unknown section [%s]%s", section, "");
+        return fail(ld, "unknown section [%s]", section);
     }
     return fail(ld, "unknown key '%s' in section [%s]", name, section);
 }
 
+/* [module NAME]: a new module, its keys follow. */
+static void open_module(loader_t *ld, const char *name)
+{
+    config_t *cfg = ld->cfg;
+    const config_module_t *first = config_module(cfg, name);
+    config_module_t *m;
+
+    if (name[0] == '\0') {
+        fail(ld, "[module] needs a name: [module NAME]");
+    } else if (!name_ok(name, CONFIG_NAME_LEN)) {
+        fail(ld, "bad module name '%s' (up to %d letters, digits, '.', '_', '-')", name,
+             CONFIG_NAME_LEN - 1);
+    } else if (first != NULL) {
+        fail(ld, "duplicate [module %s] (first on line %d)", name, first->line);
+    } else if (cfg->nmodules == CONFIG_MAX_MODULES) {
+        fail(ld, "more than %d [module] sections", CONFIG_MAX_MODULES);
+    } else {
+        m = &cfg->modules[cfg->nmodules];
+        strcpy(m->name, name);
+        m->line = ld->line;
+        ld->cur = cfg->nmodules++;
+        ld->sect = SECT_MODULE;
+    }
+}
+
 /*
- * A "[section]" line names a known section. inih only reports sections
- * through their keys, so an empty unknown section would pass unseen and a
- * bad one would be blamed on its first key's line.
+ * 1 when path is an absolute URL path as the router sees requests: already
+ * normalized (decoded, no empty, "." or ".." segment), so that it can match.
+ */
+static int route_path_ok(const char *path)
+{
+    char norm[CONFIG_URLPATH_LEN];
+    size_t i, len = strlen(path);
+
+    if (path[0] != '/' || len >= sizeof(norm)) {
+        return 0;
+    }
+    for (i = 0; i < len; i++) {
+        if ((unsigned char)path[i] <= ' ' || path[i] == 0x7f || strchr("%?#", path[i]) != NULL) {
+            return 0;
+        }
+    }
+    return uri_normalize_path(path, len, norm, sizeof(norm)) == (int)len
+           && memcmp(norm, path, len) == 0;
+}
+
+/* [route PATH]: a new route, methods GET HEAD until its keys say otherwise. */
+static void open_route(loader_t *ld, const char *path)
+{
+    config_t *cfg = ld->cfg;
+    config_route_t *r;
+    int i;
+
+    if (path[0] == '\0') {
+        fail(ld, "[route] needs a path: [route /PATH]");
+        return;
+    }
+    if (!route_path_ok(path)) {
+        fail(ld, "bad route path '%s' (an absolute URL path: no //, . or .., %%, ?, #, spaces)",
+             path);
+        return;
+    }
+    for (i = 0; i < cfg->nroutes; i++) {
+        if (strcmp(cfg->routes[i].path, path) == 0) {
+            fail(ld, "duplicate [route %s] (first on line %d)", path, cfg->routes[i].line);
+            return;
+        }
+    }
+    if (cfg->nroutes == CONFIG_MAX_ROUTES) {
+        fail(ld, "more than %d [route] sections", CONFIG_MAX_ROUTES);
+        return;
+    }
+    r = &cfg->routes[cfg->nroutes];
+    strcpy(r->path, path);
+    r->prefix = path[strlen(path) - 1] == '/';
+    r->methods = HTTP_METHOD_BIT(HTTP_METHOD_GET) | HTTP_METHOD_BIT(HTTP_METHOD_HEAD);
+    r->line = ld->line;
+    ld->cur = cfg->nroutes++;
+    ld->sect = SECT_ROUTE;
+}
+
+/*
+ * Of a header's text "word arg": arg, with the blanks around it dropped, into
+ * out (size bytes; cut to size - 1 bytes, which the callers refuse as too long).
+ * Returns 1 when text starts with word and then a blank or the end, else 0.
+ */
+static int header_arg(const char *text, size_t len, const char *word, char *out, size_t size)
+{
+    size_t wlen = strlen(word);
+
+    if (len < wlen || strncmp(text, word, wlen) != 0
+        || (len > wlen && text[wlen] != ' ' && text[wlen] != '\t')) {
+        return 0;
+    }
+    text += wlen;
+    len -= wlen;
+    while (len > 0 && (*text == ' ' || *text == '\t')) {
+        text++;
+        len--;
+    }
+    while (len > 0 && (text[len - 1] == ' ' || text[len - 1] == '\t')) {
+        len--;
+    }
+    len = len < size ? len : size - 1;
+    memcpy(out, text, len);
+    out[len] = '\0';
+    return 1;
+}
+
+/*
+ * A "[section]" line: a section of keys[], [module NAME] or [route PATH].
+ * inih only reports sections through their keys (so an empty unknown section
+ * would pass unseen and a bad one would be blamed on its first key's line),
+ * cuts their names at 49 bytes, and takes an indented line after a key for
+ * more of its value. So headers are judged here, on their own line, and
+ * ld->sect says where the keys that follow belong.
  */
 static void check_section(loader_t *ld, const char *line)
 {
     const char *p = line, *end;
+    char arg[CONFIG_URLPATH_LEN + 1]; /* one more: a path that fills it is too long */
     size_t len, i;
+    int indented, module = 0, route = 0, shown;
 
     while (*p == ' ' || *p == '\t') {
         p++;
@@ -439,16 +781,35 @@ static void check_section(loader_t *ld, const char *line)
     if (*p != '[' || (end = strchr(p, ']')) == NULL) {
         return; /* not a section line; inih judges its syntax */
     }
+    indented = p != line;
     p++;
     len = (size_t)(end - p);
+    shown = (int)(len > 64 ? 64 : len);
+    ld->sect = SECT_BAD;
     for (i = 0; i < NKEYS; i++) {
         if (strlen(keys[i].section) == len && strncmp(keys[i].section, p, len) == 0) {
-            return;
+            ld->sect = SECT_TABLE;
         }
     }
-    if (ld->err_line == 0) {
-        ld->err_line = ld->line;
-        snprintf(ld->err, sizeof(ld->err), "unknown section [%.*s]", (int)(len > 64 ? 64 : len), p);
+    if (ld->sect != SECT_TABLE) {
+        module = header_arg(p, len, "module", arg, sizeof(arg));
+        route = !module && header_arg(p, len, "route", arg, sizeof(arg));
+    }
+    if (ld->sect != SECT_TABLE && !module && !route) {
+        fail(ld, "unknown section [%.*s]", shown, p);
+        return;
+    }
+    if (indented && ld->key_seen) {
+        ld->sect = SECT_BAD;
+        fail(ld, "[%.*s] is indented after a key, which makes it more of that key's value", shown,
+             p);
+        return;
+    }
+    ld->key_seen = 0;
+    if (module) {
+        open_module(ld, arg);
+    } else if (route) {
+        open_route(ld, arg);
     }
 }
 
@@ -480,15 +841,63 @@ static char *read_line(char *str, int num, void *stream)
     str[n] = '\0';
     ld->line++;
     if (nul) {
-        fail(ld, "NUL byte in line (binary file?)%s%s", "", "");
+        fail(ld, "NUL byte in line (binary file?)");
         str[0] = '\0';
     } else if (too_long) {
-        fail(ld, "line longer than %s bytes%s", num == 200 ? "198" : "the limit", "");
+        fail(ld, "line longer than %d bytes", num - 2);
         str[0] = '\0';
     } else {
         check_section(ld, str);
     }
     return str;
+}
+
+/*
+ * [module] and [route] checks that need the whole file: each module has its
+ * path, each route a handler naming a module of this file (written before or
+ * after it), and pool = yes a thread pool. Fills in what follows from them:
+ * the route's module_index and its default body. 0 ok, -1 with ld->err set.
+ */
+static int validate_handlers(loader_t *ld)
+{
+    config_t *cfg = ld->cfg;
+    const unsigned with_body = HTTP_METHOD_BIT(HTTP_METHOD_POST) | HTTP_METHOD_BIT(HTTP_METHOD_PUT)
+                               | HTTP_METHOD_BIT(HTTP_METHOD_PATCH);
+    const config_module_t *m;
+    config_route_t *r;
+    int i;
+
+    for (i = 0; i < cfg->nmodules; i++) {
+        if (cfg->modules[i].path_line == 0) {
+            ld->line = cfg->modules[i].line;
+            fail(ld, "[module %s] needs path = FILE.so", cfg->modules[i].name);
+            return -1;
+        }
+    }
+    for (i = 0; i < cfg->nroutes; i++) {
+        r = &cfg->routes[i];
+        if (r->handler_line == 0) {
+            ld->line = r->line;
+            fail(ld, "[route %s] needs handler = MODULE:function", r->path);
+            return -1;
+        }
+        ld->line = r->handler_line;
+        if ((m = config_module(cfg, r->module)) == NULL) {
+            fail(ld, "handler %s:%s: no [module %s] in this file", r->module, r->function,
+                 r->module);
+            return -1;
+        }
+        if (r->pool && cfg->threads == 0) {
+            ld->line = r->pool_line;
+            fail(ld, "pool = yes needs [server] threads > 0");
+            return -1;
+        }
+        r->module_index = (int)(m - cfg->modules);
+        if (r->body_line == 0) {
+            r->body = (r->methods & with_body) ? CONFIG_BODY_WHOLE : CONFIG_BODY_NONE;
+        }
+    }
+    return 0;
 }
 
 /* Cross-key checks once the whole file is read; 0 ok, -1 with ld->err set. */
@@ -500,11 +909,11 @@ static int validate(loader_t *ld)
 
     if (ld->nsettings == 0) {
         ld->line = ld->line ? ld->line : 1;
-        fail(ld, "no settings in the file (at least [static] root is needed)%s%s", "", "");
+        fail(ld, "no settings in the file (at least [static] root is needed)");
         return -1;
     }
     if (root_line == 0) {
-        fail(ld, "[static] root is not set%s%s", "", "");
+        fail(ld, "[static] root is not set");
         return -1;
     }
     ld->line = root_line;
@@ -513,7 +922,10 @@ static int validate(loader_t *ld)
         return -1;
     }
     if (!S_ISDIR(st.st_mode)) {
-        fail(ld, "root '%s' is not a directory%s", cfg->root, "");
+        fail(ld, "root '%s' is not a directory", cfg->root);
+        return -1;
+    }
+    if (validate_handlers(ld) != 0) {
         return -1;
     }
     if (cfg->status_path[0] != '\0' && cfg->metrics_path[0] == '\0') {

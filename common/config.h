@@ -8,10 +8,61 @@
 #define CONFIG_ERR_LEN 512
 #define CONFIG_PATH_MAX 4096
 #define CONFIG_MAX_LISTEN 8
-#define CONFIG_MAX_KEYS 64 /* room in config_t.key_line for every known key */
+#define CONFIG_MAX_KEYS 64     /* room in config_t.key_line for every known key */
+#define CONFIG_MAX_THREADS 256 /* [server] threads */
+
+/* [module NAME] and [route PATH] sections (config_t is malloc'd: these keep it ~250 KB) */
+#define CONFIG_MAX_MODULES 16
+#define CONFIG_MAX_MODULE_KEYS 32 /* a module's own keys (besides path) */
+#define CONFIG_MAX_ROUTES 64
+#define CONFIG_NAME_LEN 32     /* module names, their keys' names: up to 31 bytes */
+#define CONFIG_VALUE_LEN 256   /* a module key's value: up to 255 bytes */
+#define CONFIG_FUNC_LEN 64     /* the function of handler = MODULE:function: up to 63 bytes */
+#define CONFIG_URLPATH_LEN 256 /* a route's path: up to 255 bytes */
 
 /* Log levels, most severe first (a message is written when level <= config level). */
 typedef enum { LOG_LVL_ERROR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG } log_level_t;
+
+/* What a route's handler gets of a request body ([route] body =). */
+typedef enum {
+    CONFIG_BODY_NONE = 0, /* read and discarded (within max_body_size) */
+    CONFIG_BODY_WHOLE,    /* read whole, then the handler runs */
+    CONFIG_BODY_STREAM    /* handed to the handler in pieces as it arrives */
+} config_body_t;
+
+/* One "name = value" line of a [module] section, as written. */
+typedef struct {
+    char name[CONFIG_NAME_LEN];
+    char value[CONFIG_VALUE_LEN]; /* may be "" */
+    int line;
+} config_kv_t;
+
+/* [module NAME]: a handler module to load, and its own keys for its init. */
+typedef struct {
+    char name[CONFIG_NAME_LEN]; /* letters, digits, '.', '_', '-' */
+    char path[CONFIG_PATH_MAX]; /* the shared object, absolute */
+    int line;                   /* of the [module NAME] line */
+    int path_line;
+    int nkeys;
+    config_kv_t keys[CONFIG_MAX_MODULE_KEYS]; /* every key but path, in file order */
+} config_module_t;
+
+/* [route PATH]: requests for PATH go to a module's handler. */
+typedef struct {
+    char path[CONFIG_URLPATH_LEN]; /* absolute, normalized (no //, . or .., no %) */
+    int prefix;                    /* path ends in '/': it and everything below it */
+    char module[CONFIG_NAME_LEN];  /* handler = MODULE:function */
+    char function[CONFIG_FUNC_LEN];
+    int module_index; /* cfg->modules[module_index] is MODULE */
+    unsigned methods; /* HTTP_METHOD_BIT() set (http_parser.h); GET brings HEAD */
+    config_body_t body;
+    int pool;         /* run on the worker's thread pool */
+    int line;         /* of the [route PATH] line */
+    int handler_line; /* lines of the keys, 0 when a key kept its default */
+    int methods_line;
+    int body_line;
+    int pool_line;
+} config_route_t;
 
 typedef struct {
     /* [server] */
@@ -26,6 +77,7 @@ typedef struct {
     uint32_t worker_timeout;   /* no heartbeat this long: SIGKILL (0 = off) */
     int reuse_port;            /* one SO_REUSEPORT socket per worker slot */
     int cpu_affinity;          /* worker slot i runs only on the i-th allowed CPU */
+    uint32_t threads;          /* per worker thread pool for blocking handlers, 0 = none */
 
     /* [static] */
     char root[CONFIG_PATH_MAX]; /* absolute after loading */
@@ -46,6 +98,7 @@ typedef struct {
     uint64_t max_body_size;
     uint32_t max_connections; /* per worker: stop accepting above it */
     uint32_t min_rate;        /* bytes/s a body upload or a response download must keep */
+    uint32_t handler_timeout; /* a pending handler or pool job: 504 after this (0 = none) */
 
     /* [log] */
     char access_log[CONFIG_PATH_MAX]; /* "" when off */
@@ -59,6 +112,12 @@ typedef struct {
     char status_path[256];  /* "" = off */
     char metrics_path[256]; /* "" = status_path + "/metrics" */
     char allow[512];        /* CIDR list, checked by net_parse_cidr_list() */
+
+    /* [module NAME] and [route PATH] sections, in file order */
+    config_module_t modules[CONFIG_MAX_MODULES];
+    int nmodules;
+    config_route_t routes[CONFIG_MAX_ROUTES];
+    int nroutes;
 
     /* where it came from, for messages about it after loading */
     char path[CONFIG_PATH_MAX];         /* the file as named to config_load() */
@@ -82,6 +141,15 @@ int config_load(config_t *cfg, const char *path, char err[CONFIG_ERR_LEN]);
  * checks made after loading (users, directories, files).
  */
 int config_line(const config_t *cfg, const char *section, const char *name);
+
+/* The [module NAME] section of cfg, or NULL. */
+const config_module_t *config_module(const config_t *cfg, const char *name);
+
+/*
+ * The value of a module's own key (borrowed from m), or NULL when the
+ * [module] section does not set it. Never "path": that is m->path.
+ */
+const char *config_module_get(const config_module_t *m, const char *name);
 
 /* Parse a duration ("30", "30s", "500ms", "2m", "1h") to milliseconds. 0 ok, -1 bad. */
 int config_parse_duration(const char *s, uint32_t *ms);

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "http_parser.h"
 
 typedef struct {
     char dir[64];
@@ -244,6 +245,297 @@ static void test_unreadable_file_refused(void **state)
     assert_non_null(strstr(err, "/nonexistent/forkd.ini:0: cannot open"));
 }
 
+static void test_threads_and_handler_timeout(void **state)
+{
+    fixture_t *f = *state;
+
+    assert_int_equal(LOAD(f, "[static]\nroot = www\n"), 0);
+    assert_int_equal(f->cfg.threads, 0);
+    assert_int_equal(f->cfg.handler_timeout, 60000);
+    assert_int_equal(f->cfg.nmodules, 0);
+    assert_int_equal(f->cfg.nroutes, 0);
+    assert_int_equal(
+        LOAD(f, "[static]\nroot = www\n[server]\nthreads = 256\n[http]\nhandler_timeout = 0\n"), 0);
+    assert_int_equal(f->cfg.threads, 256);
+    assert_int_equal(f->cfg.handler_timeout, 0);
+    assert_int_equal(config_line(&f->cfg, "server", "threads"), 4);
+    assert_int_equal(config_line(&f->cfg, "http", "handler_timeout"), 6);
+    assert_int_equal(LOAD(f, "[static]\nroot = www\n[http]\nhandler_timeout = 1500ms\n"), 0);
+    assert_int_equal(f->cfg.handler_timeout, 1500);
+}
+
+/* Every field of [module] and [route] sections, and what their defaults are. */
+static void test_modules_and_routes_parsed(void **state)
+{
+    fixture_t *f = *state;
+    const config_module_t *m;
+    const config_route_t *r;
+    const unsigned get_head = HTTP_METHOD_BIT(HTTP_METHOD_GET) | HTTP_METHOD_BIT(HTTP_METHOD_HEAD);
+    char path[160];
+
+    assert_int_equal(LOAD(f, "[static]\nroot = www\n"          /* 1-2 */
+                             "[route /hello]\n"                /* 3: before its module */
+                             "handler = hello:say_hi\n"        /* 4 */
+                             "[module hello]\n"                /* 5 */
+                             "path = lib/hello.so\n"           /* 6 */
+                             "greeting = hi there ; comment\n" /* 7 */
+                             "empty =\n"                       /* 8 */
+                             "a.b-c_d = 2\n"                   /* 9 */
+                             "[route /api/]\n"                 /* 10 */
+                             "handler = db:query\n"            /* 11 */
+                             "methods = POST GET\n"            /* 12 */
+                             "pool = yes\n"                    /* 13 */
+                             "[module   db]  \n"               /* 14 */
+                             "path = /usr/lib/forkd/db.so\n"   /* 15 */
+                             "[route /api]\n"                  /* 16: not /api/ */
+                             "handler = db:up\n"               /* 17 */
+                             "methods = PUT\n"                 /* 18 */
+                             "body = stream\n"                 /* 19 */
+                             "[server]\n"                      /* 20 */
+                             "threads = 2\n"),                 /* 21: after pool = yes */
+                     0);
+    assert_int_equal(f->cfg.nmodules, 2);
+    m = &f->cfg.modules[0];
+    assert_string_equal(m->name, "hello");
+    snprintf(path, sizeof(path), "%s/lib/hello.so", f->dir);
+    assert_string_equal(m->path, path);
+    assert_int_equal(m->line, 5);
+    assert_int_equal(m->path_line, 6);
+    assert_int_equal(m->nkeys, 3);
+    assert_string_equal(m->keys[0].name, "greeting");
+    assert_string_equal(m->keys[0].value, "hi there");
+    assert_int_equal(m->keys[0].line, 7);
+    assert_string_equal(m->keys[1].name, "empty");
+    assert_string_equal(m->keys[1].value, "");
+    assert_string_equal(m->keys[2].name, "a.b-c_d");
+    assert_int_equal(m->keys[2].line, 9);
+    assert_ptr_equal(config_module(&f->cfg, "hello"), m);
+    assert_null(config_module(&f->cfg, "nope"));
+    assert_string_equal(config_module_get(m, "greeting"), "hi there");
+    assert_string_equal(config_module_get(m, "empty"), "");
+    assert_null(config_module_get(m, "path"));
+    assert_null(config_module_get(m, "nope"));
+    m = &f->cfg.modules[1];
+    assert_string_equal(m->name, "db");
+    assert_string_equal(m->path, "/usr/lib/forkd/db.so");
+    assert_int_equal(m->nkeys, 0);
+
+    assert_int_equal(f->cfg.nroutes, 3);
+    r = &f->cfg.routes[0];
+    assert_string_equal(r->path, "/hello");
+    assert_int_equal(r->prefix, 0);
+    assert_string_equal(r->module, "hello");
+    assert_string_equal(r->function, "say_hi");
+    assert_int_equal(r->module_index, 0);
+    assert_int_equal(r->methods, get_head);
+    assert_int_equal(r->body, CONFIG_BODY_NONE);
+    assert_int_equal(r->pool, 0);
+    assert_int_equal(r->line, 3);
+    assert_int_equal(r->handler_line, 4);
+    assert_int_equal(r->methods_line, 0);
+    assert_int_equal(r->body_line, 0);
+    assert_int_equal(r->pool_line, 0);
+    r = &f->cfg.routes[1];
+    assert_string_equal(r->path, "/api/");
+    assert_int_equal(r->prefix, 1);
+    assert_int_equal(r->module_index, 1);
+    assert_int_equal(r->methods, get_head | HTTP_METHOD_BIT(HTTP_METHOD_POST));
+    assert_int_equal(r->body, CONFIG_BODY_WHOLE); /* POST carries a body */
+    assert_int_equal(r->pool, 1);
+    assert_int_equal(r->methods_line, 12);
+    assert_int_equal(r->pool_line, 13);
+    r = &f->cfg.routes[2];
+    assert_string_equal(r->path, "/api");
+    assert_int_equal(r->prefix, 0);
+    assert_string_equal(r->function, "up");
+    assert_int_equal(r->methods, HTTP_METHOD_BIT(HTTP_METHOD_PUT)); /* no GET: no HEAD */
+    assert_int_equal(r->body, CONFIG_BODY_STREAM);
+    assert_int_equal(r->body_line, 19);
+    assert_int_equal(f->cfg.threads, 2);
+}
+
+static void test_route_defaults_per_method(void **state)
+{
+    static const struct {
+        const char *methods;
+        config_body_t body;
+    } cases[] = {
+        {"GET", CONFIG_BODY_NONE},         {"HEAD", CONFIG_BODY_NONE},
+        {"DELETE", CONFIG_BODY_NONE},      {"OPTIONS TRACE", CONFIG_BODY_NONE},
+        {"POST", CONFIG_BODY_WHOLE},       {"PUT", CONFIG_BODY_WHOLE},
+        {"GET\tPATCH", CONFIG_BODY_WHOLE}, {"DELETE  POST", CONFIG_BODY_WHOLE},
+    };
+    fixture_t *f = *state;
+    char text[256];
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(text, sizeof(text),
+                 "[static]\nroot = www\n[module m]\npath = m.so\n"
+                 "[route /]\nhandler = m:f\nmethods = %s\n",
+                 cases[i].methods);
+        if (load(f, text, strlen(text)) != 0) {
+            fail_msg("methods = %s refused: %s", cases[i].methods, f->err);
+        }
+        assert_int_equal(f->cfg.routes[0].body, cases[i].body);
+        assert_int_equal(f->cfg.routes[0].prefix, 1);
+    }
+}
+
+/* The text (after a valid "[static] root", lines 1-2) is refused at line for what. */
+typedef struct {
+    const char *text;
+    int line;
+    const char *what;
+} refusal_t;
+
+#define BASE "[static]\nroot = www\n"
+#define MOD "[module m]\npath = m.so\n" /* lines 3-4 after BASE */
+
+static const refusal_t refusals[] = {
+    /* [server] threads, [http] handler_timeout */
+    {"[server]\nthreads = 257\n", 4, "out of range for threads (allowed 0..256)"},
+    {"[server]\nthreads = -1\n", 4, "bad number for threads"},
+    {"[server]\nthreads = 2k\n", 4, "bad number for threads"},
+    {"[http]\nhandler_timeout = 2h\n", 4, "out of range for handler_timeout"},
+    {"[http]\nhandler_timeout = soon\n", 4, "bad duration for handler_timeout"},
+    /* [module NAME] headers */
+    {"[module]\npath = m.so\n", 3, "[module] needs a name"},
+    {"[module  ]\npath = m.so\n", 3, "[module] needs a name"},
+    {"[module a b]\npath = m.so\n", 3, "bad module name 'a b'"},
+    {"[module a:b]\npath = m.so\n", 3, "bad module name"},
+    {"[module abcdefghijabcdefghijabcdefghijab]\n", 3, "bad module name"},
+    {"[modules]\npath = m.so\n", 3, "unknown section [modules]"},
+    {"[Module m]\npath = m.so\n", 3, "unknown section [Module m]"},
+    {MOD "[module m]\npath = n.so\n", 5, "duplicate [module m] (first on line 3)"},
+    {MOD "  [module n]\npath = n.so\n", 5, "indented after a key"},
+    /* [module NAME] keys */
+    {"[module m]\n", 3, "[module m] needs path = FILE.so"},
+    {"[module m]\n\n[route /]\nhandler = m:f\n", 3, "[module m] needs path"},
+    {"[module m]\nx = 1\n", 3, "[module m] needs path"},
+    {"[module m]\npath =\n", 4, "path needs a path"},
+    {MOD "path = n.so\n", 5, "duplicate key 'path' (first set on line 4)"},
+    {MOD "k = 1\nj = 2\nk = 3\n", 7, "duplicate key 'k' (first set on line 5)"},
+    {MOD "k = 1\n  more\n", 6, "duplicate key 'k' (first set on line 5)"},
+    {MOD "two words = 1\n", 5, "bad key name 'two words' in [module m]"},
+    {MOD "abcdefghijabcdefghijabcdefghijab = 1\n", 5, "bad key name"},
+    /* [route PATH] headers */
+    {"[route]\nhandler = m:f\n", 3, "[route] needs a path"},
+    {"[route hello]\n", 3, "bad route path 'hello'"},
+    {"[route /a//b]\n", 3, "bad route path"},
+    {"[route /a/./b]\n", 3, "bad route path"},
+    {"[route /a/..]\n", 3, "bad route path"},
+    {"[route /a/../b/]\n", 3, "bad route path"},
+    {"[route /a%20b]\n", 3, "bad route path"},
+    {"[route /a?b]\n", 3, "bad route path"},
+    {"[route /a#b]\n", 3, "bad route path"},
+    {"[route /a b]\n", 3, "bad route path"},
+    {"[route /a\x01]\n", 3, "bad route path"},
+    {MOD "[route /a]\nhandler = m:f\n[route /a]\n", 7, "duplicate [route /a] (first on line 5)"},
+    {MOD "[route /a]\nhandler = m:f\n\t[route /b]\n", 7, "indented after a key"},
+    /* [route PATH] keys */
+    {MOD "[route /a]\n", 5, "[route /a] needs handler = MODULE:function"},
+    {MOD "[route /a]\nmethods = GET\n", 5, "[route /a] needs handler"},
+    {MOD "[route /a]\nhandler = n:f\n", 6, "handler n:f: no [module n] in this file"},
+    {"[route /a]\nhandler = n:f\n", 4, "no [module n]"},
+    {MOD "[route /a]\nhandler = m\n", 6, "bad handler 'm' (MODULE:function)"},
+    {MOD "[route /a]\nhandler = m:\n", 6, "bad handler"},
+    {MOD "[route /a]\nhandler = :f\n", 6, "bad handler"},
+    {MOD "[route /a]\nhandler = m:1f\n", 6, "bad handler"},
+    {MOD "[route /a]\nhandler = m:f-g\n", 6, "bad handler"},
+    {MOD "[route /a]\nhandler = m:f:g\n", 6, "bad handler"},
+    {MOD "[route /a]\nhandler = m x:f\n", 6, "bad handler"},
+    {MOD "[route /a]\nhandler = m:f\nhandler = m:g\n", 7,
+     "duplicate key 'handler' (first set on line 6)"},
+    {MOD "[route /a]\nhandler = m:f\nmethods = get\n", 7, "unknown method 'get'"},
+    {MOD "[route /a]\nhandler = m:f\nmethods = GET FETCH\n", 7, "unknown method 'FETCH'"},
+    {MOD "[route /a]\nhandler = m:f\nmethods = CONNECT\n", 7, "CONNECT cannot be routed"},
+    {MOD "[route /a]\nhandler = m:f\nmethods = GET POST GET\n", 7, "method GET listed twice"},
+    {MOD "[route /a]\nhandler = m:f\nmethods =\n", 7, "methods needs at least one method"},
+    {MOD "[route /a]\nhandler = m:f\nbody = partial\n", 7, "bad value for body: 'partial'"},
+    {MOD "[route /a]\nhandler = m:f\nbody = whole\nbody = none\n", 8, "duplicate key 'body'"},
+    {MOD "[route /a]\nhandler = m:f\npool = maybe\n", 7, "bad value for pool: 'maybe'"},
+    {MOD "[route /a]\nhandler = m:f\npool = yes\n", 7, "pool = yes needs [server] threads > 0"},
+    {"[server]\nthreads = 0\n" MOD "[route /a]\nhandler = m:f\npool = yes\n", 9,
+     "pool = yes needs [server] threads > 0"},
+    {MOD "[route /a]\nhandler = m:f\ncolour = red\n", 7, "unknown key 'colour' in [route /a]"},
+    {MOD "[route /a]\npath = /b\n", 6, "unknown key 'path' in [route /a]"},
+};
+
+static void test_module_and_route_refusals(void **state)
+{
+    fixture_t *f = *state;
+    char text[512], prefix[256];
+    size_t i;
+
+    for (i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
+        snprintf(text, sizeof(text), BASE "%s", refusals[i].text);
+        snprintf(prefix, sizeof(prefix), "%s:%d: ", f->path, refusals[i].line);
+        if (load(f, text, strlen(text)) != -1 || strncmp(f->err, prefix, strlen(prefix)) != 0
+            || strstr(f->err, refusals[i].what) == NULL) {
+            fail_msg("case %zu: want line %d '%s', got: %s\n%s", i, refusals[i].line,
+                     refusals[i].what, f->err, text);
+        }
+    }
+}
+
+/* Append to buf (size bytes at most) the text fmt makes. */
+static void append(char *buf, size_t size, const char *fmt, int i)
+{
+    size_t used = strlen(buf);
+
+    assert_true(used + 64 < size);
+    snprintf(buf + used, size - used, fmt, i, i);
+}
+
+/* As many sections and keys as the limits allow load; one more is refused on its line. */
+static void test_module_and_route_limits(void **state)
+{
+    fixture_t *f = *state;
+    const size_t size = 16384;
+    char *text = malloc(size);
+    int i;
+
+    assert_non_null(text);
+    /* 16 modules load, a 17th is refused */
+    strcpy(text, BASE); /* lines 1-2 */
+    for (i = 0; i < CONFIG_MAX_MODULES; i++) {
+        append(text, size, "[module m%d]\npath = m%d.so\n", i); /* lines 3 + 2i, 4 + 2i */
+    }
+    assert_int_equal(load(f, text, strlen(text)), 0);
+    assert_int_equal(f->cfg.nmodules, CONFIG_MAX_MODULES);
+    assert_string_equal(f->cfg.modules[15].name, "m15");
+    append(text, size, "[module m%d]\npath = m%d.so\n", CONFIG_MAX_MODULES);
+    assert_int_equal(load(f, text, strlen(text)), -1);
+    expect_error(f, 3 + 2 * CONFIG_MAX_MODULES, "more than 16 [module] sections");
+
+    /* 32 keys in a module, then one more */
+    strcpy(text, BASE MOD); /* lines 1-4 */
+    for (i = 0; i < CONFIG_MAX_MODULE_KEYS; i++) {
+        append(text, size, "key%d = value %d\n", i);
+    }
+    assert_int_equal(load(f, text, strlen(text)), 0);
+    assert_int_equal(f->cfg.modules[0].nkeys, CONFIG_MAX_MODULE_KEYS);
+    assert_string_equal(f->cfg.modules[0].keys[31].value, "value 31");
+    append(text, size, "one%d = more%d\n", 0);
+    assert_int_equal(load(f, text, strlen(text)), -1);
+    expect_error(f, 5 + CONFIG_MAX_MODULE_KEYS, "more than 32 keys in [module m]");
+
+    /* 64 routes, then one more */
+    strcpy(text, BASE MOD);
+    for (i = 0; i < CONFIG_MAX_ROUTES; i++) {
+        append(text, size, "[route /r%d]\nhandler = m:f%d\n", i); /* lines 5 + 2i, 6 + 2i */
+    }
+    assert_int_equal(load(f, text, strlen(text)), 0);
+    assert_int_equal(f->cfg.nroutes, CONFIG_MAX_ROUTES);
+    assert_string_equal(f->cfg.routes[63].function, "f63");
+    append(text, size, "[route /r%d]\nhandler = m:f%d\n", CONFIG_MAX_ROUTES);
+    assert_int_equal(load(f, text, strlen(text)), -1);
+    expect_error(f, 5 + 2 * CONFIG_MAX_ROUTES, "more than 64 [route] sections");
+
+    free(text);
+}
+
 static void test_durations_and_sizes(void **state)
 {
     uint32_t ms;
@@ -283,6 +575,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_syntax_error_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_outside_section_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unreadable_file_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_threads_and_handler_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_modules_and_routes_parsed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_route_defaults_per_method, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_module_and_route_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_module_and_route_limits, setup, teardown),
         cmocka_unit_test(test_durations_and_sizes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
