@@ -189,3 +189,71 @@ class ConfigTests(unittest.TestCase):
     def test_bad_option(self):
         p = self.run_forkd("-Z")
         self.assertEqual(p.returncode, 1)
+
+
+HANDLERS = GOOD + """
+[route /hello]
+handler = hello:say_hello
+
+[module hello]
+path = lib/hello.so
+greeting = hi
+
+[route /api/]
+handler = hello:api
+methods = GET POST
+pool = yes
+"""
+
+
+class ModuleRouteConfigTests(unittest.TestCase):
+    """[module NAME] / [route PATH] sections, [server] threads and [http]
+    handler_timeout: -t accepts them, and refuses each mistake with the line
+    that holds it and why. No .so is loaded: a path may name nothing yet."""
+
+    # ConfigTests' temporary directory and its ways of running forkd -t
+    setUpClass = classmethod(ConfigTests.setUpClass.__func__)
+    tearDownClass = classmethod(ConfigTests.tearDownClass.__func__)
+    run_forkd = ConfigTests.run_forkd
+    check = ConfigTests.check
+    assertRefused = ConfigTests.assertRefused
+
+    def test_accepted(self):
+        text = HANDLERS.replace("[server]\n", "[server]\nthreads = 4\n")
+        text = text.replace("[http]\n", "[http]\nhandler_timeout = 0\n")
+        path, p = self.check(text)
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+    def test_refused(self):
+        threads = HANDLERS.replace("[server]\n", "[server]\nthreads = 4\n")
+        cases = [
+            # (name, text, start of the line at fault (its last occurrence), reason)
+            ("threads too many", GOOD.replace("workers = 2", "threads = 1000"),
+             "threads = 1000", "out of range for threads"),
+            ("handler_timeout", GOOD.replace("max_headers = 100", "handler_timeout = 1y"),
+             "handler_timeout", "bad duration for handler_timeout"),
+            ("pool without threads", HANDLERS, "pool = yes",
+             "pool = yes needs [server] threads > 0"),
+            ("unknown module", threads.replace("handler = hello:api", "handler = db:api"),
+             "handler = db:api", "no [module db] in this file"),
+            ("module without path", threads.replace("path = lib/hello.so\n", ""),
+             "[module hello]", "[module hello] needs path"),
+            ("empty route", threads + "[route /empty]\n", "[route /empty]",
+             "[route /empty] needs handler"),
+            ("duplicate module", threads + "[module hello]\npath = b.so\n",
+             "[module hello]\npath = b.so", "duplicate [module hello]"),
+            ("duplicate route", threads + "\n[route /hello]\nhandler = hello:x\n",
+             "[route /hello]\nhandler = hello:x", "duplicate [route /hello]"),
+            ("bad route path", threads + "[route /a/../b]\nhandler = hello:x\n",
+             "[route /a/../b]", "bad route path"),
+            ("unknown method", threads.replace("GET POST", "GET BREW"), "methods",
+             "unknown method 'BREW'"),
+            ("bad body", threads.replace("pool = yes", "body = some"), "body",
+             "bad value for body"),
+            ("unknown route key", threads.replace("pool = yes", "workers = 3"),
+             "workers = 3", "unknown key 'workers' in [route /api/]"),
+        ]
+        for name, text, start, reason in cases:
+            with self.subTest(name):
+                self.assertRefused(text, text[:text.rindex(start)].count("\n") + 1)
+                self.assertIn(reason, self.check(text)[1].stderr.decode("utf-8", "replace"))
