@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "escape.h"
-#include "filecache.h"
 #include "router.h"
 #include "uri.h"
 
@@ -177,26 +176,12 @@ static void block_put(worker_t *w, conn_block_t *b)
     w->nfree_blocks++;
 }
 
-/* Release what the current request holds: file, generated body, kept request body, timer. */
+/* Release what the current request holds: its response's body and timer, the kept request body. */
 static void request_cleanup(conn_t *c)
 {
     conn_block_t *b = c->b;
-    resp_t *resp = &b->resp;
 
-    if (resp->fd >= 0 && resp->fd_owned) {
-        close(resp->fd);
-    }
-    resp->fd = -1;
-    if (resp->cache_ref != NULL) {
-        filecache_release(&c->w->fcache, resp->cache_ref);
-        resp->cache_ref = NULL;
-    }
-    free(resp->mem_owned);
-    resp->mem_owned = NULL;
-    if (resp->timer_cb != NULL) {
-        evtimer_del(&resp->timer);
-        resp->timer_cb = NULL;
-    }
+    resp_cleanup(&b->resp);
     free(b->body);
     b->body = NULL;
     b->body_len = b->body_cap = 0;
@@ -210,8 +195,11 @@ static void request_init(conn_t *c)
     memset(&b->req, 0, sizeof(b->req));
     b->req.h.headers = b->headers;
     b->req.h.headers_cap = c->w->cfg->max_headers;
-    b->req.conn = c;
-    resp_reset(&b->resp, c);
+    b->req.id = ++c->w->req_ids;
+    b->req.peer = &c->peer.sa;
+    b->req.peer_len = c->peer_len;
+    b->req.srv = &c->w->srv;
+    resp_reset(&b->resp, &c->w->srv, c);
     b->out_len = b->out_sent = b->mem_sent = 0;
     b->file_sent = 0;
     b->body_done = 0;
@@ -311,12 +299,16 @@ void conn_accept(worker_t *w, int fd, const struct sockaddr_storage *peer)
     c->w = w;
     c->fd = fd;
     c->state = CONN_IDLE;
-    c->family = peer->ss_family;
-    /* an AF_UNIX peer (a socket-activated unix listener) has no address: addr stays zero */
+    /* an AF_UNIX peer (a socket-activated unix listener) has no address: its family alone */
     if (peer->ss_family == AF_INET6) {
-        memcpy(c->addr, &((const struct sockaddr_in6 *)peer)->sin6_addr, 16);
+        c->peer.in6 = *(const struct sockaddr_in6 *)peer;
+        c->peer_len = sizeof(c->peer.in6);
     } else if (peer->ss_family == AF_INET) {
-        memcpy(c->addr, &((const struct sockaddr_in *)peer)->sin_addr, 4);
+        c->peer.in = *(const struct sockaddr_in *)peer;
+        c->peer_len = sizeof(c->peer.in);
+    } else {
+        c->peer.sa.sa_family = peer->ss_family;
+        c->peer_len = sizeof(sa_family_t);
     }
     TAILQ_INSERT_HEAD(&w->conns, c, link);
     w->nconns++;
@@ -485,6 +477,18 @@ static size_t put_uint(char *p, uint64_t v)
     return n;
 }
 
+/* The peer's address bytes (4 or 16) for net_peer_text(); zeros for a unix client. */
+static const unsigned char *peer_bytes(const conn_t *c)
+{
+    static const unsigned char none[16];
+
+    switch (c->peer.sa.sa_family) {
+    case AF_INET: return (const unsigned char *)&c->peer.in.sin_addr;
+    case AF_INET6: return c->peer.in6.sin6_addr.s6_addr;
+    default: return none;
+    }
+}
+
 /* One line in Combined Log Format for the request just answered. */
 static void access_log(conn_t *c, uint64_t body_bytes)
 {
@@ -514,7 +518,7 @@ static void access_log(conn_t *c, uint64_t body_bytes)
     if (rl_len > 1024) {
         rl_len = 1024;
     }
-    net_peer_text(c->family, c->addr, addr);
+    net_peer_text(c->peer.sa.sa_family, peer_bytes(c), addr);
     /* put(), not sprintf(): perf showed vfprintf at 1% of a worker with the log on */
     p = line + put(line, addr, strlen(addr));
     p += PUT_LIT(p, " - - [");
@@ -650,7 +654,7 @@ static void start_response(conn_t *c)
     resp_t *resp = &b->resp;
 
     if (resp->mem == NULL && resp->fd < 0) {
-        resp->mem = resp->mem_owned ? resp->mem_owned : resp->gen;
+        resp->mem = resp->big ? resp->big : resp->gen;
         resp->mem_len = resp->gen_len;
     }
     if (b->req.h.method == HTTP_METHOD_HEAD || resp->status == 204 || resp->status == 304) {
@@ -671,8 +675,8 @@ static void start_error(conn_t *c, int status)
         return;
     }
     request_cleanup(c); /* whatever the request held: it checks each piece itself */
-    resp_reset(&b->resp, c);
-    resp_error(&b->resp, status);
+    resp_reset(&b->resp, &c->w->srv, c);
+    forkd_resp_error(&b->resp, status);
     b->resp.close = 1;
     start_response(c);
 }
@@ -785,7 +789,7 @@ static void finish_response(conn_t *c, uint64_t body_bytes)
         return;
     }
     request_cleanup(c);
-    if (c->requests == 1 && c->family != AF_UNIX) {
+    if (c->requests == 1 && c->peer.sa.sa_family != AF_UNIX) {
         /*
          * Kept alive: from now on a small response must not wait for the ACK
          * of the previous one (Nagle). A connection that closes after one
@@ -943,10 +947,10 @@ static void dispatch(conn_t *c)
 
     c->state = CONN_HANDLER;
     if (b->pending_status != 0) {
-        resp_error(resp, b->pending_status);
+        forkd_resp_error(resp, b->pending_status);
         if (b->pending_status == 405) {
             router_allow(rt->methods, allow, sizeof(allow));
-            resp_header(resp, "Allow", allow);
+            forkd_resp_header(resp, "Allow", allow);
         }
         if (b->pending_status >= 500 || b->pending_status == 400 || b->pending_status == 413) {
             resp->close = 1;
@@ -960,21 +964,25 @@ static void dispatch(conn_t *c)
                         : HTTP_METHOD_BIT(HTTP_METHOD_GET) | HTTP_METHOD_BIT(HTTP_METHOD_HEAD),
                      allow, sizeof(allow));
         resp->status = 204;
-        resp_header(resp, "Allow", allow);
+        forkd_resp_header(resp, "Allow", allow);
         start_response(c);
         return;
     }
     b->req.body = b->body;
     b->req.body_len = b->body_len;
-    rc = rt->fn(&b->req, resp, rt->ctx);
-    if (rc == HANDLER_DONE) {
+    resp->self = rt->self;
+    rc = rt->fn(&b->req, resp, rt->self);
+    if (rc == FORKD_DONE) {
         start_response(c);
     }
-    /* HANDLER_ASYNC: conn_resume() continues when the handler is done */
+    /* FORKD_ASYNC: forkd_resp_finish() continues when the handler is done */
 }
 
-void conn_resume(conn_t *c)
+/* An async handler's response is ready: send it, and run the connection on. */
+void forkd_resp_finish(forkd_resp_t *resp)
 {
+    conn_t *c = resp->conn;
+
     start_response(c);
     run(c);
 }

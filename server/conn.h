@@ -77,8 +77,12 @@ struct conn {
     uint8_t idle_listed; /* on the worker's idle keep-alive list */
     uint32_t requests;
     uint64_t linger_deadline;
-    sa_family_t family;
-    uint8_t addr[16]; /* peer address, for the access log */
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+    } peer; /* the client's address; for a unix socket's client only its family */
+    socklen_t peer_len;
 };
 
 /*
@@ -109,9 +113,6 @@ void conn_close_all(worker_t *w);
 
 /* Bytes of one pooled block for this configuration. */
 size_t conn_block_size(const config_t *cfg);
-
-/* Called by resp_finish(): an async handler's response is ready. */
-void conn_resume(conn_t *c);
 
 /* Milliseconds of a monotonic clock (coarse: good to a few ms). */
 uint64_t conn_now_ms(void);

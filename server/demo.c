@@ -1,15 +1,17 @@
 /* demo: sleep (timer, concurrency), work (CPU, parallelism) and echo (request bodies). */
 #include "demo.h"
 
+#include <stdint.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "worker.h"
+#include "forkd.h"
 
 /* The ms=N query parameter, 0..DEMO_MAX_MS; -1 when missing or bad. */
-static long query_ms(const http_request_t *h)
+static long query_ms(const forkd_req_t *req)
 {
-    const char *q = h->query.p, *end = h->query.p + h->query.len;
+    size_t len;
+    const char *q = forkd_req_query(req, &len), *end = q != NULL ? q + len : NULL;
     long v = -1;
 
     while (q != NULL && q < end) {
@@ -35,45 +37,45 @@ static long query_ms(const http_request_t *h)
     return -1;
 }
 
-static void answer(resp_t *resp, const char *what, long ms)
+static void answer(forkd_resp_t *resp, const char *what, long ms)
 {
-    resp->status = 200;
-    resp->content_type = "application/json";
-    resp_printf(resp, "{\"%s_ms\":%ld,\"pid\":%d}\n", what, ms, (int)getpid());
+    forkd_resp_status(resp, 200);
+    forkd_resp_content_type(resp, "application/json");
+    forkd_resp_printf(resp, "{\"%s_ms\":%ld,\"pid\":%d}\n", what, ms, (int)getpid());
 }
 
-static void sleep_done(resp_t *resp, void *arg)
+static void sleep_done(forkd_resp_t *resp, void *arg)
 {
     answer(resp, "slept", (long)(intptr_t)arg);
-    resp_finish(resp);
+    forkd_resp_finish(resp);
 }
 
-static int demo_sleep(req_t *req, resp_t *resp, void *ctx)
+static int demo_sleep(forkd_req_t *req, forkd_resp_t *resp, void *self)
 {
-    long ms = query_ms(&req->h);
-    (void)ctx;
+    long ms = query_ms(req);
+    (void)self;
 
     if (ms < 0) {
-        resp_error(resp, 400);
-        return HANDLER_DONE;
+        forkd_resp_error(resp, 400);
+        return FORKD_DONE;
     }
-    if (resp_timer(resp, (uint32_t)ms, sleep_done, (void *)(intptr_t)ms) != 0) {
-        resp_error(resp, 500);
-        return HANDLER_DONE;
+    if (forkd_resp_timer(resp, (uint32_t)ms, sleep_done, (void *)(intptr_t)ms) != 0) {
+        forkd_resp_error(resp, 500);
+        return FORKD_DONE;
     }
-    return HANDLER_ASYNC;
+    return FORKD_ASYNC;
 }
 
-static int demo_work(req_t *req, resp_t *resp, void *ctx)
+static int demo_work(forkd_req_t *req, forkd_resp_t *resp, void *self)
 {
-    long ms = query_ms(&req->h);
+    long ms = query_ms(req);
     struct timespec t0, t;
     volatile unsigned long spin = 0;
-    (void)ctx;
+    (void)self;
 
     if (ms < 0) {
-        resp_error(resp, 400);
-        return HANDLER_DONE;
+        forkd_resp_error(resp, 400);
+        return FORKD_DONE;
     }
     /* on purpose: this worker's loop serves nobody else meanwhile */
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -84,27 +86,31 @@ static int demo_work(req_t *req, resp_t *resp, void *ctx)
         clock_gettime(CLOCK_MONOTONIC, &t);
     } while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < ms);
     answer(resp, "worked", ms);
-    return HANDLER_DONE;
+    return FORKD_DONE;
 }
 
-static int demo_echo(req_t *req, resp_t *resp, void *ctx)
+/* The request body is borrowed as it is: it lives until the response is sent. */
+static int demo_echo(forkd_req_t *req, forkd_resp_t *resp, void *self)
 {
-    (void)ctx;
-    resp->status = 200;
-    resp->content_type = "application/octet-stream";
-    resp_body_mem(resp, req->body ? req->body : "", req->body_len);
-    return HANDLER_DONE;
+    size_t len;
+    const char *body = forkd_req_body(req, &len);
+    (void)self;
+
+    forkd_resp_status(resp, 200);
+    forkd_resp_content_type(resp, "application/octet-stream");
+    forkd_resp_body_ref(resp, body, len, NULL, NULL);
+    return FORKD_DONE;
 }
 
-int demo_register(router_t *r, void *worker)
+int demo_register(router_t *r)
 {
     unsigned get = HTTP_METHOD_BIT(HTTP_METHOD_GET) | HTTP_METHOD_BIT(HTTP_METHOD_HEAD);
 
-    if (router_add(r, "/demo/sleep", ROUTE_EXACT, get, demo_sleep, worker) != 0
-        || router_add(r, "/demo/work", ROUTE_EXACT, get, demo_work, worker) != 0
+    if (router_add(r, "/demo/sleep", ROUTE_EXACT, get, demo_sleep, NULL) != 0
+        || router_add(r, "/demo/work", ROUTE_EXACT, get, demo_work, NULL) != 0
         || router_add(r, "/demo/echo", ROUTE_EXACT | ROUTE_TAKES_BODY,
                       HTTP_METHOD_BIT(HTTP_METHOD_POST) | HTTP_METHOD_BIT(HTTP_METHOD_PUT),
-                      demo_echo, worker)
+                      demo_echo, NULL)
                != 0) {
         return -1;
     }

@@ -9,9 +9,9 @@
 /*
  * Register /demo/sleep?ms=N (answers from a timer after N ms: many overlap
  * on one worker), /demo/work?ms=N (burns N ms of CPU in its worker) and
- * /demo/echo (POST: the request body back). ctx is the worker.
+ * /demo/echo (POST: the request body back). They need no context.
  * 0 ok, -1 when the router is full.
  */
-int demo_register(router_t *r, void *worker);
+int demo_register(router_t *r);
 
 #endif

@@ -1,4 +1,8 @@
-/* http: the request and response a handler sees, and the response API. */
+/*
+ * http: behind forkd.h, the request and response as the server holds them,
+ * and the response calls only the connection code makes. Handlers never
+ * include this file: they see forkd.h.
+ */
 #ifndef FORKD_HTTP_H
 #define FORKD_HTTP_H
 
@@ -6,95 +10,89 @@
 #include <event2/event_struct.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
+#include "forkd.h"
 #include "http_parser.h"
+#include "log.h"
 
 #define RESP_XHDR_SIZE 1024 /* room for a handler's extra header lines */
-#define RESP_GEN_SIZE 2048  /* generated bodies up to this size need no malloc */
-
-/* What a handler returns. */
-#define HANDLER_DONE 0  /* the response is filled in: send it */
-#define HANDLER_ASYNC 1 /* the handler calls resp_finish() later (timer, I/O) */
+#define RESP_GEN_SIZE 2048  /* built bodies up to this size need no malloc */
 
 typedef struct conn conn_t;
-typedef struct resp resp_t;
+typedef struct forkd_req req_t;
+typedef struct forkd_resp resp_t;
+
+/* The worker as handlers see it (forkd_server_t); owned by the connection pool. */
+struct forkd_server {
+    struct event_base *base;
+    const log_t *log;
+};
 
 /* A parsed request; every slice points into the connection's input buffer. */
-typedef struct {
+struct forkd_req {
     http_request_t h;
     const char *path; /* decoded, dot segments removed, NUL-terminated */
     size_t path_len;
     const char *body; /* the request body, for routes that take one; else NULL */
     size_t body_len;
-    conn_t *conn;
-} req_t;
-
-typedef void (*resp_timer_cb)(resp_t *resp, void *arg);
+    uint64_t id;
+    const struct sockaddr *peer; /* the connection's */
+    socklen_t peer_len;
+    forkd_server_t *srv;
+};
 
 /*
  * A response under construction. It lives in the connection's pooled buffer
  * block from the request's start until the response is sent.
  */
-struct resp {
+struct forkd_resp {
     int status;
-    const char *content_type; /* static or lives until sent; NULL = none */
+    const char *content_type; /* borrowed until sent; NULL = none */
     int close;                /* force "Connection: close" */
 
     char xhdr[RESP_XHDR_SIZE]; /* extra "Name: value\r\n" lines */
     size_t xhdr_len;
 
-    /* body: at most one of memory (mem/mem_len) or file (fd/off/len) */
+    /*
+     * The body: lent memory (mem), a file (fd), else the text built in
+     * gen[] (or big, once it outgrew gen[]), which resp_seal() points mem at.
+     */
     const char *mem;
     size_t mem_len;
-    char *mem_owned; /* malloc'd body to free after sending, or NULL */
-    int fd;          /* -1 if none */
-    int fd_owned;    /* the connection closes fd after sending */
-    void *cache_ref; /* a file cache entry the body comes from, released after sending */
+    int fd;       /* -1 if none */
+    int fd_owned; /* the response closes fd when done */
     off_t file_off;
     uint64_t file_len;
+    forkd_release_fn release; /* for lent memory or a borrowed fd, else NULL */
+    void *release_arg;
+    void *self;  /* the routed handler's context, for release */
     int no_body; /* 204/304 or HEAD: headers only (Content-Length still sent for HEAD) */
 
-    char gen[RESP_GEN_SIZE]; /* resp_printf() writes here first */
-    size_t gen_len;
+    char *big; /* malloc'd, big_cap bytes: built text past RESP_GEN_SIZE */
+    size_t big_cap;
+    char gen[RESP_GEN_SIZE];
+    size_t gen_len; /* of the built text, in gen[] or big */
 
-    struct event timer; /* for resp_timer() */
-    resp_timer_cb timer_cb;
+    struct event timer; /* for forkd_resp_timer() */
+    forkd_timer_fn timer_cb;
     void *timer_arg;
-    conn_t *conn;
+    forkd_server_t *srv;
+    conn_t *conn; /* for forkd_resp_finish() */
 };
 
-/* A request handler: fill resp and return HANDLER_DONE, or HANDLER_ASYNC. */
-typedef int (*handler_fn)(req_t *req, resp_t *resp, void *ctx);
-
 /* Make resp empty (no status, no headers, no body) for a new request on conn. */
-void resp_reset(resp_t *resp, conn_t *conn);
-
-/* Add one header line; 0 ok, -1 when the header area is full (logged by caller). */
-int resp_header(resp_t *resp, const char *name, const char *value);
-
-/* Append formatted text to the body (grows into malloc past RESP_GEN_SIZE). 0 ok, -1 ENOMEM. */
-int resp_printf(resp_t *resp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Body from memory that stays valid until the response is sent (borrowed). */
-void resp_body_mem(resp_t *resp, const char *p, size_t len);
-
-/* Body from a file range (sent with sendfile); the response owns fd from now on. */
-void resp_body_file(resp_t *resp, int fd, off_t off, uint64_t len);
-
-/* Fill resp with a small HTML error page for status. */
-void resp_error(resp_t *resp, int status);
+void resp_reset(resp_t *resp, forkd_server_t *srv, conn_t *conn);
 
 /*
- * Call cb(resp, arg) after ms milliseconds from the worker's loop (one timer
- * per response). 0 ok, -1 on failure. The handler returns HANDLER_ASYNC.
+ * Give back all the response holds: release lent memory or a borrowed fd,
+ * close an owned fd, free the built text, cancel its timer. resp is empty
+ * afterwards (resp_reset() before reuse).
  */
-int resp_timer(resp_t *resp, uint32_t ms, resp_timer_cb cb, void *arg);
+void resp_cleanup(resp_t *resp);
 
-/* An async handler's response is ready: send it. */
-void resp_finish(resp_t *resp);
-
-/* Reason phrase for a status code ("Not Found"). */
+/* Reason phrase for a status code ("Not Found"); "Unknown" for one it does not know. */
 const char *http_reason(int status);
 
 #endif

@@ -90,10 +90,18 @@ int log_open(log_t *log, const config_t *cfg, uid_t owner, gid_t group, char *er
 
 void log_msg(const log_t *log, log_level_t level, const char *fmt, ...)
 {
+    va_list ap;
+
+    va_start(ap, fmt);
+    log_vmsg(log, level, fmt, ap);
+    va_end(ap);
+}
+
+void log_vmsg(const log_t *log, log_level_t level, const char *fmt, va_list ap)
+{
     char line[2048];
     struct tm tm;
     time_t now;
-    va_list ap;
     int n, m;
 
     if (level > log->level) {
@@ -112,9 +120,7 @@ void log_msg(const log_t *log, log_level_t level, const char *fmt, ...)
                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                  config_level_name(level), (int)getpid());
 message:
-    va_start(ap, fmt);
     m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
-    va_end(ap);
     if (m < 0) {
         return;
     }

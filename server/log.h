@@ -2,6 +2,7 @@
 #ifndef FORKD_LOG_H
 #define FORKD_LOG_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <sys/types.h>
 #include <time.h>
@@ -43,6 +44,10 @@ int log_open(log_t *log, const config_t *cfg, uid_t owner, gid_t group, char *er
 /* Write one line "2026/11/28 10:00:00 [error] 123: message" if level is enabled. */
 void log_msg(const log_t *log, log_level_t level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* log_msg() with a va_list. */
+void log_vmsg(const log_t *log, log_level_t level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 /* Open the error log file again (after logrotate moved it). 0 ok, -1 with err set. */
 int log_reopen(log_t *log, char *err, size_t errlen);

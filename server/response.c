@@ -1,4 +1,4 @@
-/* response: what handlers call to fill a response; reason phrases and error pages. */
+/* response: filling a response (forkd_resp_*), reason phrases and error pages. */
 #include "http.h"
 
 #include <stdarg.h>
@@ -7,9 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "conn.h"
-
-void resp_reset(resp_t *resp, conn_t *conn)
+void resp_reset(resp_t *resp, forkd_server_t *srv, conn_t *conn)
 {
     resp->status = 0;
     resp->content_type = NULL;
@@ -17,16 +15,62 @@ void resp_reset(resp_t *resp, conn_t *conn)
     resp->xhdr_len = 0;
     resp->mem = NULL;
     resp->mem_len = 0;
-    resp->mem_owned = NULL;
     resp->fd = -1;
     resp->fd_owned = 0;
-    resp->cache_ref = NULL;
     resp->file_off = 0;
     resp->file_len = 0;
+    resp->release = NULL;
+    resp->self = NULL;
     resp->no_body = 0;
+    resp->big = NULL;
+    resp->big_cap = 0;
     resp->gen_len = 0;
     resp->timer_cb = NULL;
+    resp->srv = srv;
     resp->conn = conn;
+}
+
+/* The file body or lent memory goes: close an owned fd, call the release callback. */
+static void release_body(resp_t *resp)
+{
+    forkd_release_fn release = resp->release;
+
+    if (resp->fd >= 0 && resp->fd_owned) {
+        close(resp->fd);
+    }
+    resp->fd = -1;
+    resp->fd_owned = 0;
+    resp->file_off = 0;
+    resp->file_len = 0;
+    resp->release = NULL;
+    if (release != NULL) {
+        release(resp->self, resp->release_arg);
+    }
+}
+
+/* Let go of lent memory or a file body: the built text is the body again. */
+static void drop_body(resp_t *resp)
+{
+    if (resp->fd >= 0 || resp->release != NULL) {
+        release_body(resp);
+    }
+    resp->mem = NULL;
+    resp->mem_len = 0;
+}
+
+void resp_cleanup(resp_t *resp)
+{
+    drop_body(resp);
+    if (resp->big != NULL) {
+        free(resp->big);
+        resp->big = NULL;
+        resp->big_cap = 0;
+    }
+    resp->gen_len = 0;
+    if (resp->timer_cb != NULL) {
+        evtimer_del(&resp->timer);
+        resp->timer_cb = NULL;
+    }
 }
 
 const char *http_reason(int status)
@@ -58,7 +102,12 @@ const char *http_reason(int status)
     }
 }
 
-int resp_header(resp_t *resp, const char *name, const char *value)
+void forkd_resp_status(forkd_resp_t *resp, int status)
+{
+    resp->status = status;
+}
+
+int forkd_resp_header(forkd_resp_t *resp, const char *name, const char *value)
 {
     size_t nlen = strlen(name), vlen = strlen(value);
     char *p;
@@ -79,72 +128,129 @@ int resp_header(resp_t *resp, const char *name, const char *value)
     return 0;
 }
 
-int resp_printf(resp_t *resp, const char *fmt, ...)
+void forkd_resp_content_type(forkd_resp_t *resp, const char *type)
+{
+    resp->content_type = type;
+}
+
+void forkd_resp_close(forkd_resp_t *resp)
+{
+    resp->close = 1;
+}
+
+/*
+ * Room for `more` bytes of built text past gen_len (plus a NUL for
+ * vsnprintf()): gen[] while it fits, then a malloc'd buffer that at least
+ * doubles. Returns where the text goes on, or NULL out of memory (nothing
+ * changed).
+ */
+static char *built_room(resp_t *resp, size_t more)
+{
+    char *cur = resp->big ? resp->big : resp->gen;
+    size_t cap = resp->big ? resp->big_cap : sizeof(resp->gen), ncap;
+    char *nb;
+
+    if (more < cap - resp->gen_len) {
+        return cur + resp->gen_len;
+    }
+    ncap = cap * 2 + more;
+    nb = malloc(ncap);
+    if (nb == NULL) {
+        return NULL;
+    }
+    memcpy(nb, cur, resp->gen_len);
+    free(resp->big);
+    resp->big = nb;
+    resp->big_cap = ncap;
+    return nb + resp->gen_len;
+}
+
+int forkd_resp_body_copy(forkd_resp_t *resp, const void *p, size_t len)
+{
+    char *dst;
+
+    drop_body(resp);
+    resp->gen_len = 0;
+    dst = built_room(resp, len);
+    if (dst == NULL) {
+        return -1;
+    }
+    memcpy(dst, p, len);
+    resp->gen_len = len;
+    return 0;
+}
+
+int forkd_resp_printf(forkd_resp_t *resp, const char *fmt, ...)
 {
     va_list ap;
-    char *buf = resp->mem_owned ? resp->mem_owned : resp->gen;
-    size_t cap = resp->mem_owned ? resp->mem_len : sizeof(resp->gen);
+    char *dst;
+    size_t room;
     int n;
 
+    if (resp->mem != NULL || resp->fd >= 0) {
+        drop_body(resp);
+    }
+    dst = (resp->big ? resp->big : resp->gen) + resp->gen_len;
+    room = (resp->big ? resp->big_cap : sizeof(resp->gen)) - resp->gen_len;
     va_start(ap, fmt);
-    n = vsnprintf(buf + resp->gen_len, cap - resp->gen_len, fmt, ap);
+    n = vsnprintf(dst, room, fmt, ap);
     va_end(ap);
     if (n < 0) {
         return -1;
     }
-    if ((size_t)n >= cap - resp->gen_len) {
-        /* grow into malloc: mem_len is the capacity until the response starts */
-        size_t ncap = cap * 2 + (size_t)n;
-        char *nb = malloc(ncap);
-        if (nb == NULL) {
+    if ((size_t)n >= room) {
+        dst = built_room(resp, (size_t)n);
+        if (dst == NULL) {
             return -1;
         }
-        memcpy(nb, buf, resp->gen_len);
-        free(resp->mem_owned);
-        resp->mem_owned = nb;
-        resp->mem_len = ncap;
         va_start(ap, fmt);
-        vsnprintf(nb + resp->gen_len, ncap - resp->gen_len, fmt, ap);
+        vsnprintf(dst, (size_t)n + 1, fmt, ap);
         va_end(ap);
     }
     resp->gen_len += (size_t)n;
     return 0;
 }
 
-void resp_body_mem(resp_t *resp, const char *p, size_t len)
+void forkd_resp_body_ref(forkd_resp_t *resp, const void *p, size_t len, forkd_release_fn release,
+                         void *arg)
 {
-    resp->mem = p;
+    drop_body(resp);
+    resp->mem = len > 0 ? p : "";
     resp->mem_len = len;
+    resp->release = release;
+    resp->release_arg = arg;
 }
 
-void resp_body_file(resp_t *resp, int fd, off_t off, uint64_t len)
+void forkd_resp_body_file(forkd_resp_t *resp, int fd, off_t off, uint64_t len,
+                          forkd_release_fn release, void *arg)
 {
-    if (resp->fd >= 0 && resp->fd_owned) {
-        close(resp->fd);
-    }
+    drop_body(resp);
     resp->fd = fd;
-    resp->fd_owned = 1;
+    resp->fd_owned = release == NULL;
     resp->file_off = off;
     resp->file_len = len;
+    resp->release = release;
+    resp->release_arg = arg;
 }
 
-void resp_error(resp_t *resp, int status)
+void forkd_resp_error(forkd_resp_t *resp, int status)
 {
     const char *reason = http_reason(status);
 
+    drop_body(resp);
     resp->status = status;
     resp->content_type = "text/html; charset=utf-8";
     resp->gen_len = 0;
-    resp_printf(resp,
-                "<!DOCTYPE html>\n<html><head><title>%d %s</title></head>\n"
-                "<body><h1>%d %s</h1><hr><p>forkd</p></body></html>\n",
-                status, reason, status, reason);
+    forkd_resp_printf(resp,
+                      "<!DOCTYPE html>\n<html><head><title>%d %s</title></head>\n"
+                      "<body><h1>%d %s</h1><hr><p>forkd</p></body></html>\n",
+                      status, reason, status, reason);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
     resp_t *resp = arg;
-    resp_timer_cb cb = resp->timer_cb;
+    forkd_timer_fn cb = resp->timer_cb;
     (void)fd;
     (void)what;
 
@@ -152,11 +258,12 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     cb(resp, resp->timer_arg);
 }
 
-int resp_timer(resp_t *resp, uint32_t ms, resp_timer_cb cb, void *arg)
+int forkd_resp_timer(forkd_resp_t *resp, uint32_t ms, forkd_timer_fn cb, void *arg)
 {
     struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (suseconds_t)(ms % 1000) * 1000};
 
-    if (evtimer_assign(&resp->timer, resp->conn->w->base, on_timer, resp) != 0) {
+    if (resp->timer_cb != NULL
+        || evtimer_assign(&resp->timer, resp->srv->base, on_timer, resp) != 0) {
         return -1;
     }
     resp->timer_cb = cb;
@@ -166,9 +273,4 @@ int resp_timer(resp_t *resp, uint32_t ms, resp_timer_cb cb, void *arg)
         return -1;
     }
     return 0;
-}
-
-void resp_finish(resp_t *resp)
-{
-    conn_resume(resp->conn);
 }

@@ -4,7 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-int router_add(router_t *r, const char *path, int flags, unsigned methods, handler_fn fn, void *ctx)
+int router_add(router_t *r, const char *path, int flags, unsigned methods, forkd_handler_fn fn,
+               void *self)
 {
     route_t *rt;
 
@@ -17,7 +18,7 @@ int router_add(router_t *r, const char *path, int flags, unsigned methods, handl
     rt->flags = flags;
     rt->methods = methods;
     rt->fn = fn;
-    rt->ctx = ctx;
+    rt->self = self;
     return 0;
 }
 

@@ -4,21 +4,22 @@
 
 #include <stddef.h>
 
-#include "http.h"
+#include "forkd.h"
+#include "http_parser.h"
 
 #define ROUTER_MAX 32
 
 #define ROUTE_EXACT 0
 #define ROUTE_PREFIX 1
-#define ROUTE_TAKES_BODY 2 /* the body is read into req->body (else it is discarded) */
+#define ROUTE_TAKES_BODY 2 /* the body is kept for forkd_req_body() (else it is discarded) */
 
 typedef struct {
-    const char *path; /* static string */
+    const char *path; /* borrowed for the router's lifetime */
     size_t len;
     int flags;        /* ROUTE_* */
     unsigned methods; /* HTTP_METHOD_BIT() set */
-    handler_fn fn;
-    void *ctx;
+    forkd_handler_fn fn;
+    void *self; /* the handler's own context, borrowed for the router's lifetime */
 } route_t;
 
 typedef struct {
@@ -26,9 +27,13 @@ typedef struct {
     int n;
 } router_t;
 
-/* Register a route; path must outlive the router. 0 ok, -1 when full. */
-int router_add(router_t *r, const char *path, int flags, unsigned methods, handler_fn fn,
-               void *ctx);
+/*
+ * Route path (exact, or a prefix with ROUTE_PREFIX) for the methods in the
+ * set to fn, called with self. path and self are borrowed: they must outlive
+ * the router. 0 ok, -1 when full.
+ */
+int router_add(router_t *r, const char *path, int flags, unsigned methods, forkd_handler_fn fn,
+               void *self);
 
 /* The exact route for path, else the longest matching prefix route, else NULL. */
 const route_t *router_match(const router_t *r, const char *path, size_t len);

@@ -10,18 +10,45 @@
 #include <unistd.h>
 
 #include "beneath.h"
-#include "conn.h"
 #include "escape.h"
 #include "filecache.h"
+#include "forkd.h"
 #include "httpdate.h"
-#include "worker.h"
+#include "mime.h"
 
 /* How every file and directory below the root is opened: a FIFO must not block us. */
 #define OPEN_FLAGS (O_RDONLY | O_NONBLOCK | O_NOCTTY)
 
-int static_open_root(const char *root)
+int static_init(static_t *st, const config_t *cfg, char *err, size_t errlen)
 {
-    return open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    uint64_t nofile;
+
+    st->index = cfg->index;
+    if (filecache_init(&st->fc, cfg->cache_entries, cfg->cache_max_file, cfg->cache_valid) != 0) {
+        snprintf(err, errlen, "file cache: out of memory");
+        return -1;
+    }
+    /* cached descriptors count against the open files limit (the master warned once) */
+    filecache_limit_fds(&st->fc, cfg->max_connections, &nofile);
+    st->mime = mime_load("/etc/mime.types");
+    st->root_fd = open(cfg->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (st->mime == NULL || st->root_fd < 0) {
+        snprintf(err, errlen, "open(\"%s\") failed: %s", cfg->root, strerror(errno));
+        return -1;
+    }
+    st->resolve = beneath_probe(NULL, 0); /* the master logs the choice */
+    return 0;
+}
+
+void static_fini(static_t *st)
+{
+    filecache_destroy(&st->fc);
+    mime_free(st->mime);
+    st->mime = NULL;
+    if (st->root_fd >= 0) {
+        close(st->root_fd);
+    }
+    st->root_fd = -1;
 }
 
 static int errno_status(int err)
@@ -54,32 +81,32 @@ static size_t skip_list_sep(const char *s, size_t i, size_t len)
  * match our strong etag? weak_ok: weak comparison (W/ prefixes ignored).
  * An unparsable list matches nothing.
  */
-static int etag_match(const http_slice_t *v, const char *etag, int weak_ok)
+static int etag_match(const char *v, size_t len, const char *etag, int weak_ok)
 {
     size_t i = 0, elen = strlen(etag), start;
     int weak;
 
-    if (v->len == 1 && v->p[0] == '*') {
+    if (len == 1 && v[0] == '*') {
         return 1;
     }
-    for (i = skip_list_sep(v->p, 0, v->len); i < v->len; i = skip_list_sep(v->p, i, v->len)) {
+    for (i = skip_list_sep(v, 0, len); i < len; i = skip_list_sep(v, i, len)) {
         weak = 0;
-        if (i + 2 <= v->len && v->p[i] == 'W' && v->p[i + 1] == '/') {
+        if (i + 2 <= len && v[i] == 'W' && v[i + 1] == '/') {
             weak = 1;
             i += 2;
         }
-        if (i >= v->len || v->p[i] != '"') {
+        if (i >= len || v[i] != '"') {
             return 0;
         }
         start = i++;
-        while (i < v->len && v->p[i] != '"') {
+        while (i < len && v[i] != '"') {
             i++;
         }
-        if (i >= v->len) {
+        if (i >= len) {
             return 0;
         }
         i++;
-        if ((!weak || weak_ok) && i - start == elen && memcmp(v->p + start, etag, elen) == 0) {
+        if ((!weak || weak_ok) && i - start == elen && memcmp(v + start, etag, elen) == 0) {
             return 1;
         }
     }
@@ -108,10 +135,9 @@ static int64_t parse_pos(const char *s, size_t *i, size_t len)
  * other unit, several ranges: answered with the whole file, as RFC 9110 14.2
  * allows), or -1 when unsatisfiable (416).
  */
-static int parse_range(const http_slice_t *v, int64_t size, int64_t *first, int64_t *last)
+static int parse_range(const char *s, size_t len, int64_t size, int64_t *first, int64_t *last)
 {
-    const char *s = v->p;
-    size_t i = 6, len = v->len;
+    size_t i = 6;
     int64_t a, b;
 
     if (len < 7 || strncasecmp(s, "bytes=", 6) != 0) {
@@ -152,15 +178,15 @@ static int parse_range(const http_slice_t *v, int64_t size, int64_t *first, int6
 }
 
 /* Is the If-Range validator (etag or date) still current? */
-static int if_range_ok(const http_slice_t *v, const char *etag, time_t mtime)
+static int if_range_ok(const char *v, size_t len, const char *etag, time_t mtime)
 {
     time_t t;
 
-    if (v->len > 0 && (v->p[0] == '"' || (v->len > 1 && v->p[0] == 'W' && v->p[1] == '/'))) {
+    if (len > 0 && (v[0] == '"' || (len > 1 && v[0] == 'W' && v[1] == '/'))) {
         /* an entity-tag: strong comparison, so a weak one never matches */
-        return v->p[0] == '"' && v->len == strlen(etag) && memcmp(v->p, etag, v->len) == 0;
+        return v[0] == '"' && len == strlen(etag) && memcmp(v, etag, len) == 0;
     }
-    return httpdate_parse(v->p, v->len, &t) == 0 && t == mtime;
+    return httpdate_parse(v, len, &t) == 0 && t == mtime;
 }
 
 /* May c stand in a URI path as it is? RFC 3986 pchar and '/'; any other byte is %XX. */
@@ -177,15 +203,15 @@ static int path_char_ok(unsigned char c)
  * "/sub/", never to a "//host" another site; the raw target is never echoed.
  * 414 when it does not fit.
  */
-static int redirect_dir(req_t *req, resp_t *resp)
+static int redirect_dir(forkd_req_t *req, forkd_resp_t *resp)
 {
     static const char hex[] = "0123456789ABCDEF";
     char loc[8192];
-    const http_slice_t *q = &req->h.query;
-    size_t i, n = 0;
+    size_t i, n = 0, path_len, qlen;
+    const char *path = forkd_req_path(req, &path_len), *q = forkd_req_query(req, &qlen);
 
-    for (i = 0; i < req->path_len && n + 3 < sizeof(loc); i++) {
-        unsigned char c = (unsigned char)req->path[i];
+    for (i = 0; i < path_len && n + 3 < sizeof(loc); i++) {
+        unsigned char c = (unsigned char)path[i];
         if (path_char_ok(c) && !(i == 1 && c == '/')) { /* "//" would name a host */
             loc[n++] = (char)c;
         } else {
@@ -194,122 +220,130 @@ static int redirect_dir(req_t *req, resp_t *resp)
             loc[n++] = hex[c & 15];
         }
     }
-    if (i < req->path_len || n + 2 + (q->p != NULL ? q->len : 0) >= sizeof(loc)) {
-        resp_error(resp, 414);
-        return HANDLER_DONE;
+    if (i < path_len || n + 2 + (q != NULL ? qlen : 0) >= sizeof(loc)) {
+        forkd_resp_error(resp, 414);
+        return FORKD_DONE;
     }
     loc[n++] = '/';
-    if (q->p != NULL) {
+    if (q != NULL) {
         loc[n++] = '?';
-        memcpy(loc + n, q->p, q->len);
-        n += q->len;
+        memcpy(loc + n, q, qlen);
+        n += qlen;
     }
     loc[n] = '\0';
-    if (resp_header(resp, "Location", loc) != 0) {
-        resp_error(resp, 414);
-        return HANDLER_DONE;
+    if (forkd_resp_header(resp, "Location", loc) != 0) {
+        forkd_resp_error(resp, 414);
+        return FORKD_DONE;
     }
-    resp_error(resp, 301);
-    return HANDLER_DONE;
+    forkd_resp_error(resp, 301);
+    return FORKD_DONE;
 }
 
 /*
  * Conditional requests in the order of RFC 9110 13.2.2. Returns the status to
  * answer with instead of the file (304/412), or 0 to go on.
  */
-static int preconditions(const http_request_t *h, const char *etag, time_t mtime)
+static int preconditions(const forkd_req_t *req, const char *etag, time_t mtime)
 {
-    const http_header_t *hd;
-    int get_or_head = h->method == HTTP_METHOD_GET || h->method == HTTP_METHOD_HEAD;
+    forkd_method_t m = forkd_req_method(req);
+    int get_or_head = m == FORKD_GET || m == FORKD_HEAD;
+    const char *v;
+    size_t len;
     time_t t;
 
-    hd = http_find_header(h, "if-match");
-    if (hd != NULL) {
-        if (!etag_match(&hd->value, etag, 0)) {
+    v = forkd_req_header(req, "if-match", &len);
+    if (v != NULL) {
+        if (!etag_match(v, len, etag, 0)) {
             return 412;
         }
-    } else if ((hd = http_find_header(h, "if-unmodified-since")) != NULL) {
-        if (httpdate_parse(hd->value.p, hd->value.len, &t) == 0 && mtime > t) {
+    } else if ((v = forkd_req_header(req, "if-unmodified-since", &len)) != NULL) {
+        if (httpdate_parse(v, len, &t) == 0 && mtime > t) {
             return 412;
         }
     }
-    hd = http_find_header(h, "if-none-match");
-    if (hd != NULL) {
-        if (etag_match(&hd->value, etag, 1)) {
+    v = forkd_req_header(req, "if-none-match", &len);
+    if (v != NULL) {
+        if (etag_match(v, len, etag, 1)) {
             return get_or_head ? 304 : 412;
         }
-    } else if (get_or_head && (hd = http_find_header(h, "if-modified-since")) != NULL) {
-        if (httpdate_parse(hd->value.p, hd->value.len, &t) == 0 && mtime <= t) {
+    } else if (get_or_head && (v = forkd_req_header(req, "if-modified-since", &len)) != NULL) {
+        if (httpdate_parse(v, len, &t) == 0 && mtime <= t) {
             return 304;
         }
     }
     return 0;
 }
 
+/* A response is done with the cache entry it was lent (forkd_release_fn). */
+static void release_entry(void *self, void *entry)
+{
+    static_t *st = self;
+
+    filecache_release(&st->fc, entry);
+}
+
 /*
  * Answer for one regular file: validators, preconditions, Range. The body
  * comes from e->data (held in memory) or e->fd (sendfile at an offset); the
- * response keeps a reference to e until it is sent.
+ * response keeps the caller's reference to e until it is done with it.
  */
-static int serve(req_t *req, resp_t *resp, fc_entry_t *e, filecache_t *fc)
+static int serve(forkd_req_t *req, forkd_resp_t *resp, fc_entry_t *e, static_t *st)
 {
-    const http_request_t *h = &req->h;
-    const http_header_t *range, *ifr;
+    const char *range, *ifr;
+    size_t range_len, ifr_len;
     int64_t first = 0, last = 0;
     char cr[96];
     int rc, status;
 
-    resp_header(resp, "Last-Modified", e->last_modified);
-    resp_header(resp, "ETag", e->etag);
-    status = preconditions(h, e->etag, e->mtime);
+    forkd_resp_header(resp, "Last-Modified", e->last_modified);
+    forkd_resp_header(resp, "ETag", e->etag);
+    status = preconditions(req, e->etag, e->mtime);
     if (status != 0) {
-        filecache_release(fc, e);
+        filecache_release(&st->fc, e);
         if (status == 304) {
-            resp->status = 304;
+            forkd_resp_status(resp, 304);
         } else {
-            resp_error(resp, status);
+            forkd_resp_error(resp, status);
         }
-        return HANDLER_DONE;
+        return FORKD_DONE;
     }
-    resp->content_type = e->content_type;
-    resp_header(resp, "Accept-Ranges", "bytes");
-    resp->status = 200;
+    forkd_resp_content_type(resp, e->content_type);
+    forkd_resp_header(resp, "Accept-Ranges", "bytes");
+    forkd_resp_status(resp, 200);
     first = 0;
     last = (int64_t)e->size - 1;
 
-    range = h->method == HTTP_METHOD_GET ? http_find_header(h, "range") : NULL;
+    range = forkd_req_method(req) == FORKD_GET ? forkd_req_header(req, "range", &range_len) : NULL;
     if (range != NULL) {
-        ifr = http_find_header(h, "if-range");
-        rc = ifr && !if_range_ok(&ifr->value, e->etag, e->mtime)
+        ifr = forkd_req_header(req, "if-range", &ifr_len);
+        rc = ifr && !if_range_ok(ifr, ifr_len, e->etag, e->mtime)
                  ? 0
-                 : parse_range(&range->value, e->size, &first, &last);
+                 : parse_range(range, range_len, e->size, &first, &last);
         if (rc < 0) {
             snprintf(cr, sizeof(cr), "bytes */%lld", (long long)e->size);
-            filecache_release(fc, e);
-            resp_error(resp, 416);
-            resp_header(resp, "Content-Range", cr);
-            return HANDLER_DONE;
+            filecache_release(&st->fc, e);
+            forkd_resp_error(resp, 416);
+            forkd_resp_header(resp, "Content-Range", cr);
+            return FORKD_DONE;
         }
         if (rc > 0) {
             snprintf(cr, sizeof(cr), "bytes %lld-%lld/%lld", (long long)first, (long long)last,
                      (long long)e->size);
-            resp_header(resp, "Content-Range", cr);
-            resp->status = 206;
+            forkd_resp_header(resp, "Content-Range", cr);
+            forkd_resp_status(resp, 206);
         } else {
             first = 0;
             last = (int64_t)e->size - 1;
         }
     }
-    resp->cache_ref = e;
     if (e->data != NULL) {
-        resp_body_mem(resp, e->data + first, (size_t)(last - first + 1));
+        forkd_resp_body_ref(resp, e->data + first, (size_t)(last - first + 1), release_entry, e);
     } else {
-        resp->fd = e->fd; /* shared: sendfile() with an offset never moves it */
-        resp->fd_owned = 0;
-        resp->file_off = (off_t)first;
-        resp->file_len = (uint64_t)(last - first + 1);
+        /* shared: sendfile() with an offset never moves it */
+        forkd_resp_body_file(resp, e->fd, (off_t)first, (uint64_t)(last - first + 1), release_entry,
+                             e);
     }
-    return HANDLER_DONE;
+    return FORKD_DONE;
 }
 
 /*
@@ -317,12 +351,12 @@ static int serve(req_t *req, resp_t *resp, fc_entry_t *e, filecache_t *fc)
  * access log: it is the client's decoded path, and a "%0a" in it must not
  * start a forged line.
  */
-static void log_failed(worker_t *w, const char *call, const char *rel, const char *reason)
+static void log_failed(forkd_server_t *srv, const char *call, const char *rel, const char *reason)
 {
     char esc[1024];
 
-    log_msg(w->log, LOG_LVL_ERROR, "%s(\"%s\") failed: %s", call,
-            escape_str(esc, sizeof(esc), rel, strlen(rel)), reason);
+    forkd_log(srv, FORKD_LOG_ERROR, "%s(\"%s\") failed: %s", call,
+              escape_str(esc, sizeof(esc), rel, strlen(rel)), reason);
 }
 
 /*
@@ -358,9 +392,9 @@ static const char *more_since(uint32_t more, char *buf, size_t len)
  * once more (a warning, at most once a second). Returns the fd, or -1 with
  * errno set: EMFILE or ENFILE when nothing could be given back.
  */
-static int open_file(worker_t *w, const char *rel, uint64_t now)
+static int open_file(static_t *st, forkd_server_t *srv, const char *rel, uint64_t now)
 {
-    int fd = beneath_open(w->resolve, w->root_fd, rel, OPEN_FLAGS);
+    int fd = beneath_open(st->resolve, st->root_fd, rel, OPEN_FLAGS);
     int err = errno, first_err = errno;
     size_t closed;
     uint32_t more;
@@ -369,101 +403,113 @@ static int open_file(worker_t *w, const char *rel, uint64_t now)
     if (fd >= 0 || (err != EMFILE && err != ENFILE)) {
         return fd;
     }
-    closed = filecache_shed(&w->fcache, FILECACHE_SHED_BATCH);
+    closed = filecache_shed(&st->fc, FILECACHE_SHED_BATCH);
     if (closed == 0) {
         errno = err;
         return -1;
     }
-    fd = beneath_open(w->resolve, w->root_fd, rel, OPEN_FLAGS);
+    fd = beneath_open(st->resolve, st->root_fd, rel, OPEN_FLAGS);
     err = errno;
-    if (fd_report_due(&w->fcache, now, &more)) {
-        log_msg(w->log, LOG_LVL_WARN,
-                "out of descriptors (%s): closed %zu cached files (%zu still open, at most %zu)%s",
-                strerror(first_err), closed, w->fcache.nfds, w->fcache.max_fds,
-                more_since(more, since, sizeof(since)));
+    if (fd_report_due(&st->fc, now, &more)) {
+        forkd_log(
+            srv, FORKD_LOG_WARN,
+            "out of descriptors (%s): closed %zu cached files (%zu still open, at most %zu)%s",
+            strerror(first_err), closed, st->fc.nfds, st->fc.max_fds,
+            more_since(more, since, sizeof(since)));
     }
     errno = err;
     return fd;
 }
 
-int static_handler(req_t *req, resp_t *resp, void *ctx)
+/* A file below root, a directory's index file, or a redirect to the directory's URL. */
+static int static_handler(forkd_req_t *req, forkd_resp_t *resp, void *self)
 {
-    worker_t *w = ctx;
+    static_t *st = self;
+    forkd_server_t *srv = forkd_req_server(req);
     char rel[4096 + 256], why[160], since[64];
-    struct stat st;
+    struct stat sb;
     uint32_t more;
     int fd, status, err;
-    uint64_t now = conn_now_ms();
-    const char *name, *index = "";
-    size_t plen = req->path_len - 1, ilen = 0; /* the path without its leading '/' */
+    uint64_t now = forkd_now_ms(srv);
+    const char *name, *index = "", *path;
+    size_t path_len, plen, ilen = 0;
     fc_entry_t *e;
 
-    if (req->path[req->path_len - 1] == '/') {
-        index = w->cfg->index;
+    path = forkd_req_path(req, &path_len);
+    plen = path_len - 1; /* the path without its leading '/' */
+    if (path[path_len - 1] == '/') {
+        index = st->index;
         ilen = strlen(index);
     }
     if (plen + ilen >= sizeof(rel)) {
-        resp_error(resp, 414);
-        return HANDLER_DONE;
+        forkd_resp_error(resp, 414);
+        return FORKD_DONE;
     }
     /* memcpy, not snprintf(): this runs for every static request */
-    memcpy(rel, req->path + 1, plen);
+    memcpy(rel, path + 1, plen);
     memcpy(rel + plen, index, ilen);
     rel[plen + ilen] = '\0';
-    e = filecache_get(&w->fcache, w->root_fd, rel, now);
+    e = filecache_get(&st->fc, st->root_fd, rel, now);
     if (e != NULL) {
-        return serve(req, resp, e, &w->fcache);
+        return serve(req, resp, e, st);
     }
 
-    fd = open_file(w, rel, now);
+    fd = open_file(st, srv, rel, now);
     if (fd < 0) {
         err = errno;
         status = errno_status(err);
-        if (status == 404 && req->path[req->path_len - 1] == '/') {
+        if (status == 404 && path[path_len - 1] == '/') {
             /* a directory without an index file: no listing */
             struct stat dst;
-            int dfd = beneath_open(w->resolve, w->root_fd, req->path + 1, OPEN_FLAGS);
+            int dfd = beneath_open(st->resolve, st->root_fd, path + 1, OPEN_FLAGS);
             if (dfd >= 0) {
                 status = fstat(dfd, &dst) == 0 && S_ISDIR(dst.st_mode) ? 403 : 404;
                 close(dfd);
             }
         }
         if (status == 500) {
-            log_failed(w, beneath_call(w->resolve), rel, strerror(err));
-        } else if (status == 503 && fd_report_due(&w->fcache, now, &more)) {
+            log_failed(srv, beneath_call(st->resolve), rel, strerror(err));
+        } else if (status == 503 && fd_report_due(&st->fc, now, &more)) {
             snprintf(why, sizeof(why), "%s, no cached file to close: 503%s", strerror(err),
                      more_since(more, since, sizeof(since)));
-            log_failed(w, beneath_call(w->resolve), rel, why);
+            log_failed(srv, beneath_call(st->resolve), rel, why);
         }
-        resp_error(resp, status);
+        forkd_resp_error(resp, status);
         if (status == 503) {
-            resp_header(resp, "Retry-After", "1");
+            forkd_resp_header(resp, "Retry-After", "1");
         }
-        return HANDLER_DONE;
+        return FORKD_DONE;
     }
-    if (fstat(fd, &st) != 0) {
-        log_failed(w, "fstat", rel, strerror(errno));
+    if (fstat(fd, &sb) != 0) {
+        log_failed(srv, "fstat", rel, strerror(errno));
         close(fd);
-        resp_error(resp, 500);
-        return HANDLER_DONE;
+        forkd_resp_error(resp, 500);
+        return FORKD_DONE;
     }
-    if (S_ISDIR(st.st_mode)) {
+    if (S_ISDIR(sb.st_mode)) {
         close(fd);
         return redirect_dir(req, resp);
     }
-    if (!S_ISREG(st.st_mode)) {
+    if (!S_ISREG(sb.st_mode)) {
         close(fd);
-        resp_error(resp, 403);
-        return HANDLER_DONE;
+        forkd_resp_error(resp, 403);
+        return FORKD_DONE;
     }
     name = strrchr(rel, '/');
     name = name ? name + 1 : rel;
-    e = filecache_put(&w->fcache, rel, fd, &st, mime_type(w->mime, name, strlen(name)), now);
+    e = filecache_put(&st->fc, rel, fd, &sb, mime_type(st->mime, name, strlen(name)), now);
     if (e == NULL) {
-        log_failed(w, "filecache_put", rel, "out of memory or read error");
+        log_failed(srv, "filecache_put", rel, "out of memory or read error");
         close(fd);
-        resp_error(resp, 500);
-        return HANDLER_DONE;
+        forkd_resp_error(resp, 500);
+        return FORKD_DONE;
     }
-    return serve(req, resp, e, &w->fcache);
+    return serve(req, resp, e, st);
+}
+
+int static_register(router_t *r, static_t *st)
+{
+    return router_add(r, "/", ROUTE_PREFIX,
+                      HTTP_METHOD_BIT(HTTP_METHOD_GET) | HTTP_METHOD_BIT(HTTP_METHOD_HEAD),
+                      static_handler, st);
 }

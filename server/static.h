@@ -2,15 +2,39 @@
 #ifndef FORKD_STATIC_H
 #define FORKD_STATIC_H
 
-#include "http.h"
+#include <stddef.h>
 
-/* Handler for the "/" prefix route; ctx is the worker_t. */
-int static_handler(req_t *req, resp_t *resp, void *ctx);
+#include "beneath.h"
+#include "config.h"
+#include "filecache.h"
+#include "forkd.h"
+#include "mime.h"
+#include "router.h"
 
 /*
- * Open root for static_handler (an O_PATH directory descriptor kept by the
- * worker). Returns the fd, or -1 with errno set.
+ * The static handler's own context. Zeroed with root_fd = -1 it holds
+ * nothing, and static_fini() on it does nothing.
  */
-int static_open_root(const char *root);
+typedef struct {
+    int root_fd;            /* O_PATH descriptor of [static] root */
+    beneath_mode_t resolve; /* how files below root_fd are opened (beneath_probe()) */
+    filecache_t fc;         /* open files and their validators */
+    mime_table_t *mime;
+    const char *index; /* [static] index, borrowed from the config */
+} static_t;
+
+/*
+ * Build st from cfg (borrowed for st's lifetime): the file cache (its
+ * descriptors capped by the open files limit), the MIME table, the docroot
+ * opened as the user the worker runs as, the resolve mode. 0 ok; -1 with
+ * err set, what was taken still to be given back with static_fini().
+ */
+int static_init(static_t *st, const config_t *cfg, char *err, size_t errlen);
+
+/* Give back all st holds (a cache entry a response still holds goes with its release). */
+void static_fini(static_t *st);
+
+/* Route "/" (a prefix: every path no other route takes) for GET and HEAD to st. 0 ok, -1 full. */
+int static_register(router_t *r, static_t *st);
 
 #endif

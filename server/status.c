@@ -1,12 +1,12 @@
 /* status: read every live scoreboard slot and render it; loopback-only by default. */
 #include "status.h"
 
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-#include "conn.h"
-#include "worker.h"
+#include "forkd.h"
 
 static const char *const classes[5] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
 
@@ -15,18 +15,25 @@ static const char *const classes[5] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
  * AF_UNIX listener has no address to match and is refused: forkd cannot tell
  * who connected, and a socket file's permissions are not an allow list.
  */
-static int allowed(req_t *req, resp_t *resp, worker_t *w)
+static int allowed(const forkd_req_t *req, forkd_resp_t *resp, const status_t *st)
 {
-    if (req->conn->family != AF_UNIX
-        && net_cidr_match(w->allow, w->nallow, req->conn->family, req->conn->addr)) {
+    const struct sockaddr *sa = forkd_req_peer(req, NULL);
+    const unsigned char *addr = NULL;
+
+    if (sa->sa_family == AF_INET) {
+        addr = (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr;
+    } else if (sa->sa_family == AF_INET6) {
+        addr = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+    }
+    if (addr != NULL && net_cidr_match(st->allow, st->nallow, sa->sa_family, addr)) {
         return 1;
     }
-    resp_error(resp, 403);
+    forkd_resp_error(resp, 403);
     return 0;
 }
 
 /* s[0..len) (len <= SB_CURRENT_LEN) as a JSON string, escaped into one buffer first. */
-static void json_string(resp_t *resp, const char *s, size_t len)
+static void json_string(forkd_resp_t *resp, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     char out[SB_CURRENT_LEN * 6 + 1], *p = out;
@@ -44,26 +51,26 @@ static void json_string(resp_t *resp, const char *s, size_t len)
         }
     }
     *p = '\0';
-    resp_printf(resp, "\"%s\"", out);
+    forkd_resp_printf(resp, "\"%s\"", out);
 }
 
-static int status_json(req_t *req, resp_t *resp, void *ctx)
+static int status_json(forkd_req_t *req, forkd_resp_t *resp, void *self)
 {
-    worker_t *w = ctx;
-    scoreboard_t *sb = w->sb;
+    const status_t *st = self;
+    scoreboard_t *sb = st->sb;
     time_t now = time(NULL);
-    int64_t mono = (int64_t)conn_now_ms();
+    int64_t mono = (int64_t)forkd_now_ms(forkd_req_server(req));
     int i, first = 1;
 
-    if (!allowed(req, resp, w)) {
-        return HANDLER_DONE;
+    if (!allowed(req, resp, st)) {
+        return FORKD_DONE;
     }
-    resp->status = 200;
-    resp->content_type = "application/json";
-    resp_header(resp, "Cache-Control", "no-store");
-    resp_printf(resp, "{\"master_pid\":%d,\"uptime_s\":%lld,\"generation\":%d,\"workers\":[",
-                (int)SB_GET(sb->master_pid), (long long)(now - SB_GET(sb->started)),
-                (int)SB_GET(sb->generation));
+    forkd_resp_status(resp, 200);
+    forkd_resp_content_type(resp, "application/json");
+    forkd_resp_header(resp, "Cache-Control", "no-store");
+    forkd_resp_printf(resp, "{\"master_pid\":%d,\"uptime_s\":%lld,\"generation\":%d,\"workers\":[",
+                      (int)SB_GET(sb->master_pid), (long long)(now - SB_GET(sb->started)),
+                      (int)SB_GET(sb->generation));
     for (i = 0; i < SB_SLOTS; i++) {
         sb_slot_t *s = &sb->slots[i];
         char current[SB_CURRENT_LEN];
@@ -77,69 +84,71 @@ static int status_json(req_t *req, resp_t *resp, void *ctx)
             memcpy(current, s->current, SB_CURRENT_LEN);
             current_len = strnlen(current, SB_CURRENT_LEN);
         }
-        resp_printf(resp,
-                    "%s\n{\"slot\":%d,\"pid\":%d,\"generation\":%d,\"index\":%d,\"state\":\"%s\","
-                    "\"uptime_s\":%lld,\"heartbeat_age_ms\":%lld,\"accepted\":%llu,"
-                    "\"active\":%llu,\"requests\":%llu,\"bytes\":%llu,\"responses\":{",
-                    first ? "" : ",", i, (int)SB_GET(s->pid), (int)SB_GET(s->generation),
-                    (int)SB_GET(s->slot_index), scoreboard_state_name(state),
-                    (long long)(now - SB_GET(s->started)), (long long)(mono - SB_GET(s->heartbeat)),
-                    (unsigned long long)SB_GET(s->accepted), (unsigned long long)SB_GET(s->active),
-                    (unsigned long long)SB_GET(s->requests), (unsigned long long)SB_GET(s->bytes));
+        forkd_resp_printf(
+            resp,
+            "%s\n{\"slot\":%d,\"pid\":%d,\"generation\":%d,\"index\":%d,\"state\":\"%s\","
+            "\"uptime_s\":%lld,\"heartbeat_age_ms\":%lld,\"accepted\":%llu,"
+            "\"active\":%llu,\"requests\":%llu,\"bytes\":%llu,\"responses\":{",
+            first ? "" : ",", i, (int)SB_GET(s->pid), (int)SB_GET(s->generation),
+            (int)SB_GET(s->slot_index), scoreboard_state_name(state),
+            (long long)(now - SB_GET(s->started)), (long long)(mono - SB_GET(s->heartbeat)),
+            (unsigned long long)SB_GET(s->accepted), (unsigned long long)SB_GET(s->active),
+            (unsigned long long)SB_GET(s->requests), (unsigned long long)SB_GET(s->bytes));
         for (int k = 0; k < 5; k++) {
-            resp_printf(resp, "%s\"%s\":%llu", k ? "," : "", classes[k],
-                        (unsigned long long)SB_GET(s->status[k]));
+            forkd_resp_printf(resp, "%s\"%s\":%llu", k ? "," : "", classes[k],
+                              (unsigned long long)SB_GET(s->status[k]));
         }
-        resp_printf(resp, "},\"current\":");
+        forkd_resp_printf(resp, "},\"current\":");
         json_string(resp, current, current_len);
-        resp_printf(resp, "}");
+        forkd_resp_printf(resp, "}");
         first = 0;
     }
-    resp_printf(resp, "\n]}\n");
-    return HANDLER_DONE;
+    forkd_resp_printf(resp, "\n]}\n");
+    return FORKD_DONE;
 }
 
 /* One metric family: HELP, TYPE, then a sample per live worker. */
-static void metric(resp_t *resp, scoreboard_t *sb, const char *name, const char *type,
+static void metric(forkd_resp_t *resp, scoreboard_t *sb, const char *name, const char *type,
                    const char *help, size_t offset)
 {
     int i;
 
-    resp_printf(resp, "# HELP forkd_%s %s\n# TYPE forkd_%s %s\n", name, help, name, type);
+    forkd_resp_printf(resp, "# HELP forkd_%s %s\n# TYPE forkd_%s %s\n", name, help, name, type);
     for (i = 0; i < SB_SLOTS; i++) {
         sb_slot_t *s = &sb->slots[i];
         if (!scoreboard_live(s)) {
             continue;
         }
-        resp_printf(resp, "forkd_%s{slot=\"%d\",pid=\"%d\",generation=\"%d\"} %llu\n", name, i,
-                    (int)SB_GET(s->pid), (int)SB_GET(s->generation),
-                    (unsigned long long)SB_GET(*(uint64_t *)((char *)s + offset)));
+        forkd_resp_printf(resp, "forkd_%s{slot=\"%d\",pid=\"%d\",generation=\"%d\"} %llu\n", name,
+                          i, (int)SB_GET(s->pid), (int)SB_GET(s->generation),
+                          (unsigned long long)SB_GET(*(uint64_t *)((char *)s + offset)));
     }
 }
 
-static int status_metrics(req_t *req, resp_t *resp, void *ctx)
+static int status_metrics(forkd_req_t *req, forkd_resp_t *resp, void *self)
 {
-    worker_t *w = ctx;
-    scoreboard_t *sb = w->sb;
+    const status_t *st = self;
+    scoreboard_t *sb = st->sb;
     int i, k, live = 0;
 
-    if (!allowed(req, resp, w)) {
-        return HANDLER_DONE;
+    if (!allowed(req, resp, st)) {
+        return FORKD_DONE;
     }
-    resp->status = 200;
-    resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
-    resp_header(resp, "Cache-Control", "no-store");
+    forkd_resp_status(resp, 200);
+    forkd_resp_content_type(resp, "text/plain; version=0.0.4; charset=utf-8");
+    forkd_resp_header(resp, "Cache-Control", "no-store");
     for (i = 0; i < SB_SLOTS; i++) {
         live += scoreboard_live(&sb->slots[i]);
     }
-    resp_printf(resp,
-                "# HELP forkd_up_seconds Seconds since the master started.\n"
-                "# TYPE forkd_up_seconds gauge\nforkd_up_seconds %lld\n"
-                "# HELP forkd_generation Worker generation (grows with each reload).\n"
-                "# TYPE forkd_generation gauge\nforkd_generation %d\n"
-                "# HELP forkd_workers Worker processes alive.\n"
-                "# TYPE forkd_workers gauge\nforkd_workers %d\n",
-                (long long)(time(NULL) - SB_GET(sb->started)), (int)SB_GET(sb->generation), live);
+    forkd_resp_printf(resp,
+                      "# HELP forkd_up_seconds Seconds since the master started.\n"
+                      "# TYPE forkd_up_seconds gauge\nforkd_up_seconds %lld\n"
+                      "# HELP forkd_generation Worker generation (grows with each reload).\n"
+                      "# TYPE forkd_generation gauge\nforkd_generation %d\n"
+                      "# HELP forkd_workers Worker processes alive.\n"
+                      "# TYPE forkd_workers gauge\nforkd_workers %d\n",
+                      (long long)(time(NULL) - SB_GET(sb->started)), (int)SB_GET(sb->generation),
+                      live);
     metric(resp, sb, "accepted_total", "counter", "Connections accepted.",
            offsetof(sb_slot_t, accepted));
     metric(resp, sb, "connections", "gauge", "Open connections.", offsetof(sb_slot_t, active));
@@ -147,29 +156,39 @@ static int status_metrics(req_t *req, resp_t *resp, void *ctx)
            offsetof(sb_slot_t, requests));
     metric(resp, sb, "response_bytes_total", "counter", "Response body bytes sent.",
            offsetof(sb_slot_t, bytes));
-    resp_printf(resp, "# HELP forkd_responses_total Responses by status class.\n"
-                      "# TYPE forkd_responses_total counter\n");
+    forkd_resp_printf(resp, "# HELP forkd_responses_total Responses by status class.\n"
+                            "# TYPE forkd_responses_total counter\n");
     for (i = 0; i < SB_SLOTS; i++) {
         sb_slot_t *s = &sb->slots[i];
         if (!scoreboard_live(s)) {
             continue;
         }
         for (k = 0; k < 5; k++) {
-            resp_printf(resp, "forkd_responses_total{slot=\"%d\",pid=\"%d\",class=\"%s\"} %llu\n",
-                        i, (int)SB_GET(s->pid), classes[k],
-                        (unsigned long long)SB_GET(s->status[k]));
+            forkd_resp_printf(
+                resp, "forkd_responses_total{slot=\"%d\",pid=\"%d\",class=\"%s\"} %llu\n", i,
+                (int)SB_GET(s->pid), classes[k], (unsigned long long)SB_GET(s->status[k]));
         }
     }
-    return HANDLER_DONE;
+    return FORKD_DONE;
 }
 
-int status_register(router_t *r, void *worker)
+void status_init(status_t *st, scoreboard_t *sb, const char *allow)
 {
-    worker_t *w = worker;
+    char err[NET_ERR_LEN];
+
+    st->sb = sb;
+    st->nallow = net_parse_cidr_list(allow, st->allow, err);
+    if (st->nallow < 0) {
+        st->nallow = 0; /* the config check refused it already: allow nobody */
+    }
+}
+
+int status_register(router_t *r, status_t *st, const char *path, const char *metrics_path)
+{
     unsigned get = HTTP_METHOD_BIT(HTTP_METHOD_GET) | HTTP_METHOD_BIT(HTTP_METHOD_HEAD);
 
-    if (router_add(r, w->cfg->status_path, ROUTE_EXACT, get, status_json, w) != 0
-        || router_add(r, w->cfg->metrics_path, ROUTE_EXACT, get, status_metrics, w) != 0) {
+    if (router_add(r, path, ROUTE_EXACT, get, status_json, st) != 0
+        || router_add(r, metrics_path, ROUTE_EXACT, get, status_metrics, st) != 0) {
         return -1;
     }
     return 0;

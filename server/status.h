@@ -2,9 +2,29 @@
 #ifndef FORKD_STATUS_H
 #define FORKD_STATUS_H
 
+#include "forkd.h"
+#include "net.h"
 #include "router.h"
+#include "scoreboard.h"
 
-/* Register both routes; ctx is the worker. 0 ok, -1 when the router is full. */
-int status_register(router_t *r, void *worker);
+/* The status handlers' own context. */
+typedef struct {
+    scoreboard_t *sb;                /* borrowed: the master's, mapped in every worker */
+    net_cidr_t allow[NET_MAX_CIDRS]; /* clients allowed, from [status] allow */
+    int nallow;
+} status_t;
+
+/*
+ * Set up st for the scoreboard sb (borrowed) and the allow list text (the
+ * config check accepted it; one that does not parse allows nobody).
+ */
+void status_init(status_t *st, scoreboard_t *sb, const char *allow);
+
+/*
+ * Register the JSON route at path and the Prometheus one at metrics_path
+ * (both borrowed, like st, for the router's lifetime). 0 ok, -1 when the
+ * router is full.
+ */
+int status_register(router_t *r, status_t *st, const char *path, const char *metrics_path);
 
 #endif

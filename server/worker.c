@@ -15,8 +15,6 @@
 
 #include "conn.h"
 #include "demo.h"
-#include "static.h"
-#include "status.h"
 
 #define ACCEPT_BATCH 64
 #define SPREAD_SLACK 4           /* connections a worker may hold over its least-loaded sibling */
@@ -496,7 +494,7 @@ static int drop_privileges(worker_t *w)
 int worker_init_serving(worker_t *w)
 {
     char err[512];
-    uint64_t nofile;
+    const config_t *cfg = w->cfg;
 
     TAILQ_INIT(&w->conns);
     TAILQ_INIT(&w->idle);
@@ -506,39 +504,25 @@ int worker_init_serving(worker_t *w)
         log_msg(w->log, LOG_LVL_ERROR, "event_base_new() failed");
         return -1;
     }
+    w->srv.base = w->base;
+    w->srv.log = w->log;
     if (accesslog_open(&w->alog, w->cfg->access_log, err, sizeof(err)) != 0) {
         log_msg(w->log, LOG_LVL_ERROR, "access log: %s", err);
         return -1;
     }
-    if (filecache_init(&w->fcache, w->cfg->cache_entries, w->cfg->cache_max_file,
-                       w->cfg->cache_valid)
-        != 0) {
-        log_msg(w->log, LOG_LVL_ERROR, "file cache: out of memory");
+    if (static_init(&w->files, cfg, err, sizeof(err)) != 0) {
+        log_msg(w->log, LOG_LVL_ERROR, "%s", err);
         return -1;
     }
-    /* cached descriptors count against the open files limit (the master warned once) */
-    filecache_limit_fds(&w->fcache, w->cfg->max_connections, &nofile);
-    w->mime = mime_load("/etc/mime.types");
-    w->root_fd = static_open_root(w->cfg->root);
-    if (w->mime == NULL || w->root_fd < 0) {
-        log_msg(w->log, LOG_LVL_ERROR, "open(\"%s\") failed: %s", w->cfg->root, strerror(errno));
-        return -1;
-    }
-    w->resolve = beneath_probe(NULL, 0); /* the master logs the choice */
-    if ((w->cfg->status_path[0] != '\0' && status_register(&w->router, w) != 0)
-        || (w->cfg->demo_enabled && demo_register(&w->router, w) != 0)
-        || router_add(&w->router, "/", ROUTE_PREFIX,
-                      HTTP_METHOD_BIT(HTTP_METHOD_GET) | HTTP_METHOD_BIT(HTTP_METHOD_HEAD),
-                      static_handler, w)
-               != 0) {
+    status_init(&w->status, w->sb, cfg->allow);
+    if ((cfg->status_path[0] != '\0'
+         && status_register(&w->router, &w->status, cfg->status_path, cfg->metrics_path) != 0)
+        || (cfg->demo_enabled && demo_register(&w->router) != 0)
+        || static_register(&w->router, &w->files) != 0) {
         log_msg(w->log, LOG_LVL_ERROR, "router full");
         return -1;
     }
     w->block_size = conn_block_size(w->cfg);
-    w->nallow = net_parse_cidr_list(w->cfg->allow, w->allow, err);
-    if (w->nallow < 0) {
-        w->nallow = 0;
-    }
     worker_update_time(w);
     return 0;
 }
@@ -608,7 +592,7 @@ static void teardown(worker_t *w)
     sigfillset(&all);
     sigprocmask(SIG_BLOCK, &all, NULL);
     conn_close_all(w);
-    filecache_destroy(&w->fcache);
+    static_fini(&w->files);
     accesslog_close(&w->alog, w->log);
     for (i = 0; i < sizeof(evs) / sizeof(evs[0]); i++) {
         if (evs[i] != NULL) {
@@ -619,10 +603,6 @@ static void teardown(worker_t *w)
         if (w->listen_ev[i] != NULL) {
             event_free(w->listen_ev[i]);
         }
-    }
-    mime_free(w->mime);
-    if (w->root_fd >= 0) {
-        close(w->root_fd);
     }
     if (w->base != NULL) {
         event_base_free(w->base);
@@ -642,7 +622,7 @@ int worker_run(const worker_args_t *args)
     w.sb = args->sb;
     w.slot = &args->sb->slots[args->slot];
     w.nlisten = args->nlisten;
-    w.root_fd = -1;
+    w.files.root_fd = -1;
 
     if (setup(&w, args->listen_fds) != 0) {
         rc = WORKER_EXIT_SETUP;

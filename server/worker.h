@@ -7,16 +7,16 @@
 #include <sys/queue.h>
 #include <time.h>
 
-#include "beneath.h"
 #include "config.h"
-#include "filecache.h"
+#include "http.h"
 #include "httpdate.h"
 #include "log.h"
 #include "net.h"
-#include "mime.h"
 #include "preflight.h"
 #include "router.h"
 #include "scoreboard.h"
+#include "static.h"
+#include "status.h"
 
 typedef struct conn conn_t;
 typedef struct conn_block conn_block_t;
@@ -66,11 +66,11 @@ typedef struct worker {
     size_t nomem_size;        /* bytes of the last one */
 
     accesslog_t alog;
-    mime_table_t *mime;
-    filecache_t fcache;
+    forkd_server_t srv; /* what handlers see of this worker */
+    uint64_t req_ids;   /* the last request id given */
     router_t router;
-    int root_fd;            /* O_PATH descriptor of [static] root */
-    beneath_mode_t resolve; /* how files below root_fd are opened (beneath_probe()) */
+    static_t files;  /* the static handler's context */
+    status_t status; /* the status handlers' context */
 
     /* connections: every live one on a list (for shutdown), freed ones pooled */
     TAILQ_HEAD(conn_list, conn) conns; /* live connections */
@@ -88,12 +88,10 @@ typedef struct worker {
     char clf_date[32]; /* "28/Nov/2026:10:00:00 +0000" for the access log */
 
     struct event *sig_term, *sig_int, *sig_quit, *sig_usr1;
-    struct event *tick;              /* once a second: heartbeat, access log flush */
-    struct event *drain_timer;       /* graceful stop: idle grace, then the hard deadline */
-    int stopping;                    /* no new connections; close each after its response */
-    uint64_t drain_deadline;         /* ms: give up on in-flight requests */
-    net_cidr_t allow[NET_MAX_CIDRS]; /* [status] allow */
-    int nallow;
+    struct event *tick;        /* once a second: heartbeat, access log flush */
+    struct event *drain_timer; /* graceful stop: idle grace, then the hard deadline */
+    int stopping;              /* no new connections; close each after its response */
+    uint64_t drain_deadline;   /* ms: give up on in-flight requests */
 } worker_t;
 
 /*
@@ -105,9 +103,9 @@ int worker_run(const worker_args_t *args);
 
 /*
  * The serving half of a worker's setup, without listeners, signals or
- * timers: event base, access log, file cache, MIME table, docroot, routes.
+ * timers: event base, access log, the handlers' contexts and routes.
  * The caller has set w->cfg, w->log, w->args, w->sb and w->slot, and
- * w->root_fd = -1. 0 ok, -1 logged. (The connection fuzzer uses it too.)
+ * w->files.root_fd = -1. 0 ok, -1 logged. (The connection fuzzer uses it too.)
  */
 int worker_init_serving(worker_t *w);
 

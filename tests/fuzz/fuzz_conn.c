@@ -79,7 +79,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     w.cfg = &cfg;
     w.log = &nolog;
     w.sb = args.sb;
-    w.root_fd = -1;
+    w.files.root_fd = -1;
     if (w.sb == NULL) {
         abort();
     }

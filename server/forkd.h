@@ -1,0 +1,214 @@
+/*
+ * forkd.h: the request handler API, all a handler sees of the server
+ * (installed as forkd/forkd.h). Types are opaque; every function says what
+ * it borrows and what it copies. Handlers run on their worker's event loop,
+ * one at a time: nothing here is thread-safe.
+ */
+#ifndef FORKD_H
+#define FORKD_H
+
+#include <event2/event.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+/* Bumped whenever anything below changes incompatibly. */
+#define FORKD_ABI 1
+
+/* A request being answered; valid from the handler's call until its response is finished. */
+typedef struct forkd_req forkd_req_t;
+/* The response to that request, under construction until it is finished. */
+typedef struct forkd_resp forkd_resp_t;
+/* The worker serving the request: its event loop, clock and log. Lives as long as the worker. */
+typedef struct forkd_server forkd_server_t;
+
+/* What a handler returns. */
+#define FORKD_DONE 0  /* the response is filled in: send it now */
+#define FORKD_ASYNC 1 /* the handler calls forkd_resp_finish() later (timer, its own I/O) */
+
+/*
+ * A request handler: fill resp and return FORKD_DONE, or keep resp and
+ * return FORKD_ASYNC. self is the handler's own context, as registered.
+ */
+typedef int (*forkd_handler_fn)(forkd_req_t *req, forkd_resp_t *resp, void *self);
+
+typedef enum {
+    FORKD_METHOD_OTHER = 0, /* never reaches a handler (answered 501) */
+    FORKD_GET,
+    FORKD_HEAD,
+    FORKD_POST,
+    FORKD_PUT,
+    FORKD_DELETE,
+    FORKD_CONNECT, /* never reaches a handler (answered 501) */
+    FORKD_OPTIONS,
+    FORKD_TRACE,
+    FORKD_PATCH
+} forkd_method_t;
+
+/*
+ * The request. Strings are borrowed from the request (valid until its
+ * response is finished) and are not NUL-terminated unless said; a len
+ * argument may be NULL when the caller does not want the length.
+ */
+
+forkd_method_t forkd_req_method(const forkd_req_t *req);
+
+/* The method token as received ("GET"), *len bytes. */
+const char *forkd_req_method_name(const forkd_req_t *req, size_t *len);
+
+/* The path: percent-decoded, dot segments removed, starts with '/'; NUL-terminated. */
+const char *forkd_req_path(const forkd_req_t *req, size_t *len);
+
+/* The raw query (after '?', still percent-encoded), *len bytes; NULL when there is none. */
+const char *forkd_req_query(const forkd_req_t *req, size_t *len);
+
+/*
+ * The value of the first header field named name (ASCII case-insensitive),
+ * without surrounding whitespace, *len bytes (0 for an empty value); NULL
+ * when the request has none.
+ */
+const char *forkd_req_header(const forkd_req_t *req, const char *name, size_t *len);
+
+/* How many header fields the request has, for forkd_req_header_at(). */
+size_t forkd_req_header_count(const forkd_req_t *req);
+
+/*
+ * Header field i (0 .. count - 1) in the order received: its name as sent
+ * and its value. 0 ok, -1 when i is out of range (nothing set).
+ */
+int forkd_req_header_at(const forkd_req_t *req, size_t i, const char **name, size_t *name_len,
+                        const char **value, size_t *value_len);
+
+/* The HTTP version as 10 * major + minor: 10 or 11. */
+int forkd_req_version(const forkd_req_t *req);
+
+/*
+ * The client's socket address, *len bytes (may be NULL): an AF_INET or
+ * AF_INET6 address with its port, or an AF_UNIX one without a path for a
+ * client of a unix socket (it has no address).
+ */
+const struct sockaddr *forkd_req_peer(const forkd_req_t *req, socklen_t *len);
+
+/* An id for the request, never given to another one in this worker's lifetime (never 0). */
+uint64_t forkd_req_id(const forkd_req_t *req);
+
+/*
+ * The request body, *len bytes, for a route that takes one; NULL otherwise
+ * (no route option, or no body sent).
+ */
+const char *forkd_req_body(const forkd_req_t *req, size_t *len);
+
+/* The worker serving the request. */
+forkd_server_t *forkd_req_server(const forkd_req_t *req);
+
+/*
+ * The response. Its status starts at 0 (a handler must set one), with no
+ * header and an empty body. The body is one of: text built in the response
+ * (forkd_resp_body_copy(), forkd_resp_printf()), memory the handler lends
+ * (forkd_resp_body_ref()), or a file range (forkd_resp_body_file()); setting
+ * one replaces the one before, releasing it at once. For HEAD, 204 and 304
+ * no body is sent (HEAD still gets its Content-Length).
+ */
+
+void forkd_resp_status(forkd_resp_t *resp, int status);
+
+/*
+ * Add the header line "name: value" (both copied, NUL-terminated, with no
+ * CR or LF: the caller checks what comes from a client). Server, Date,
+ * Content-Length and Connection are the server's own. 0 ok, -1 when the
+ * response's header area (about 1 KiB) is full: the line is not added.
+ */
+int forkd_resp_header(forkd_resp_t *resp, const char *name, const char *value);
+
+/*
+ * The Content-Type; borrowed: type must stay valid until the response is
+ * finished (a string literal, or the handler's own long-lived table).
+ * NULL: no Content-Type.
+ */
+void forkd_resp_content_type(forkd_resp_t *resp, const char *type);
+
+/*
+ * Called once when lent memory or a file is no longer used by the response:
+ * after it is sent, or when the request ends or the body is replaced. self
+ * is the context of the handler that the request was routed to.
+ */
+typedef void (*forkd_release_fn)(void *self, void *arg);
+
+/* The body is a copy of p[0..len). 0 ok, -1 out of memory (the body is then empty). */
+int forkd_resp_body_copy(forkd_resp_t *resp, const void *p, size_t len);
+
+/*
+ * Append formatted text to the body built in the response (from the
+ * start, if the body was lent memory or a file). 0 ok, -1 out of memory
+ * (the text is then not added).
+ */
+int forkd_resp_printf(forkd_resp_t *resp, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/*
+ * The body is p[0..len), borrowed, not copied. release(self, arg) is called
+ * when the response no longer needs it; release NULL: p outlives the request
+ * (a literal, the request's own body).
+ */
+void forkd_resp_body_ref(forkd_resp_t *resp, const void *p, size_t len, forkd_release_fn release,
+                         void *arg);
+
+/*
+ * The body is len bytes of the file open as fd, from offset off (sent with
+ * sendfile() at that offset: fd's own offset is neither used nor moved, so
+ * responses may share an fd). With release NULL the response takes fd and
+ * closes it when done; otherwise fd is borrowed and release(self, arg)
+ * called when done. A file that turns out shorter than off + len ends the
+ * connection (the length was promised).
+ */
+void forkd_resp_body_file(forkd_resp_t *resp, int fd, off_t off, uint64_t len,
+                          forkd_release_fn release, void *arg);
+
+/*
+ * Status and a small HTML page saying it (the body is replaced; headers
+ * already added stay).
+ */
+void forkd_resp_error(forkd_resp_t *resp, int status);
+
+/* Close the connection after this response (it says "Connection: close"). */
+void forkd_resp_close(forkd_resp_t *resp);
+
+/* A timer's callback: on the worker's loop, with the response it was set on. */
+typedef void (*forkd_timer_fn)(forkd_resp_t *resp, void *arg);
+
+/*
+ * Call cb(resp, arg) in ms milliseconds, once, from the worker's loop; one
+ * timer per response, dropped (never called) if the request ends first.
+ * The handler returns FORKD_ASYNC and cb finishes the response.
+ * 0 ok, -1 failed (no timer: answer at once instead).
+ */
+int forkd_resp_timer(forkd_resp_t *resp, uint32_t ms, forkd_timer_fn cb, void *arg);
+
+/*
+ * An async handler's response is filled in: send it. After this call req
+ * and resp are the server's again: the handler must not touch them.
+ */
+void forkd_resp_finish(forkd_resp_t *resp);
+
+/* The worker: for a handler's own timers and I/O. */
+struct event_base *forkd_event_base(forkd_server_t *srv);
+
+/* Milliseconds of the monotonic clock the server's timeouts use (coarse: good to a few ms). */
+uint64_t forkd_now_ms(forkd_server_t *srv);
+
+/* Log levels of forkd_log(), those of [log] level. */
+#define FORKD_LOG_ERROR 0
+#define FORKD_LOG_WARN 1
+#define FORKD_LOG_INFO 2
+#define FORKD_LOG_DEBUG 3
+
+/*
+ * One line in the error log, if level is enabled ([log] level). Text from
+ * a client must be escaped by the caller: a line feed in it would forge a
+ * line.
+ */
+void forkd_log(forkd_server_t *srv, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif
