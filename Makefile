@@ -47,7 +47,8 @@ $(OBJDIR)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-# unit tests link the common/ objects (pure code), and server/ ones they name
+# unit tests link the common/ objects (pure code), and the server/ ones named here
+$(OBJDIR)/test_conditional: $(OBJDIR)/server/conditional.o
 $(OBJDIR)/test_%: tests/unit/test_%.c $(COMMON_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
 

@@ -10,10 +10,10 @@
 #include <unistd.h>
 
 #include "beneath.h"
+#include "conditional.h"
 #include "escape.h"
 #include "filecache.h"
 #include "forkd.h"
-#include "httpdate.h"
 #include "mime.h"
 
 /* How every file and directory below the root is opened: a FIFO must not block us. */
@@ -67,128 +67,6 @@ static int errno_status(int err)
     }
 }
 
-/* Skip OWS and one comma between list elements; returns the new position. */
-static size_t skip_list_sep(const char *s, size_t i, size_t len)
-{
-    while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == ',')) {
-        i++;
-    }
-    return i;
-}
-
-/*
- * Does the If-Match / If-None-Match value (a list of entity-tags or "*")
- * match our strong etag? weak_ok: weak comparison (W/ prefixes ignored).
- * An unparsable list matches nothing.
- */
-static int etag_match(const char *v, size_t len, const char *etag, int weak_ok)
-{
-    size_t i = 0, elen = strlen(etag), start;
-    int weak;
-
-    if (len == 1 && v[0] == '*') {
-        return 1;
-    }
-    for (i = skip_list_sep(v, 0, len); i < len; i = skip_list_sep(v, i, len)) {
-        weak = 0;
-        if (i + 2 <= len && v[i] == 'W' && v[i + 1] == '/') {
-            weak = 1;
-            i += 2;
-        }
-        if (i >= len || v[i] != '"') {
-            return 0;
-        }
-        start = i++;
-        while (i < len && v[i] != '"') {
-            i++;
-        }
-        if (i >= len) {
-            return 0;
-        }
-        i++;
-        if ((!weak || weak_ok) && i - start == elen && memcmp(v + start, etag, elen) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* Parse a decimal of up to 18 digits at s[*i]; -1 when none. */
-static int64_t parse_pos(const char *s, size_t *i, size_t len)
-{
-    int64_t v = 0;
-    size_t start = *i;
-
-    while (*i < len && s[*i] >= '0' && s[*i] <= '9') {
-        if (*i - start >= 18) {
-            return -1;
-        }
-        v = v * 10 + (s[*i] - '0');
-        (*i)++;
-    }
-    return *i == start ? -1 : v;
-}
-
-/*
- * Parse a Range value for a file of size bytes. Returns 1 with [*first, *last]
- * for one satisfiable range, 0 when the header is to be ignored (bad syntax,
- * other unit, several ranges: answered with the whole file, as RFC 9110 14.2
- * allows), or -1 when unsatisfiable (416).
- */
-static int parse_range(const char *s, size_t len, int64_t size, int64_t *first, int64_t *last)
-{
-    size_t i = 6;
-    int64_t a, b;
-
-    if (len < 7 || strncasecmp(s, "bytes=", 6) != 0) {
-        return 0;
-    }
-    if (s[i] == '-') {
-        i++;
-        b = parse_pos(s, &i, len);
-        if (b < 0 || i != len) {
-            return 0;
-        }
-        if (b == 0 || size == 0) {
-            return -1;
-        }
-        *first = b >= size ? 0 : size - b;
-        *last = size - 1;
-        return 1;
-    }
-    a = parse_pos(s, &i, len);
-    if (a < 0 || i >= len || s[i] != '-') {
-        return 0;
-    }
-    i++;
-    if (i < len) {
-        b = parse_pos(s, &i, len);
-        if (b < 0 || i != len || b < a) {
-            return 0; /* bad syntax, "last < first", or "a-b,c-d": several ranges */
-        }
-    } else {
-        b = INT64_MAX; /* "a-": to the end */
-    }
-    if (a >= size) {
-        return -1;
-    }
-    *first = a;
-    *last = b >= size ? size - 1 : b;
-    return 1;
-}
-
-/* Is the If-Range validator (etag or date) still current? */
-static int if_range_ok(const char *v, size_t len, const char *etag, time_t mtime)
-{
-    time_t t;
-
-    if (len > 0 && (v[0] == '"' || (len > 1 && v[0] == 'W' && v[1] == '/'))) {
-        /* an entity-tag: strong comparison, so a weak one never matches */
-        return v[0] == '"' && len == strlen(etag) && memcmp(v, etag, len) == 0;
-    }
-    return httpdate_parse(v, len, &t) == 0 && t == mtime;
-}
-
 /* May c stand in a URI path as it is? RFC 3986 pchar and '/'; any other byte is %XX. */
 static int path_char_ok(unsigned char c)
 {
@@ -239,41 +117,6 @@ static int redirect_dir(forkd_req_t *req, forkd_resp_t *resp)
     return FORKD_DONE;
 }
 
-/*
- * Conditional requests in the order of RFC 9110 13.2.2. Returns the status to
- * answer with instead of the file (304/412), or 0 to go on.
- */
-static int preconditions(const forkd_req_t *req, const char *etag, time_t mtime)
-{
-    forkd_method_t m = forkd_req_method(req);
-    int get_or_head = m == FORKD_GET || m == FORKD_HEAD;
-    const char *v;
-    size_t len;
-    time_t t;
-
-    v = forkd_req_header(req, "if-match", &len);
-    if (v != NULL) {
-        if (!etag_match(v, len, etag, 0)) {
-            return 412;
-        }
-    } else if ((v = forkd_req_header(req, "if-unmodified-since", &len)) != NULL) {
-        if (httpdate_parse(v, len, &t) == 0 && mtime > t) {
-            return 412;
-        }
-    }
-    v = forkd_req_header(req, "if-none-match", &len);
-    if (v != NULL) {
-        if (etag_match(v, len, etag, 1)) {
-            return get_or_head ? 304 : 412;
-        }
-    } else if (get_or_head && (v = forkd_req_header(req, "if-modified-since", &len)) != NULL) {
-        if (httpdate_parse(v, len, &t) == 0 && mtime <= t) {
-            return 304;
-        }
-    }
-    return 0;
-}
-
 /* A response is done with the cache entry it was lent (forkd_release_fn). */
 static void release_entry(void *self, void *entry)
 {
@@ -289,15 +132,22 @@ static void release_entry(void *self, void *entry)
  */
 static int serve(forkd_req_t *req, forkd_resp_t *resp, fc_entry_t *e, static_t *st)
 {
-    const char *range, *ifr;
-    size_t range_len, ifr_len;
+    forkd_method_t method = forkd_req_method(req);
+    conditional_t cond;
+    const char *name, *value;
+    size_t i, name_len, value_len;
     int64_t first = 0, last = 0;
     char cr[96];
     int rc, status;
 
     forkd_resp_header(resp, "Last-Modified", e->last_modified);
     forkd_resp_header(resp, "ETag", e->etag);
-    status = preconditions(req, e->etag, e->mtime);
+    memset(&cond, 0, sizeof(cond));
+    for (i = 0; forkd_req_header_at(req, i, &name, &name_len, &value, &value_len) == 0; i++) {
+        conditional_note(&cond, name, name_len, value, value_len);
+    }
+    status = conditional_preconditions(&cond, method == FORKD_GET || method == FORKD_HEAD, e->etag,
+                                       e->mtime);
     if (status != 0) {
         filecache_release(&st->fc, e);
         if (status == 304) {
@@ -313,12 +163,8 @@ static int serve(forkd_req_t *req, forkd_resp_t *resp, fc_entry_t *e, static_t *
     first = 0;
     last = (int64_t)e->size - 1;
 
-    range = forkd_req_method(req) == FORKD_GET ? forkd_req_header(req, "range", &range_len) : NULL;
-    if (range != NULL) {
-        ifr = forkd_req_header(req, "if-range", &ifr_len);
-        rc = ifr && !if_range_ok(ifr, ifr_len, e->etag, e->mtime)
-                 ? 0
-                 : parse_range(range, range_len, e->size, &first, &last);
+    if (method == FORKD_GET && cond.range.p != NULL) {
+        rc = conditional_range(&cond, e->size, e->etag, e->mtime, &first, &last);
         if (rc < 0) {
             snprintf(cr, sizeof(cr), "bytes */%lld", (long long)e->size);
             filecache_release(&st->fc, e);

@@ -1,0 +1,203 @@
+/* conditional: entity-tag lists, HTTP dates and byte ranges against a file's validators. */
+#include "conditional.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "httpdate.h"
+
+/* Keep a field's value in *slot if it is the first of its name. */
+static void keep_first(http_slice_t *slot, const char *value, size_t value_len)
+{
+    if (slot->p == NULL) {
+        slot->p = value;
+        slot->len = value_len;
+    }
+}
+
+void conditional_note(conditional_t *c, const char *name, size_t name_len, const char *value,
+                      size_t value_len)
+{
+    http_slice_t n = {name, name_len};
+
+    /* the length first: most fields of a request are none of these, and differ in it */
+    switch (name_len) {
+    case 5:
+        if (http_slice_eq_nocase(n, "range")) {
+            keep_first(&c->range, value, value_len);
+        }
+        break;
+    case 8:
+        if (http_slice_eq_nocase(n, "if-match")) {
+            keep_first(&c->if_match, value, value_len);
+        } else if (http_slice_eq_nocase(n, "if-range")) {
+            keep_first(&c->if_range, value, value_len);
+        }
+        break;
+    case 13:
+        if (http_slice_eq_nocase(n, "if-none-match")) {
+            keep_first(&c->if_none_match, value, value_len);
+        }
+        break;
+    case 17:
+        if (http_slice_eq_nocase(n, "if-modified-since")) {
+            keep_first(&c->if_modified_since, value, value_len);
+        }
+        break;
+    case 19:
+        if (http_slice_eq_nocase(n, "if-unmodified-since")) {
+            keep_first(&c->if_unmodified_since, value, value_len);
+        }
+        break;
+    default: break;
+    }
+}
+
+/* Skip OWS and one comma between list elements; returns the new position. */
+static size_t skip_list_sep(const char *s, size_t i, size_t len)
+{
+    while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == ',')) {
+        i++;
+    }
+    return i;
+}
+
+int conditional_etag_match(const char *v, size_t len, const char *etag, int weak_ok)
+{
+    size_t i = 0, elen = strlen(etag), start;
+    int weak;
+
+    if (len == 1 && v[0] == '*') {
+        return 1;
+    }
+    for (i = skip_list_sep(v, 0, len); i < len; i = skip_list_sep(v, i, len)) {
+        weak = 0;
+        if (i + 2 <= len && v[i] == 'W' && v[i + 1] == '/') {
+            weak = 1;
+            i += 2;
+        }
+        if (i >= len || v[i] != '"') {
+            return 0;
+        }
+        start = i++;
+        while (i < len && v[i] != '"') {
+            i++;
+        }
+        if (i >= len) {
+            return 0;
+        }
+        i++;
+        if ((!weak || weak_ok) && i - start == elen && memcmp(v + start, etag, elen) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int conditional_preconditions(const conditional_t *c, int get_or_head, const char *etag,
+                              time_t mtime)
+{
+    time_t t;
+
+    if (c->if_match.p != NULL) {
+        if (!conditional_etag_match(c->if_match.p, c->if_match.len, etag, 0)) {
+            return 412;
+        }
+    } else if (c->if_unmodified_since.p != NULL) {
+        if (httpdate_parse(c->if_unmodified_since.p, c->if_unmodified_since.len, &t) == 0
+            && mtime > t) {
+            return 412;
+        }
+    }
+    if (c->if_none_match.p != NULL) {
+        if (conditional_etag_match(c->if_none_match.p, c->if_none_match.len, etag, 1)) {
+            return get_or_head ? 304 : 412;
+        }
+    } else if (get_or_head && c->if_modified_since.p != NULL) {
+        if (httpdate_parse(c->if_modified_since.p, c->if_modified_since.len, &t) == 0
+            && mtime <= t) {
+            return 304;
+        }
+    }
+    return 0;
+}
+
+/* Parse a decimal of up to 18 digits at s[*i]; -1 when none. */
+static int64_t parse_pos(const char *s, size_t *i, size_t len)
+{
+    int64_t v = 0;
+    size_t start = *i;
+
+    while (*i < len && s[*i] >= '0' && s[*i] <= '9') {
+        if (*i - start >= 18) {
+            return -1;
+        }
+        v = v * 10 + (s[*i] - '0');
+        (*i)++;
+    }
+    return *i == start ? -1 : v;
+}
+
+int conditional_parse_range(const char *s, size_t len, int64_t size, int64_t *first, int64_t *last)
+{
+    size_t i = 6;
+    int64_t a, b;
+
+    if (len < 7 || strncasecmp(s, "bytes=", 6) != 0) {
+        return 0;
+    }
+    if (s[i] == '-') {
+        i++;
+        b = parse_pos(s, &i, len);
+        if (b < 0 || i != len) {
+            return 0;
+        }
+        if (b == 0 || size == 0) {
+            return -1;
+        }
+        *first = b >= size ? 0 : size - b;
+        *last = size - 1;
+        return 1;
+    }
+    a = parse_pos(s, &i, len);
+    if (a < 0 || i >= len || s[i] != '-') {
+        return 0;
+    }
+    i++;
+    if (i < len) {
+        b = parse_pos(s, &i, len);
+        if (b < 0 || i != len || b < a) {
+            return 0; /* bad syntax, "last < first", or "a-b,c-d": several ranges */
+        }
+    } else {
+        b = INT64_MAX; /* "a-": to the end */
+    }
+    if (a >= size) {
+        return -1;
+    }
+    *first = a;
+    *last = b >= size ? size - 1 : b;
+    return 1;
+}
+
+int conditional_if_range_ok(const char *v, size_t len, const char *etag, time_t mtime)
+{
+    time_t t;
+
+    if (len > 0 && (v[0] == '"' || (len > 1 && v[0] == 'W' && v[1] == '/'))) {
+        /* an entity-tag: strong comparison, so a weak one never matches */
+        return v[0] == '"' && len == strlen(etag) && memcmp(v, etag, len) == 0;
+    }
+    return httpdate_parse(v, len, &t) == 0 && t == mtime;
+}
+
+int conditional_range(const conditional_t *c, int64_t size, const char *etag, time_t mtime,
+                      int64_t *first, int64_t *last)
+{
+    if (c->range.p == NULL
+        || (c->if_range.p != NULL
+            && !conditional_if_range_ok(c->if_range.p, c->if_range.len, etag, mtime))) {
+        return 0;
+    }
+    return conditional_parse_range(c->range.p, c->range.len, size, first, last);
+}

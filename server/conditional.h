@@ -1,0 +1,79 @@
+/*
+ * conditional: conditional requests and byte ranges (RFC 9110 13 and 14)
+ * decided from header values and a file's validators. Pure: no I/O, no
+ * allocation, nothing kept between calls.
+ */
+#ifndef FORKD_CONDITIONAL_H
+#define FORKD_CONDITIONAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "http_parser.h"
+
+/*
+ * The request header fields conditionals and ranges depend on, the first
+ * field of each name. Values are borrowed from the request; p is NULL for a
+ * field the request does not have. Zero it before conditional_note().
+ */
+typedef struct {
+    http_slice_t if_match;
+    http_slice_t if_none_match;
+    http_slice_t if_modified_since;
+    http_slice_t if_unmodified_since;
+    http_slice_t range;
+    http_slice_t if_range;
+} conditional_t;
+
+/*
+ * Note one header field of the request (name as received, any case): kept
+ * when it is one of conditional_t's and the first of its name, else ignored.
+ * Cheap for the other fields: one pass over a request's fields with this
+ * costs less than looking the six names up.
+ */
+void conditional_note(conditional_t *c, const char *name, size_t name_len, const char *value,
+                      size_t value_len);
+
+/*
+ * Does an If-Match / If-None-Match value (a list of entity-tags, or "*")
+ * match etag (a strong one, with its quotes)? weak_ok: weak comparison
+ * (W/ prefixes ignored), else a weak tag never matches. An unparsable list
+ * matches nothing.
+ */
+int conditional_etag_match(const char *v, size_t len, const char *etag, int weak_ok);
+
+/*
+ * The preconditions in the order of RFC 9110 13.2.2 for a resource with
+ * etag and mtime: If-Match (else If-Unmodified-Since), then If-None-Match
+ * (else, for GET and HEAD, If-Modified-Since). get_or_head: the request's
+ * method is GET or HEAD. Returns the status to answer with instead of the
+ * resource, 304 or 412, or 0 to go on. A date that does not parse is
+ * ignored.
+ */
+int conditional_preconditions(const conditional_t *c, int get_or_head, const char *etag,
+                              time_t mtime);
+
+/*
+ * Parse a Range value for a resource of size bytes. Returns 1 with
+ * [*first, *last] for one satisfiable range, 0 when the field is to be
+ * ignored (bad syntax, another unit, several ranges: answered with the whole
+ * resource, as RFC 9110 14.2 allows), or -1 when unsatisfiable (416).
+ */
+int conditional_parse_range(const char *v, size_t len, int64_t size, int64_t *first, int64_t *last);
+
+/*
+ * Is an If-Range validator still current: an entity-tag equal to etag
+ * (strong comparison: a weak one never is), or a date equal to mtime?
+ */
+int conditional_if_range_ok(const char *v, size_t len, const char *etag, time_t mtime);
+
+/*
+ * The range of a GET for a resource of size bytes: c's Range, unless its
+ * If-Range is no longer current. Returns what conditional_parse_range()
+ * does, and 0 when there is no Range or If-Range says to send it all.
+ */
+int conditional_range(const conditional_t *c, int64_t size, const char *etag, time_t mtime,
+                      int64_t *first, int64_t *last);
+
+#endif

@@ -1,0 +1,247 @@
+/* test_conditional: entity-tag lists, preconditions, Range and If-Range (server/conditional.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "conditional.h"
+
+#define ETAG "\"5f3e-1a2b\""
+#define MTIME ((time_t)784111777) /* Sun, 06 Nov 1994 08:49:37 GMT */
+#define MTIME_TEXT "Sun, 06 Nov 1994 08:49:37 GMT"
+#define BEFORE_TEXT "Sun, 06 Nov 1994 08:49:36 GMT"
+#define AFTER_TEXT "Sun, 06 Nov 1994 08:49:38 GMT"
+
+static http_slice_t text(const char *s)
+{
+    return (http_slice_t){s, strlen(s)};
+}
+
+static void test_etag_lists(void **state)
+{
+    static const struct {
+        const char *list;
+        int weak_ok, want;
+    } cases[] = {
+        {"*", 0, 1},
+        {ETAG, 0, 1},
+        {"\"other\", " ETAG, 0, 1},
+        {"\"other\",," ETAG "  ", 1, 1},
+        {"W/" ETAG, 0, 0}, /* strong comparison: a weak tag never matches */
+        {"W/" ETAG, 1, 1},
+        {"\"5f3e-1a2b", 1, 0},       /* unterminated */
+        {"5f3e-1a2b", 1, 0},         /* not quoted */
+        {"\"x\", bad, " ETAG, 1, 0}, /* unparsable from "bad" on */
+        {"\"5F3E-1A2B\"", 1, 0},     /* case matters */
+        {"", 1, 0},
+        {"**", 1, 0},
+    };
+    size_t i;
+    (void)state;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(
+            conditional_etag_match(cases[i].list, strlen(cases[i].list), ETAG, cases[i].weak_ok),
+            cases[i].want);
+    }
+}
+
+static void test_note_keeps_first_of_each_name_any_case(void **state)
+{
+    conditional_t c;
+    (void)state;
+
+    memset(&c, 0, sizeof(c));
+    conditional_note(&c, "Host", 4, "x", 1);
+    conditional_note(&c, "IF-MATCH", 8, "\"a\"", 3);
+    conditional_note(&c, "if-match", 8, "\"b\"", 3);
+    conditional_note(&c, "If-Range", 8, "\"r\"", 3);
+    conditional_note(&c, "range", 5, "bytes=0-1", 9);
+    conditional_note(&c, "If-None-Match", 13, "*", 1);
+    conditional_note(&c, "If-Modified-Since", 17, MTIME_TEXT, strlen(MTIME_TEXT));
+    conditional_note(&c, "If-Unmodified-Since", 19, "", 0);
+    conditional_note(&c, "If-Matches", 10, "\"c\"", 3);
+    assert_memory_equal(c.if_match.p, "\"a\"", 3);
+    assert_memory_equal(c.if_range.p, "\"r\"", 3);
+    assert_int_equal(c.range.len, 9);
+    assert_int_equal(c.if_none_match.len, 1);
+    assert_int_equal(c.if_modified_since.len, strlen(MTIME_TEXT));
+    /* present with an empty value is not absent */
+    assert_non_null(c.if_unmodified_since.p);
+    assert_int_equal(c.if_unmodified_since.len, 0);
+}
+
+static void test_note_ignores_other_fields(void **state)
+{
+    static const char *const names[] = {"Host",          "Rangee",       "Ranges",
+                                        "If-Match-",     "If-Rang",      "If-None-Matc",
+                                        "Content-Range", "Accept-Ranges"};
+    conditional_t c, zero;
+    size_t i;
+    (void)state;
+
+    memset(&c, 0, sizeof(c));
+    memset(&zero, 0, sizeof(zero));
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        conditional_note(&c, names[i], strlen(names[i]), "\"v\"", 3);
+    }
+    assert_memory_equal(&c, &zero, sizeof(c));
+}
+
+/* One precondition case: the fields set (NULL: absent), GET/HEAD or not, the status. */
+typedef struct {
+    const char *if_match, *if_unmodified_since, *if_none_match, *if_modified_since;
+    int get_or_head, want;
+} precondition_case_t;
+
+static void test_preconditions_in_rfc_order(void **state)
+{
+    static const precondition_case_t cases[] = {
+        {NULL, NULL, NULL, NULL, 1, 0},
+        {ETAG, NULL, NULL, NULL, 1, 0},
+        {"\"other\"", NULL, NULL, NULL, 1, 412},
+        {"W/" ETAG, NULL, NULL, NULL, 1, 412},
+        /* If-Match present: If-Unmodified-Since is not looked at */
+        {ETAG, BEFORE_TEXT, NULL, NULL, 1, 0},
+        {NULL, BEFORE_TEXT, NULL, NULL, 1, 412},
+        {NULL, MTIME_TEXT, NULL, NULL, 1, 0},
+        {NULL, "yesterday", NULL, NULL, 1, 0}, /* a bad date is ignored */
+        {NULL, NULL, ETAG, NULL, 1, 304},
+        {NULL, NULL, "W/" ETAG, NULL, 1, 304}, /* weak comparison */
+        {NULL, NULL, ETAG, NULL, 0, 412},      /* not GET or HEAD */
+        {NULL, NULL, "*", NULL, 0, 412},
+        {NULL, NULL, "\"other\"", NULL, 1, 0},
+        /* If-None-Match present: If-Modified-Since is not looked at */
+        {NULL, NULL, "\"other\"", AFTER_TEXT, 1, 0},
+        {NULL, NULL, NULL, MTIME_TEXT, 1, 304},
+        {NULL, NULL, NULL, AFTER_TEXT, 1, 304},
+        {NULL, NULL, NULL, BEFORE_TEXT, 1, 0},
+        {NULL, NULL, NULL, MTIME_TEXT, 0, 0}, /* only for GET and HEAD */
+        {NULL, NULL, NULL, "Sun, 06 Nov 1994 08:49:37 UTC", 1, 0},
+        /* If-Match fails before If-None-Match is looked at */
+        {"\"other\"", NULL, ETAG, NULL, 1, 412},
+        {ETAG, NULL, ETAG, NULL, 1, 304},
+    };
+    size_t i;
+    (void)state;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const precondition_case_t *k = &cases[i];
+        conditional_t c;
+
+        memset(&c, 0, sizeof(c));
+        if (k->if_match != NULL) {
+            c.if_match = text(k->if_match);
+        }
+        if (k->if_unmodified_since != NULL) {
+            c.if_unmodified_since = text(k->if_unmodified_since);
+        }
+        if (k->if_none_match != NULL) {
+            c.if_none_match = text(k->if_none_match);
+        }
+        if (k->if_modified_since != NULL) {
+            c.if_modified_since = text(k->if_modified_since);
+        }
+        assert_int_equal(conditional_preconditions(&c, k->get_or_head, ETAG, MTIME), k->want);
+    }
+}
+
+static void test_parse_range(void **state)
+{
+    static const struct {
+        const char *value;
+        int64_t size;
+        int want;
+        int64_t first, last;
+    } cases[] = {
+        {"bytes=0-0", 10, 1, 0, 0},
+        {"bytes=2-5", 10, 1, 2, 5},
+        {"BYTES=2-5", 10, 1, 2, 5},
+        {"bytes=2-", 10, 1, 2, 9},
+        {"bytes=2-100", 10, 1, 2, 9},
+        {"bytes=-3", 10, 1, 7, 9},
+        {"bytes=-30", 10, 1, 0, 9},
+        {"bytes=9-9", 10, 1, 9, 9},
+        {"bytes=10-", 10, -1, 0, 0},
+        {"bytes=10-20", 10, -1, 0, 0},
+        {"bytes=-0", 10, -1, 0, 0},
+        {"bytes=-5", 0, -1, 0, 0},
+        {"bytes=0-", 0, -1, 0, 0},
+        {"bytes=5-2", 10, 0, 0, 0},     /* last < first: ignored */
+        {"bytes=0-1,3-4", 10, 0, 0, 0}, /* several ranges: the whole file */
+        {"bytes=", 10, 0, 0, 0},
+        {"bytes=-", 10, 0, 0, 0},
+        {"bytes=a-b", 10, 0, 0, 0},
+        {"bytes=1", 10, 0, 0, 0},
+        {"bytes= 1-2", 10, 0, 0, 0},
+        {"items=0-1", 10, 0, 0, 0},
+        {"bytes=1234567890123456789-", 10, 0, 0, 0}, /* 19 digits: refused, not overflowed */
+        {"bytes=123456789012345678-", 10, -1, 0, 0}, /* 18 digits: a number */
+    };
+    size_t i;
+    (void)state;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int64_t first = -7, last = -7;
+        int rc = conditional_parse_range(cases[i].value, strlen(cases[i].value), cases[i].size,
+                                         &first, &last);
+
+        assert_int_equal(rc, cases[i].want);
+        if (rc == 1) {
+            assert_int_equal(first, cases[i].first);
+            assert_int_equal(last, cases[i].last);
+        } else {
+            /* nothing written unless satisfiable */
+            assert_int_equal(first, -7);
+            assert_int_equal(last, -7);
+        }
+    }
+}
+
+static void test_if_range(void **state)
+{
+    (void)state;
+    assert_true(conditional_if_range_ok(ETAG, strlen(ETAG), ETAG, MTIME));
+    assert_false(conditional_if_range_ok("\"other\"", 7, ETAG, MTIME));
+    assert_false(conditional_if_range_ok("W/" ETAG, strlen("W/" ETAG), ETAG, MTIME));
+    assert_true(conditional_if_range_ok(MTIME_TEXT, strlen(MTIME_TEXT), ETAG, MTIME));
+    assert_false(conditional_if_range_ok(AFTER_TEXT, strlen(AFTER_TEXT), ETAG, MTIME));
+    assert_false(conditional_if_range_ok("", 0, ETAG, MTIME));
+}
+
+static void test_range_follows_if_range(void **state)
+{
+    conditional_t c;
+    int64_t first = 0, last = 0;
+    (void)state;
+
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(conditional_range(&c, 10, ETAG, MTIME, &first, &last), 0);
+    c.range = text("bytes=1-2");
+    assert_int_equal(conditional_range(&c, 10, ETAG, MTIME, &first, &last), 1);
+    assert_int_equal(first, 1);
+    assert_int_equal(last, 2);
+    c.if_range = text("\"old\"");
+    assert_int_equal(conditional_range(&c, 10, ETAG, MTIME, &first, &last), 0);
+    c.if_range = text(MTIME_TEXT);
+    assert_int_equal(conditional_range(&c, 10, ETAG, MTIME, &first, &last), 1);
+    c.range = text("bytes=20-");
+    assert_int_equal(conditional_range(&c, 10, ETAG, MTIME, &first, &last), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_etag_lists),
+        cmocka_unit_test(test_note_keeps_first_of_each_name_any_case),
+        cmocka_unit_test(test_note_ignores_other_fields),
+        cmocka_unit_test(test_preconditions_in_rfc_order),
+        cmocka_unit_test(test_parse_range),
+        cmocka_unit_test(test_if_range),
+        cmocka_unit_test(test_range_follows_if_range),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
