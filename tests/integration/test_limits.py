@@ -181,7 +181,10 @@ class TestSlowAttacks(ServerCase):
         text = re.sub(r"\x1b\[[0-9;]*m", "", out.stdout + out.stderr)  # no colours
         self.assertGreater(probe.count, min_probes, text[-1500:])
         self.assertEqual(probe.failures, [], text[-1500:])
-        self.assertLess(probe.worst, 1.0, "probe waited %.2fs" % probe.worst)
+        # a worker stalled by the attack would hold the probe for most of its 15 s; the
+        # probe's worst was 0.98 and 1.21 s in loaded CI runs (a 1 s SYN retransmission
+        # while 1000 attackers connect would explain it): 3 s tells the two apart
+        self.assertLess(probe.worst, 3.0, "probe waited %.2fs" % probe.worst)
         self.assertNotRegex(text, r"service available:\s+NO")
         rss_after = rss_kib(self.server.worker_pids())
         self.assertLess(rss_after - rss_before, 64 * 1024, "worker RSS grew by %d KiB"
