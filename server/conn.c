@@ -2,24 +2,122 @@
 #include "conn.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
+#include <sys/queue.h>
 #include <sys/sendfile.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "escape.h"
-#include "router.h"
+#include "http.h"
+#include "net.h"
+#include "http_parser.h"
+#include "timecache.h"
 #include "uri.h"
 
 #define FREE_CONNS_MAX 4096
 #define FREE_BLOCKS_MAX 64
 #define MIN_RATE_GRACE_MS 5000 /* min_rate applies after this much of a body or response */
+#define CONN_OUT_SIZE 2048     /* status line and header lines of one response */
+#define CONN_IN_SLACK 1024     /* input room past max_header_size for body bytes */
+
+typedef enum {
+    CONN_IDLE,    /* between requests (or before the first): no buffers held */
+    CONN_HEAD,    /* reading the request head */
+    CONN_BODY,    /* reading (or discarding) the request body */
+    CONN_HANDLER, /* an async handler has the request */
+    CONN_SEND,    /* writing the response */
+    CONN_LINGER,  /* response sent, write side shut: draining input before close */
+    CONN_CLOSE    /* to be closed and freed */
+} conn_state_t;
+
+typedef struct conn_block conn_block_t;
+
+/*
+ * The buffers a connection holds only while it works on a request: taken
+ * from the pool on the first byte, given back when it goes idle.
+ * headers[] (cfg max_headers entries), in[] and path[] follow the struct in
+ * memory: one malloc per block.
+ */
+struct conn_block {
+    conn_block_t *next_free;
+    req_t req;
+    resp_t resp;
+    char out[CONN_OUT_SIZE]; /* head of the response */
+    size_t out_len;
+    size_t out_sent; /* of out */
+    size_t mem_sent; /* of resp.mem */
+    uint64_t file_sent;
+
+    uint64_t deadline;    /* ms (monotonic) the current head must be complete by */
+    uint64_t phase_start; /* ms: the body read or the response write began (min_rate) */
+    uint64_t body_bytes;  /* raw body bytes taken so far */
+    uint64_t body_left;   /* Content-Length bytes still to read */
+    http_chunked_t chunked;
+    int body_done; /* the chunked body has been read to its end */
+    char *body;    /* kept body (ROUTE_TAKES_BODY), malloc'd */
+    size_t body_len, body_cap;
+    int keep_body;
+    int pending_status; /* error decided before the body was read, 0 if none */
+    const route_t *route;
+
+    size_t in_len; /* bytes in in[] */
+    size_t in_off; /* bytes of in[] consumed */
+    size_t head_len;
+    size_t parsed_len; /* in_len when the parser last said "need more" */
+    http_header_t *headers;
+    char *in;
+    size_t in_cap;
+    char *path; /* the decoded request path: max_header_size + 1 bytes */
+};
+
+struct conn {
+    struct event ev; /* the one I/O event (read or write, with timeout) */
+    conn_pool_t *pool;
+    TAILQ_ENTRY(conn) link;      /* the pool's live list, or its list of free conn_t */
+    TAILQ_ENTRY(conn) idle_link; /* the pool's idle keep-alive list, oldest first */
+    conn_block_t *b;             /* NULL while idle */
+    int fd;
+    uint8_t state;
+    short ev_what;       /* EV_READ or EV_WRITE as assigned to ev, 0 if unassigned */
+    uint8_t keepalive;   /* this response keeps the connection */
+    uint8_t idle_listed; /* on the pool's idle keep-alive list */
+    uint32_t requests;
+    uint64_t linger_deadline;
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+    } peer; /* the client's address; for a unix socket's client only its family */
+    socklen_t peer_len;
+};
+
+TAILQ_HEAD(conn_list, conn);
+
+/* Every live connection on a list (for shutdown); freed ones and their blocks kept for reuse. */
+struct conn_pool {
+    conn_env_t env;
+    struct conn_list conns; /* live connections */
+    struct conn_list idle;  /* idle keep-alive connections, oldest first */
+    struct conn_list free_conns;
+    int nconns;
+    int nidle;
+    int nfree_conns;
+    conn_block_t *free_blocks;
+    int nfree_blocks;
+    size_t block_size; /* bytes of one conn_block_t with its arrays */
+    int stopping;      /* conn_stop(): close each connection after its response */
+    uint64_t req_ids;  /* the last request id given */
+    timecache_t time;  /* the Date header and the access log's time */
+    forkd_server_t srv;
+};
 
 static void on_event(evutil_socket_t fd, short what, void *arg);
 static void run(conn_t *c);
@@ -28,20 +126,50 @@ static void dispatch(conn_t *c);
 static void start_error(conn_t *c, int status);
 static void start_response(conn_t *c);
 static void start_linger(conn_t *c);
-static void send_busy(worker_t *w, int fd);
+static void send_busy(conn_pool_t *pool, int fd);
 
-uint64_t conn_now_ms(void)
+conn_pool_t *conn_pool_new(const conn_env_t *env)
 {
-    struct timespec ts;
+    const config_t *cfg = env->cfg;
+    conn_pool_t *p = calloc(1, sizeof(*p));
 
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    if (p == NULL) {
+        return NULL;
+    }
+    p->env = *env;
+    TAILQ_INIT(&p->conns);
+    TAILQ_INIT(&p->idle);
+    TAILQ_INIT(&p->free_conns);
+    p->block_size = sizeof(conn_block_t) + cfg->max_headers * sizeof(http_header_t)
+                    + cfg->max_header_size + CONN_IN_SLACK + cfg->max_header_size + 1;
+    p->srv.base = env->base;
+    p->srv.log = env->log;
+    timecache_update(&p->time);
+    return p;
 }
 
-size_t conn_block_size(const config_t *cfg)
+void conn_pool_free(conn_pool_t *p)
 {
-    return sizeof(conn_block_t) + cfg->max_headers * sizeof(http_header_t) + cfg->max_header_size
-           + CONN_IN_SLACK + cfg->max_header_size + 1;
+    if (p == NULL) {
+        return;
+    }
+    conn_close_all(p);
+    free(p);
+}
+
+void conn_stop(conn_pool_t *p)
+{
+    p->stopping = 1;
+}
+
+int conn_count(const conn_pool_t *p)
+{
+    return p->nconns;
+}
+
+int conn_idle_count(const conn_pool_t *p)
+{
+    return p->nidle;
 }
 
 /* Wait for what (EV_READ/EV_WRITE) for at most ms; one event per connection. */
@@ -59,7 +187,7 @@ static void wait_for(conn_t *c, short what, uint64_t ms)
             event_del(&c->ev);
         }
         /* persistent: between requests only the timeout changes, no epoll_ctl() */
-        event_assign(&c->ev, c->w->base, c->fd, what | EV_PERSIST, on_event, c);
+        event_assign(&c->ev, c->pool->env.base, c->fd, what | EV_PERSIST, on_event, c);
         c->ev_what = what;
     }
     event_add(&c->ev, &tv);
@@ -78,11 +206,12 @@ static void stop_waiting(conn_t *c)
  */
 static void idle_add(conn_t *c)
 {
-    worker_t *w = c->w;
+    conn_pool_t *p = c->pool;
 
-    TAILQ_INSERT_TAIL(&w->idle, c, idle_link);
+    TAILQ_INSERT_TAIL(&p->idle, c, idle_link);
     c->idle_listed = 1;
-    worker_check_accept(w); /* at max_connections, an idle one can make room */
+    p->nidle++;
+    p->env.idle(p->env.owner); /* at max_connections, an idle one can make room */
 }
 
 static void idle_remove(conn_t *c)
@@ -90,7 +219,8 @@ static void idle_remove(conn_t *c)
     if (!c->idle_listed) {
         return;
     }
-    TAILQ_REMOVE(&c->w->idle, c, idle_link);
+    TAILQ_REMOVE(&c->pool->idle, c, idle_link);
+    c->pool->nidle--;
     c->idle_listed = 0;
 }
 
@@ -101,13 +231,13 @@ static void idle_remove(conn_t *c)
  */
 static uint64_t rate_wait(conn_t *c, uint64_t bytes, uint32_t timeout)
 {
-    uint32_t rate = c->w->cfg->min_rate;
+    uint32_t rate = c->pool->env.cfg->min_rate;
     uint64_t now, until, need;
 
     if (rate == 0) {
         return timeout;
     }
-    now = conn_now_ms();
+    now = timecache_now_ms();
     need = bytes * 1000 / rate;
     until = c->b->phase_start + (need > MIN_RATE_GRACE_MS ? need : MIN_RATE_GRACE_MS);
     if (now >= until) {
@@ -130,9 +260,9 @@ static void abort_conn(conn_t *c)
 }
 
 /* A new buffer block (malloc, caller owns it); NULL when out of memory. */
-static conn_block_t *block_new(worker_t *w)
+static conn_block_t *block_new(conn_pool_t *p)
 {
-    char *mem = malloc(w->block_size);
+    char *mem = malloc(p->block_size);
     conn_block_t *b;
 
     if (mem == NULL) {
@@ -140,8 +270,8 @@ static conn_block_t *block_new(worker_t *w)
     }
     b = (conn_block_t *)mem;
     b->headers = (http_header_t *)(mem + sizeof(conn_block_t));
-    b->in = (char *)(b->headers + w->cfg->max_headers);
-    b->in_cap = w->cfg->max_header_size + CONN_IN_SLACK;
+    b->in = (char *)(b->headers + p->env.cfg->max_headers);
+    b->in_cap = p->env.cfg->max_header_size + CONN_IN_SLACK;
     b->path = b->in + b->in_cap;
     /* request_cleanup() frees these: a fresh block must not hold malloc's leftovers */
     b->body = NULL;
@@ -150,14 +280,14 @@ static conn_block_t *block_new(worker_t *w)
 }
 
 /* Take a buffer block from the pool (or malloc); NULL when out of memory. */
-static conn_block_t *block_get(worker_t *w)
+static conn_block_t *block_get(conn_pool_t *p)
 {
-    conn_block_t *b = w->free_blocks;
+    conn_block_t *b = p->free_blocks;
 
     if (b != NULL) {
-        w->free_blocks = b->next_free;
-        w->nfree_blocks--;
-    } else if ((b = block_new(w)) == NULL) {
+        p->free_blocks = b->next_free;
+        p->nfree_blocks--;
+    } else if ((b = block_new(p)) == NULL) {
         return NULL;
     }
     b->in_len = 0;
@@ -165,15 +295,15 @@ static conn_block_t *block_get(worker_t *w)
     return b;
 }
 
-static void block_put(worker_t *w, conn_block_t *b)
+static void block_put(conn_pool_t *p, conn_block_t *b)
 {
-    if (w->nfree_blocks >= FREE_BLOCKS_MAX) {
+    if (p->nfree_blocks >= FREE_BLOCKS_MAX) {
         free(b);
         return;
     }
-    b->next_free = w->free_blocks;
-    w->free_blocks = b;
-    w->nfree_blocks++;
+    b->next_free = p->free_blocks;
+    p->free_blocks = b;
+    p->nfree_blocks++;
 }
 
 /* Release what the current request holds: its response's body and timer, the kept request body. */
@@ -194,12 +324,12 @@ static void request_init(conn_t *c)
 
     memset(&b->req, 0, sizeof(b->req));
     b->req.h.headers = b->headers;
-    b->req.h.headers_cap = c->w->cfg->max_headers;
-    b->req.id = ++c->w->req_ids;
+    b->req.h.headers_cap = c->pool->env.cfg->max_headers;
+    b->req.id = ++c->pool->req_ids;
     b->req.peer = &c->peer.sa;
     b->req.peer_len = c->peer_len;
-    b->req.srv = &c->w->srv;
-    resp_reset(&b->resp, &c->w->srv, c);
+    b->req.srv = &c->pool->srv;
+    resp_reset(&b->resp, &c->pool->srv, c);
     b->out_len = b->out_sent = b->mem_sent = 0;
     b->file_sent = 0;
     b->body_done = 0;
@@ -214,27 +344,27 @@ static void request_init(conn_t *c)
 
 static void conn_free(conn_t *c)
 {
-    worker_t *w = c->w;
+    conn_pool_t *p = c->pool;
 
     stop_waiting(c);
     idle_remove(c);
     if (c->b != NULL) {
         request_cleanup(c);
-        block_put(w, c->b);
+        block_put(p, c->b);
         c->b = NULL;
     }
     if (c->fd >= 0) {
         close(c->fd);
     }
-    TAILQ_REMOVE(&w->conns, c, link);
-    w->nconns--;
-    if (w->nfree_conns < FREE_CONNS_MAX) {
-        TAILQ_INSERT_HEAD(&w->free_conns, c, link);
-        w->nfree_conns++;
+    TAILQ_REMOVE(&p->conns, c, link);
+    p->nconns--;
+    if (p->nfree_conns < FREE_CONNS_MAX) {
+        TAILQ_INSERT_HEAD(&p->free_conns, c, link);
+        p->nfree_conns++;
     } else {
         free(c);
     }
-    worker_conn_closed(w);
+    p->env.closed(p->env.owner);
 }
 
 /*
@@ -243,60 +373,60 @@ static void conn_free(conn_t *c)
  * so far (a close() over unread bytes would reset, and the reset could
  * destroy the 503).
  */
-static void refuse(worker_t *w, int fd)
+static void refuse(conn_pool_t *p, int fd)
 {
     char buf[4096];
     int i;
 
-    send_busy(w, fd);
+    send_busy(p, fd);
     shutdown(fd, SHUT_WR);
     for (i = 0; i < 16 && read(fd, buf, sizeof(buf)) > 0; i++) {
     }
     close(fd);
 }
 
-int conn_reserve(worker_t *w)
+int conn_reserve(conn_pool_t *p)
 {
     conn_t *c;
     conn_block_t *b;
 
-    if (w->nfree_conns == 0) {
+    if (p->nfree_conns == 0) {
         c = malloc(sizeof(*c));
         if (c == NULL) {
-            worker_out_of_memory(w, sizeof(*c), 0);
+            p->env.out_of_memory(p->env.owner, sizeof(*c), 0);
             return -1;
         }
-        TAILQ_INSERT_HEAD(&w->free_conns, c, link);
-        w->nfree_conns++;
+        TAILQ_INSERT_HEAD(&p->free_conns, c, link);
+        p->nfree_conns++;
     }
-    if (w->free_blocks == NULL) {
-        b = block_new(w);
+    if (p->free_blocks == NULL) {
+        b = block_new(p);
         if (b == NULL) {
-            worker_out_of_memory(w, w->block_size, 0);
+            p->env.out_of_memory(p->env.owner, p->block_size, 0);
             return -1;
         }
-        block_put(w, b);
+        block_put(p, b);
     }
     return 0;
 }
 
-void conn_accept(worker_t *w, int fd, const struct sockaddr_storage *peer)
+void conn_accept(conn_pool_t *p, int fd, const struct sockaddr_storage *peer)
 {
-    conn_t *c = TAILQ_FIRST(&w->free_conns);
+    conn_t *c = TAILQ_FIRST(&p->free_conns);
 
     if (c != NULL) {
-        TAILQ_REMOVE(&w->free_conns, c, link);
-        w->nfree_conns--;
+        TAILQ_REMOVE(&p->free_conns, c, link);
+        p->nfree_conns--;
     } else {
         c = malloc(sizeof(*c));
         if (c == NULL) {
-            refuse(w, fd);
-            worker_out_of_memory(w, sizeof(*c), 1);
+            refuse(p, fd);
+            p->env.out_of_memory(p->env.owner, sizeof(*c), 1);
             return;
         }
     }
     memset(c, 0, sizeof(*c));
-    c->w = w;
+    c->pool = p;
     c->fd = fd;
     c->state = CONN_IDLE;
     /* an AF_UNIX peer (a socket-activated unix listener) has no address: its family alone */
@@ -310,8 +440,8 @@ void conn_accept(worker_t *w, int fd, const struct sockaddr_storage *peer)
         c->peer.sa.sa_family = peer->ss_family;
         c->peer_len = sizeof(sa_family_t);
     }
-    TAILQ_INSERT_HEAD(&w->conns, c, link);
-    w->nconns++;
+    TAILQ_INSERT_HEAD(&p->conns, c, link);
+    p->nconns++;
 
     /* the first request usually came with the connection (TCP_DEFER_ACCEPT) */
     on_event(fd, EV_READ, c);
@@ -320,12 +450,12 @@ void conn_accept(worker_t *w, int fd, const struct sockaddr_storage *peer)
 /* Input bytes: read what the socket has into in[] and run the state machine. */
 static void do_read(conn_t *c)
 {
-    worker_t *w = c->w;
+    conn_pool_t *p = c->pool;
     conn_block_t *b = c->b;
     ssize_t n;
 
     if (b == NULL) {
-        b = c->b = block_get(w);
+        b = c->b = block_get(p);
         if (b == NULL) {
             /*
              * A new client gets the fixed 503 (it may retry); a keep-alive one
@@ -333,11 +463,11 @@ static void do_read(conn_t *c)
              * by themselves. Either way a lingering close, never a reset.
              */
             if (c->requests == 0) {
-                send_busy(w, c->fd);
+                send_busy(p, c->fd);
             }
             idle_remove(c);
             start_linger(c);
-            worker_out_of_memory(w, w->block_size, 1);
+            p->env.out_of_memory(p->env.owner, p->block_size, 1);
             return;
         }
         request_init(c);
@@ -351,7 +481,7 @@ static void do_read(conn_t *c)
         if (c->state == CONN_IDLE) {
             idle_remove(c);
             c->state = CONN_HEAD;
-            b->deadline = conn_now_ms() + w->cfg->header_timeout;
+            b->deadline = timecache_now_ms() + p->env.cfg->header_timeout;
         }
         b->in_len += (size_t)n;
         return;
@@ -359,14 +489,14 @@ static void do_read(conn_t *c)
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
         if (c->state == CONN_IDLE) {
             /* nothing came after all: idle connections hold no buffers */
-            block_put(w, b);
+            block_put(p, b);
             c->b = NULL;
         }
         return;
     }
     /* EOF or error: between requests this is the normal end */
     if (n < 0 && errno != ECONNRESET) {
-        log_msg(w->log, LOG_LVL_INFO, "read() failed: %s", strerror(errno));
+        log_msg(p->env.log, LOG_LVL_INFO, "read() failed: %s", strerror(errno));
     }
     c->state = CONN_CLOSE;
 }
@@ -380,7 +510,7 @@ static void do_linger(conn_t *c)
     do {
         n = read(c->fd, buf, sizeof(buf));
     } while (n > 0);
-    if (n == 0 || (errno != EAGAIN && errno != EINTR) || conn_now_ms() >= c->linger_deadline) {
+    if (n == 0 || (errno != EAGAIN && errno != EINTR) || timecache_now_ms() >= c->linger_deadline) {
         c->state = CONN_CLOSE;
     }
 }
@@ -395,12 +525,12 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
         case CONN_HEAD:
         case CONN_BODY:
             /* 408 to a client that started a request and stalled (slowloris) */
-            log_msg(c->w->log, LOG_LVL_INFO, "client timed out reading the request %s",
+            log_msg(c->pool->env.log, LOG_LVL_INFO, "client timed out reading the request %s",
                     c->state == CONN_HEAD ? "head" : "body");
             start_error(c, 408);
             break;
         case CONN_SEND:
-            log_msg(c->w->log, LOG_LVL_INFO, "client timed out reading the response");
+            log_msg(c->pool->env.log, LOG_LVL_INFO, "client timed out reading the response");
             abort_conn(c);
             break;
         default:
@@ -423,11 +553,11 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
 /* Start lingering: shut our side, drain input up to lingering_timeout. */
 static void start_linger(conn_t *c)
 {
-    const config_t *cfg = c->w->cfg;
+    const config_t *cfg = c->pool->env.cfg;
 
     if (c->b != NULL) {
         request_cleanup(c);
-        block_put(c->w, c->b);
+        block_put(c->pool, c->b);
         c->b = NULL;
     }
     if (cfg->lingering_timeout == 0 || shutdown(c->fd, SHUT_WR) != 0) {
@@ -435,7 +565,7 @@ static void start_linger(conn_t *c)
         return;
     }
     c->state = CONN_LINGER;
-    c->linger_deadline = conn_now_ms() + cfg->lingering_timeout;
+    c->linger_deadline = timecache_now_ms() + cfg->lingering_timeout;
 }
 
 static char *log_header(char *p, const http_request_t *h, const char *name)
@@ -492,7 +622,7 @@ static const unsigned char *peer_bytes(const conn_t *c)
 /* One line in Combined Log Format for the request just answered. */
 static void access_log(conn_t *c, uint64_t body_bytes)
 {
-    worker_t *w = c->w;
+    conn_pool_t *pool = c->pool;
     conn_block_t *b = c->b;
     const http_request_t *h = &b->req.h;
     char *line, *p, addr[NET_PEER_LEN];
@@ -500,7 +630,7 @@ static void access_log(conn_t *c, uint64_t body_bytes)
     size_t rl_len;
 
     /* worst case: every byte escaped to 4 */
-    line = accesslog_reserve(&w->alog, w->log, 256 + 4 * (1024 + 512 + 512));
+    line = accesslog_reserve(pool->env.alog, pool->env.log, 256 + 4 * (1024 + 512 + 512));
     if (line == NULL) {
         return;
     }
@@ -522,7 +652,7 @@ static void access_log(conn_t *c, uint64_t body_bytes)
     /* put(), not sprintf(): perf showed vfprintf at 1% of a worker with the log on */
     p = line + put(line, addr, strlen(addr));
     p += PUT_LIT(p, " - - [");
-    p += put(p, w->clf_date, strlen(w->clf_date));
+    p += put(p, pool->time.clf, strlen(pool->time.clf));
     p += PUT_LIT(p, "] \"");
     p = escape_bytes(p, rl, rl_len);
     p += PUT_LIT(p, "\" ");
@@ -539,7 +669,7 @@ static void access_log(conn_t *c, uint64_t body_bytes)
     *p++ = ' ';
     p = log_header(p, h, "user-agent");
     *p++ = '\n';
-    accesslog_commit(&w->alog, (size_t)(p - line));
+    accesslog_commit(pool->env.alog, (size_t)(p - line));
 }
 
 /* Did the client end the connection with this request (close, or HTTP/1.0 alone)? */
@@ -558,10 +688,10 @@ static int body_unread(const conn_block_t *b)
 /* Does this response keep the connection open for another request? */
 static int keep_alive(conn_t *c)
 {
-    const config_t *cfg = c->w->cfg;
+    const config_t *cfg = c->pool->env.cfg;
     conn_block_t *b = c->b;
 
-    if (b->resp.close || c->w->stopping || b->head_len == 0 || cfg->keepalive_timeout == 0
+    if (b->resp.close || c->pool->stopping || b->head_len == 0 || cfg->keepalive_timeout == 0
         || c->requests + 1 >= cfg->keepalive_requests || client_closes(&b->req.h)) {
         return 0;
     }
@@ -592,7 +722,7 @@ static int close_needs_linger(conn_t *c)
 /* Write the status line and header lines into b->out. */
 static void build_head(conn_t *c)
 {
-    worker_t *w = c->w;
+    conn_pool_t *pool = c->pool;
     conn_block_t *b = c->b;
     resp_t *resp = &b->resp;
     char *p = b->out;
@@ -600,14 +730,14 @@ static void build_head(conn_t *c)
     uint64_t clen;
     size_t rlen = strlen(reason);
 
-    worker_update_time(w);
+    timecache_update(&pool->time);
     c->keepalive = (uint8_t)keep_alive(c);
     p += PUT_LIT(p, "HTTP/1.1 ");
     p += put_uint(p, (uint64_t)resp->status);
     *p++ = ' ';
     p += put(p, reason, rlen);
     p += PUT_LIT(p, "\r\nServer: forkd\r\nDate: ");
-    p += put(p, w->date, HTTPDATE_LEN);
+    p += put(p, pool->time.date, HTTPDATE_LEN);
     p += PUT_LIT(p, "\r\n");
     if (resp->content_type != NULL) {
         p += PUT_LIT(p, "Content-Type: ");
@@ -634,14 +764,14 @@ static void build_head(conn_t *c)
  * allocation), so it may retry where a reset would tell it nothing. The
  * socket holds nothing of ours yet: a write this short does not block.
  */
-static void send_busy(worker_t *w, int fd)
+static void send_busy(conn_pool_t *pool, int fd)
 {
     char msg[256], *p = msg;
     ssize_t n;
 
-    worker_update_time(w);
+    timecache_update(&pool->time);
     p += PUT_LIT(p, "HTTP/1.1 503 Service Unavailable\r\nServer: forkd\r\nDate: ");
-    p += put(p, w->date, HTTPDATE_LEN);
+    p += put(p, pool->time.date, HTTPDATE_LEN);
     p += PUT_LIT(p, "\r\nContent-Length: 0\r\nRetry-After: 1\r\nConnection: close\r\n\r\n");
     n = send(fd, msg, (size_t)(p - msg), MSG_NOSIGNAL);
     (void)n; /* nothing more to do for a client that is gone */
@@ -661,7 +791,7 @@ static void start_response(conn_t *c)
         resp->no_body = 1;
     }
     build_head(c);
-    b->phase_start = conn_now_ms();
+    b->phase_start = timecache_now_ms();
     c->state = CONN_SEND;
 }
 
@@ -675,7 +805,7 @@ static void start_error(conn_t *c, int status)
         return;
     }
     request_cleanup(c); /* whatever the request held: it checks each piece itself */
-    resp_reset(&b->resp, &c->w->srv, c);
+    resp_reset(&b->resp, &c->pool->srv, c);
     forkd_resp_error(&b->resp, status);
     b->resp.close = 1;
     start_response(c);
@@ -733,7 +863,8 @@ static int send_some(conn_t *c)
         }
         if (n == 0) {
             /* the file shrank under us: the promised length cannot be kept */
-            log_msg(c->w->log, LOG_LVL_ERROR, "sendfile() hit end of file early (file truncated?)");
+            log_msg(c->pool->env.log, LOG_LVL_ERROR,
+                    "sendfile() hit end of file early (file truncated?)");
             return -1;
         }
         resp->file_len -= (uint64_t)n;
@@ -745,7 +876,7 @@ static int send_some(conn_t *c)
 /* Count the answered request in this worker's scoreboard slot. */
 static void scoreboard_done(conn_t *c, uint64_t body_bytes)
 {
-    sb_slot_t *slot = c->w->slot;
+    sb_slot_t *slot = c->pool->env.slot;
     int cls = c->b->resp.status / 100 - 1;
 
     SB_ADD(slot->requests, 1);
@@ -753,13 +884,13 @@ static void scoreboard_done(conn_t *c, uint64_t body_bytes)
     if (cls >= 0 && cls < 5) {
         SB_ADD(slot->status[cls], 1);
     }
-    SB_SET(slot->state, c->w->stopping ? SB_DRAINING : SB_IDLE);
+    SB_SET(slot->state, c->pool->stopping ? SB_DRAINING : SB_IDLE);
 }
 
 /* Publish the request line being served, for the master's watchdog log. */
 static void scoreboard_busy(conn_t *c)
 {
-    sb_slot_t *slot = c->w->slot;
+    sb_slot_t *slot = c->pool->env.slot;
     const http_request_t *h = &c->b->req.h;
     size_t n = (size_t)(h->target.p + h->target.len - h->method_name.p);
 
@@ -800,7 +931,7 @@ static void finish_response(conn_t *c, uint64_t body_bytes)
     }
     rest = b->in_len - b->in_off;
     if (rest == 0) {
-        block_put(c->w, b);
+        block_put(c->pool, b);
         c->b = NULL;
         c->state = CONN_IDLE;
         idle_add(c);
@@ -812,14 +943,14 @@ static void finish_response(conn_t *c, uint64_t body_bytes)
     b->in_off = 0;
     request_init(c);
     c->state = CONN_HEAD;
-    b->deadline = conn_now_ms() + c->w->cfg->header_timeout;
+    b->deadline = timecache_now_ms() + c->pool->env.cfg->header_timeout;
 }
 
 /* Take body bytes from in[in_off..in_len). 1 complete, 0 need more, -1 error started. */
 static int body_step(conn_t *c)
 {
     conn_block_t *b = c->b;
-    const config_t *cfg = c->w->cfg;
+    const config_t *cfg = c->pool->env.cfg;
     char *data = b->in + b->in_off;
     size_t avail = b->in_len - b->in_off, dlen, start = b->in_off;
     ssize_t n;
@@ -833,7 +964,7 @@ static int body_step(conn_t *c)
         n = http_chunked_parse(&b->chunked, data, avail, cfg->max_body_size, cfg->max_header_size,
                                &dlen);
         if (n == HTTP_PARSE_BAD) {
-            log_msg(c->w->log, LOG_LVL_INFO, "bad chunked body: %s", b->chunked.reason);
+            log_msg(c->pool->env.log, LOG_LVL_INFO, "bad chunked body: %s", b->chunked.reason);
             start_error(c, b->chunked.status);
             return -1;
         }
@@ -880,7 +1011,7 @@ static void send_continue(conn_t *c)
 /* The head is parsed: route it, decide errors, and set up reading the body. */
 static void begin_request(conn_t *c)
 {
-    worker_t *w = c->w;
+    conn_pool_t *p = c->pool;
     conn_block_t *b = c->b;
     http_request_t *h = &b->req.h;
     const route_t *rt = NULL;
@@ -892,13 +1023,13 @@ static void begin_request(conn_t *c)
         status = 0; /* OPTIONS *: answered in dispatch() */
     } else {
         /* the decoded path is never longer than the target, itself within the head */
-        len = uri_normalize_path(h->path.p, h->path.len, b->path, w->cfg->max_header_size + 1);
+        len = uri_normalize_path(h->path.p, h->path.len, b->path, p->env.cfg->max_header_size + 1);
         if (len < 0) {
             status = 400;
         } else {
             b->req.path = b->path;
             b->req.path_len = (size_t)len;
-            rt = router_match(&w->router, b->path, (size_t)len);
+            rt = router_match(p->env.router, b->path, (size_t)len);
             if (rt == NULL) {
                 status = 404;
             } else if (!(rt->methods & HTTP_METHOD_BIT(h->method))
@@ -910,7 +1041,7 @@ static void begin_request(conn_t *c)
     b->route = rt;
     has_body = h->body_kind == HTTP_BODY_CHUNKED
                || (h->body_kind == HTTP_BODY_LENGTH && h->content_length > 0);
-    if (h->body_kind == HTTP_BODY_LENGTH && h->content_length > w->cfg->max_body_size) {
+    if (h->body_kind == HTTP_BODY_LENGTH && h->content_length > p->env.cfg->max_body_size) {
         status = 413;
     }
     b->pending_status = status;
@@ -930,7 +1061,7 @@ static void begin_request(conn_t *c)
         send_continue(c);
     }
     b->body_left = h->body_kind == HTTP_BODY_LENGTH ? h->content_length : 0;
-    b->phase_start = conn_now_ms();
+    b->phase_start = timecache_now_ms();
     b->body_bytes = 0;
     c->state = CONN_BODY;
 }
@@ -990,7 +1121,7 @@ void forkd_resp_finish(forkd_resp_t *resp)
 /* Drive the state machine until it has to wait for the socket, a timer or a handler. */
 static void run(conn_t *c)
 {
-    const config_t *cfg = c->w->cfg;
+    const config_t *cfg = c->pool->env.cfg;
     http_limits_t lim;
     conn_block_t *b;
     ssize_t n;
@@ -1002,10 +1133,10 @@ static void run(conn_t *c)
         switch (c->state) {
         case CONN_IDLE:
             if (b != NULL && b->in_len == 0) {
-                block_put(c->w, b);
+                block_put(c->pool, b);
                 c->b = NULL;
             }
-            if (c->w->stopping) {
+            if (c->pool->stopping) {
                 c->state = CONN_CLOSE;
                 continue;
             }
@@ -1028,7 +1159,7 @@ static void run(conn_t *c)
             }
             b->parsed_len = b->in_len;
             if (n == HTTP_PARSE_NEED_MORE) {
-                now = conn_now_ms();
+                now = timecache_now_ms();
                 if (now >= b->deadline) {
                     start_error(c, 408);
                     continue;
@@ -1037,7 +1168,7 @@ static void run(conn_t *c)
                 return;
             }
             if (n == HTTP_PARSE_BAD) {
-                log_msg(c->w->log, LOG_LVL_INFO, "bad request: %s (%d)", b->req.h.reason,
+                log_msg(c->pool->env.log, LOG_LVL_INFO, "bad request: %s (%d)", b->req.h.reason,
                         b->req.h.status);
                 start_error(c, b->req.h.status);
                 continue;
@@ -1052,7 +1183,7 @@ static void run(conn_t *c)
             if (rc == 0) {
                 uint64_t ms = rate_wait(c, b->body_bytes, cfg->body_timeout);
                 if (ms == 0) {
-                    log_msg(c->w->log, LOG_LVL_INFO, "request body slower than min_rate");
+                    log_msg(c->pool->env.log, LOG_LVL_INFO, "request body slower than min_rate");
                     start_error(c, 408);
                     continue;
                 }
@@ -1077,7 +1208,7 @@ static void run(conn_t *c)
                 }
                 uint64_t ms = rate_wait(c, sent, cfg->send_timeout);
                 if (ms == 0) {
-                    log_msg(c->w->log, LOG_LVL_INFO, "client reads slower than min_rate");
+                    log_msg(c->pool->env.log, LOG_LVL_INFO, "client reads slower than min_rate");
                     abort_conn(c);
                     continue;
                 }
@@ -1086,7 +1217,7 @@ static void run(conn_t *c)
             }
             if (rc < 0) {
                 if (errno != EPIPE && errno != ECONNRESET) {
-                    log_msg(c->w->log, LOG_LVL_INFO, "writev() failed: %s", strerror(errno));
+                    log_msg(c->pool->env.log, LOG_LVL_INFO, "writev() failed: %s", strerror(errno));
                 }
                 c->state = CONN_CLOSE;
                 continue;
@@ -1095,7 +1226,7 @@ static void run(conn_t *c)
             continue;
 
         case CONN_LINGER:
-            now = conn_now_ms();
+            now = timecache_now_ms();
             if (now >= c->linger_deadline) {
                 c->state = CONN_CLOSE;
                 continue;
@@ -1117,11 +1248,11 @@ static int socket_quiet(int fd, int input)
     return ioctl(fd, input ? FIONREAD : SIOCOUTQ, &n) == 0 && n == 0;
 }
 
-void conn_close_idle(worker_t *w)
+void conn_close_idle(conn_pool_t *p)
 {
     conn_t *c, *next;
 
-    for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
+    for (c = TAILQ_FIRST(&p->conns); c != NULL; c = next) {
         next = TAILQ_NEXT(c, link);
         /*
          * Bytes waiting: a request is arriving, let the read event answer it.
@@ -1136,30 +1267,30 @@ void conn_close_idle(worker_t *w)
     }
 }
 
-int conn_close_oldest_idle(worker_t *w)
+int conn_close_oldest_idle(conn_pool_t *p)
 {
-    if (TAILQ_EMPTY(&w->idle)) {
+    if (TAILQ_EMPTY(&p->idle)) {
         return -1;
     }
-    conn_free(TAILQ_FIRST(&w->idle));
+    conn_free(TAILQ_FIRST(&p->idle));
     return 0;
 }
 
-void conn_close_all(worker_t *w)
+void conn_close_all(conn_pool_t *p)
 {
     conn_block_t *b;
     conn_t *c;
 
-    while (!TAILQ_EMPTY(&w->conns)) {
-        conn_free(TAILQ_FIRST(&w->conns));
+    while (!TAILQ_EMPTY(&p->conns)) {
+        conn_free(TAILQ_FIRST(&p->conns));
     }
-    while ((c = TAILQ_FIRST(&w->free_conns)) != NULL) {
-        TAILQ_REMOVE(&w->free_conns, c, link);
+    while ((c = TAILQ_FIRST(&p->free_conns)) != NULL) {
+        TAILQ_REMOVE(&p->free_conns, c, link);
         free(c);
     }
-    while ((b = w->free_blocks) != NULL) {
-        w->free_blocks = b->next_free;
+    while ((b = p->free_blocks) != NULL) {
+        p->free_blocks = b->next_free;
         free(b);
     }
-    w->nfree_conns = w->nfree_blocks = 0;
+    p->nfree_conns = p->nfree_blocks = 0;
 }

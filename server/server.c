@@ -3,7 +3,7 @@
 
 #include <stdarg.h>
 
-#include "conn.h"
+#include "timecache.h"
 
 _Static_assert(FORKD_LOG_ERROR == LOG_LVL_ERROR && FORKD_LOG_WARN == LOG_LVL_WARN
                    && FORKD_LOG_INFO == LOG_LVL_INFO && FORKD_LOG_DEBUG == LOG_LVL_DEBUG,
@@ -17,7 +17,7 @@ struct event_base *forkd_event_base(forkd_server_t *srv)
 uint64_t forkd_now_ms(forkd_server_t *srv)
 {
     (void)srv;
-    return conn_now_ms();
+    return timecache_now_ms();
 }
 
 void forkd_log(forkd_server_t *srv, int level, const char *fmt, ...)

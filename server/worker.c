@@ -15,11 +15,54 @@
 
 #include "conn.h"
 #include "demo.h"
+#include "router.h"
+#include "static.h"
+#include "status.h"
+#include "timecache.h"
 
 #define ACCEPT_BATCH 64
 #define SPREAD_SLACK 4           /* connections a worker may hold over its least-loaded sibling */
 #define SPREAD_YIELD_MS 1        /* how long it then leaves new clients to the siblings */
 #define DRAIN_IDLE_GRACE_MS 1000 /* keep-alive clients get this long to send one more request */
+
+typedef struct worker {
+    const config_t *cfg;
+    const worker_args_t *args;
+    scoreboard_t *sb;
+    sb_slot_t *slot; /* this worker's scoreboard slot */
+    log_t *log;
+    struct event_base *base;
+
+    int listen_fds[CONFIG_MAX_LISTEN];
+    struct event *listen_ev[CONFIG_MAX_LISTEN];
+    int nlisten;
+    int accept_paused;   /* after EMFILE: listeners off until the retry timer */
+    int accept_full;     /* at max_connections: listeners off until one closes */
+    int accept_yielding; /* over its share: listeners off until spread_timer */
+    struct event *accept_retry;
+    struct event *spread_timer;
+    uint64_t yield_accepted; /* siblings' accept count when this worker yielded */
+    int yield_stalls;        /* yields in a row that no sibling used */
+    time_t last_emfile_log;
+    time_t last_full_log;
+    /* out of memory for new connections: counted, logged at most once a second */
+    uint64_t nomem_logged_ms; /* monotonic ms of the last line */
+    uint32_t nomem_fails;     /* allocations failed since that line */
+    uint32_t nomem_closed;    /* of them, connections closed */
+    size_t nomem_size;        /* bytes of the last one */
+
+    accesslog_t alog;
+    router_t router;
+    static_t files;     /* the static handler's context */
+    status_t status;    /* the status handlers' context */
+    conn_pool_t *conns; /* the connections */
+
+    struct event *sig_term, *sig_int, *sig_quit, *sig_usr1;
+    struct event *tick;        /* once a second: heartbeat, access log flush */
+    struct event *drain_timer; /* graceful stop: idle grace, then the hard deadline */
+    int stopping;              /* no new connections; close each after its response */
+    uint64_t drain_deadline;   /* ms: give up on in-flight requests */
+} worker_t;
 
 static void on_accept(evutil_socket_t fd, short what, void *arg);
 
@@ -58,7 +101,7 @@ static void nomem_report(worker_t *w)
             "out of memory: malloc(%zu) failed %u times in the last second (%u clients closed); "
             "new clients are left to the other workers meanwhile",
             w->nomem_size, w->nomem_fails, w->nomem_closed);
-    w->nomem_logged_ms = conn_now_ms();
+    w->nomem_logged_ms = timecache_now_ms();
     w->nomem_fails = w->nomem_closed = 0;
 }
 
@@ -113,16 +156,22 @@ static void pause_accepting(worker_t *w, int err)
 }
 
 /*
- * Lines: one at once when the trouble starts (not paused, none for a second),
- * then the count of each paused second from on_accept_retry(): a pause
- * starts at or after the last line, so lines are at least a second apart.
+ * The connections could not allocate size bytes (closed: 1 if that closed an
+ * accepted client, 0 if none was taken yet): stop accepting for a second, so
+ * the siblings take the new clients, and log the failures at most once a
+ * second with their count. Lines: one at once when the trouble starts (not
+ * paused, none for a second), then the count of each paused second from
+ * on_accept_retry(): a pause starts at or after the last line, so lines are
+ * at least a second apart.
  */
-void worker_out_of_memory(worker_t *w, size_t size, int closed)
+static void on_conn_out_of_memory(void *owner, size_t size, int closed)
 {
+    worker_t *w = owner;
+
     w->nomem_size = size;
     w->nomem_fails++;
     w->nomem_closed += closed ? 1 : 0;
-    if (!w->accept_paused && conn_now_ms() - w->nomem_logged_ms >= 1000) {
+    if (!w->accept_paused && timecache_now_ms() - w->nomem_logged_ms >= 1000) {
         nomem_report(w);
     }
     pause_a_second(w);
@@ -138,10 +187,10 @@ static int make_room(worker_t *w)
     uint32_t max = w->cfg->max_connections;
     time_t now;
 
-    if ((uint32_t)w->nconns < max - max / 10) {
+    if ((uint32_t)conn_count(w->conns) < max - max / 10) {
         return 0;
     }
-    if (conn_close_oldest_idle(w) == 0 || (uint32_t)w->nconns < max) {
+    if (conn_close_oldest_idle(w->conns) == 0 || (uint32_t)conn_count(w->conns) < max) {
         return 0;
     }
     now = time(NULL);
@@ -202,7 +251,7 @@ static void siblings_read(const worker_t *w, siblings_t *s)
 
 static int over_share(const worker_t *w, const siblings_t *s)
 {
-    return s->n > 0 && (uint64_t)w->nconns >= s->least + SPREAD_SLACK + s->least / 8;
+    return s->n > 0 && (uint64_t)conn_count(w->conns) >= s->least + SPREAD_SLACK + s->least / 8;
 }
 
 static void spread_yield(worker_t *w, const siblings_t *s)
@@ -239,7 +288,7 @@ static int accept_batch(worker_t *w, int fd, int fair)
             return 1;
         }
         /* out of memory: find out before a client is taken, and leave it to a sibling */
-        if (conn_reserve(w) != 0) {
+        if (conn_reserve(w->conns) != 0) {
             return 0;
         }
         len = sizeof(peer);
@@ -256,8 +305,8 @@ static int accept_batch(worker_t *w, int fd, int fair)
             return 0;
         }
         SB_ADD(w->slot->accepted, 1);
-        conn_accept(w, cfd, &peer);
-        SB_SET(w->slot->active, (uint64_t)w->nconns);
+        conn_accept(w->conns, cfd, &peer);
+        SB_SET(w->slot->active, (uint64_t)conn_count(w->conns));
     }
     return 0;
 }
@@ -293,34 +342,31 @@ static void on_spread_timer(evutil_socket_t fd, short what, void *arg)
     listeners_resume(w);
 }
 
-void worker_update_time(worker_t *w)
+/*
+ * After max_connections paused accepting: resume once a connection closed or
+ * went idle (an idle one can make room). Cheap: the connections call it as
+ * each one goes idle.
+ */
+static void on_conn_idle(void *owner)
 {
-    time_t now = time(NULL);
-    struct tm tm;
+    worker_t *w = owner;
 
-    if (now == w->date_sec) {
-        return;
-    }
-    w->date_sec = now;
-    httpdate_format(now, w->date);
-    localtime_r(&now, &tm);
-    strftime(w->clf_date, sizeof(w->clf_date), "%d/%b/%Y:%H:%M:%S %z", &tm);
-}
-
-void worker_check_accept(worker_t *w)
-{
     if (w->accept_full
-        && ((uint32_t)w->nconns < w->cfg->max_connections || !TAILQ_EMPTY(&w->idle))) {
+        && ((uint32_t)conn_count(w->conns) < w->cfg->max_connections
+            || conn_idle_count(w->conns) > 0)) {
         w->accept_full = 0;
         listeners_resume(w);
     }
 }
 
-void worker_conn_closed(worker_t *w)
+/* A connection went away: the scoreboard's count, room to accept, the end of a drain. */
+static void on_conn_closed(void *owner)
 {
-    SB_SET(w->slot->active, (uint64_t)w->nconns);
-    worker_check_accept(w);
-    if (w->stopping && w->nconns == 0) {
+    worker_t *w = owner;
+
+    SB_SET(w->slot->active, (uint64_t)conn_count(w->conns));
+    on_conn_idle(w);
+    if (w->stopping && conn_count(w->conns) == 0) {
         event_base_loopbreak(w->base);
     }
 }
@@ -332,12 +378,13 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
 
-    SB_SET(w->slot->heartbeat, (int64_t)conn_now_ms());
+    SB_SET(w->slot->heartbeat, (int64_t)timecache_now_ms());
     accesslog_flush(&w->alog, w->log);
     if (getppid() != w->args->master_pid) {
         /* the master is gone (PR_SET_PDEATHSIG should have told us already) */
         log_msg(w->log, LOG_LVL_ERROR, "master process is gone: exiting");
         w->stopping = 1;
+        conn_stop(w->conns);
         event_base_loopbreak(w->base);
     }
 }
@@ -352,19 +399,19 @@ static void on_drain_timer(evutil_socket_t fd, short what, void *arg)
 {
     worker_t *w = arg;
     struct timeval tv;
-    uint64_t now = conn_now_ms();
+    uint64_t now = timecache_now_ms();
     (void)fd;
     (void)what;
 
     if (now >= w->drain_deadline) {
         log_msg(w->log, LOG_LVL_WARN,
-                "graceful stop: %d connections still open after %ums, closing", w->nconns,
-                w->cfg->graceful_timeout);
+                "graceful stop: %d connections still open after %ums, closing",
+                conn_count(w->conns), w->cfg->graceful_timeout);
         event_base_loopbreak(w->base);
         return;
     }
-    conn_close_idle(w);
-    if (w->nconns == 0) {
+    conn_close_idle(w->conns);
+    if (conn_count(w->conns) == 0) {
         event_base_loopbreak(w->base);
         return;
     }
@@ -382,6 +429,7 @@ static void start_drain(worker_t *w)
         return;
     }
     w->stopping = 1;
+    conn_stop(w->conns);
     SB_SET(w->slot->state, SB_DRAINING);
     listeners_enable(w, 0);
     if (w->accept_paused) {
@@ -390,11 +438,11 @@ static void start_drain(worker_t *w)
     if (w->accept_yielding) {
         evtimer_del(w->spread_timer);
     }
-    w->drain_deadline = conn_now_ms() + w->cfg->graceful_timeout;
+    w->drain_deadline = timecache_now_ms() + w->cfg->graceful_timeout;
     if (grace > w->cfg->graceful_timeout) {
         grace = w->cfg->graceful_timeout;
     }
-    if (w->nconns == 0) {
+    if (conn_count(w->conns) == 0) {
         event_base_loopbreak(w->base);
         return;
     }
@@ -427,6 +475,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     case SIGUSR1: reopen_logs(w); break;
     default:
         w->stopping = 1;
+        conn_stop(w->conns);
         event_base_loopbreak(w->base);
         break;
     }
@@ -491,21 +540,22 @@ static int drop_privileges(worker_t *w)
     return 0;
 }
 
-int worker_init_serving(worker_t *w)
+/*
+ * The serving half of a worker's setup, before listeners, signals and
+ * timers: event base, access log, the handlers' contexts and routes, the
+ * connection pool. 0 ok, -1 logged.
+ */
+static int init_serving(worker_t *w)
 {
     char err[512];
     const config_t *cfg = w->cfg;
+    conn_env_t env;
 
-    TAILQ_INIT(&w->conns);
-    TAILQ_INIT(&w->idle);
-    TAILQ_INIT(&w->free_conns);
     w->base = event_base_new();
     if (w->base == NULL) {
         log_msg(w->log, LOG_LVL_ERROR, "event_base_new() failed");
         return -1;
     }
-    w->srv.base = w->base;
-    w->srv.log = w->log;
     if (accesslog_open(&w->alog, w->cfg->access_log, err, sizeof(err)) != 0) {
         log_msg(w->log, LOG_LVL_ERROR, "access log: %s", err);
         return -1;
@@ -522,8 +572,22 @@ int worker_init_serving(worker_t *w)
         log_msg(w->log, LOG_LVL_ERROR, "router full");
         return -1;
     }
-    w->block_size = conn_block_size(w->cfg);
-    worker_update_time(w);
+    memset(&env, 0, sizeof(env));
+    env.base = w->base;
+    env.cfg = cfg;
+    env.log = w->log;
+    env.alog = &w->alog;
+    env.router = &w->router;
+    env.slot = w->slot;
+    env.owner = w;
+    env.closed = on_conn_closed;
+    env.idle = on_conn_idle;
+    env.out_of_memory = on_conn_out_of_memory;
+    w->conns = conn_pool_new(&env);
+    if (w->conns == NULL) {
+        log_msg(w->log, LOG_LVL_ERROR, "conn_pool_new() failed: out of memory");
+        return -1;
+    }
     return 0;
 }
 
@@ -546,7 +610,7 @@ static int setup(worker_t *w, const int *listen_fds)
         signal(ignored[k], SIG_IGN);
     }
     bind_cpu(w);
-    if (drop_privileges(w) != 0 || worker_init_serving(w) != 0) {
+    if (drop_privileges(w) != 0 || init_serving(w) != 0) {
         return -1;
     }
     for (i = 0; i < w->nlisten; i++) {
@@ -570,7 +634,7 @@ static int setup(worker_t *w, const int *listen_fds)
         || w->tick == NULL || event_add(w->tick, &one) != 0) {
         return -1;
     }
-    SB_SET(w->slot->heartbeat, (int64_t)conn_now_ms());
+    SB_SET(w->slot->heartbeat, (int64_t)timecache_now_ms());
     SB_SET(w->slot->state, SB_IDLE);
     listeners_enable(w, 1);
     return 0;
@@ -591,7 +655,8 @@ static void teardown(worker_t *w)
 
     sigfillset(&all);
     sigprocmask(SIG_BLOCK, &all, NULL);
-    conn_close_all(w);
+    conn_pool_free(w->conns);
+    w->conns = NULL;
     static_fini(&w->files);
     accesslog_close(&w->alog, w->log);
     for (i = 0; i < sizeof(evs) / sizeof(evs[0]); i++) {

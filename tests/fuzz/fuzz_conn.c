@@ -1,9 +1,11 @@
 /*
  * fuzz_conn: whole-connection fuzzer. Each input is the byte stream a client
  * sends on one connection (any number of pipelined requests, bodies, garbage);
- * it goes through a socketpair into the worker's real connection code
- * (conn.c, router, static files, response writer, file cache) driven by a
- * real libevent loop, like h2o's fuzz driver. ASan/UBSan watch it all.
+ * it goes through a socketpair into the real connection code (conn.c, router,
+ * the handlers static, status and demo with the file cache, the response
+ * writer) driven by a real libevent loop, like h2o's fuzz driver. The pool
+ * is set up as the worker sets it up, without a worker. ASan/UBSan watch it
+ * all.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,14 +18,21 @@
 #include <unistd.h>
 
 #include "conn.h"
-#include "worker.h"
+#include "demo.h"
+#include "router.h"
+#include "static.h"
+#include "status.h"
 
 #define MAX_ROUNDS 2000
 
 static config_t cfg;
 static log_t nolog;
-static worker_args_t args;
-static worker_t w;
+static accesslog_t alog;
+static router_t router;
+static static_t files;
+static status_t status;
+static struct event_base *base;
+static conn_pool_t *pool;
 
 static void put_file(const char *dir, const char *name, const char *text, size_t len)
 {
@@ -37,6 +46,19 @@ static void put_file(const char *dir, const char *name, const char *text, size_t
     }
 }
 
+/* The worker's side of the pool: nothing to pause or resume here. */
+static void ignore(void *owner)
+{
+    (void)owner;
+}
+
+static void ignore_nomem(void *owner, size_t size, int closed)
+{
+    (void)owner;
+    (void)size;
+    (void)closed;
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -44,7 +66,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     static char root[] = "/tmp/forkd-fuzz-XXXXXX";
     static char big[100000];
-    char sub[600];
+    char sub[600], err[512];
+    scoreboard_t *sb;
+    conn_env_t env;
     (void)argc;
     (void)argv;
 
@@ -73,19 +97,30 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     nolog.fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
     nolog.level = LOG_LVL_DEBUG; /* the log lines are code too */
 
-    args.sb = scoreboard_create();
-    args.master_pid = getppid();
-    w.args = &args;
-    w.cfg = &cfg;
-    w.log = &nolog;
-    w.sb = args.sb;
-    w.files.root_fd = -1;
-    if (w.sb == NULL) {
+    sb = scoreboard_create();
+    base = event_base_new();
+    /* the routes a worker registers, in its order */
+    if (sb == NULL || base == NULL || accesslog_open(&alog, "", err, sizeof(err)) != 0
+        || static_init(&files, &cfg, err, sizeof(err)) != 0) {
         abort();
     }
-    w.slot = &args.sb->slots[0];
-    /* the worker's own setup, minus listeners and signals: the same routes as forkd */
-    if (worker_init_serving(&w) != 0) {
+    status_init(&status, sb, cfg.allow);
+    if (status_register(&router, &status, cfg.status_path, cfg.metrics_path) != 0
+        || demo_register(&router) != 0 || static_register(&router, &files) != 0) {
+        abort();
+    }
+    memset(&env, 0, sizeof(env));
+    env.base = base;
+    env.cfg = &cfg;
+    env.log = &nolog;
+    env.alog = &alog;
+    env.router = &router;
+    env.slot = &sb->slots[0];
+    env.closed = ignore;
+    env.idle = ignore;
+    env.out_of_memory = ignore_nomem;
+    pool = conn_pool_new(&env);
+    if (pool == NULL) {
         abort();
     }
     return 0;
@@ -113,8 +148,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (sent == size) {
         shutdown(sv[1], SHUT_WR);
     }
-    conn_accept(&w, sv[0], &peer);
-    for (round = 0; round < MAX_ROUNDS && w.nconns > 0; round++) {
+    conn_accept(pool, sv[0], &peer);
+    for (round = 0; round < MAX_ROUNDS && conn_count(pool) > 0; round++) {
         while (read(sv[1], sink, sizeof(sink)) > 0) {
         }
         if (sent < size) {
@@ -126,11 +161,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 shutdown(sv[1], SHUT_WR);
             }
         }
-        event_base_loop(w.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+        event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
     }
     /* a connection still open (waiting for a timeout) is closed like at worker exit */
-    if (w.nconns > 0) {
-        conn_close_all(&w);
+    if (conn_count(pool) > 0) {
+        conn_close_all(pool);
     }
     close(sv[1]);
     return 0;
