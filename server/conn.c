@@ -15,9 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "escape.h"
 #include "http.h"
-#include "net.h"
 #include "http_parser.h"
 #include "timecache.h"
 #include "uri.h"
@@ -25,7 +23,6 @@
 #define FREE_CONNS_MAX 4096
 #define FREE_BLOCKS_MAX 64
 #define MIN_RATE_GRACE_MS 5000 /* min_rate applies after this much of a body or response */
-#define CONN_OUT_SIZE 2048     /* status line and header lines of one response */
 #define CONN_IN_SLACK 1024     /* input room past max_header_size for body bytes */
 
 typedef enum {
@@ -50,7 +47,7 @@ struct conn_block {
     conn_block_t *next_free;
     req_t req;
     resp_t resp;
-    char out[CONN_OUT_SIZE]; /* head of the response */
+    char out[RESP_HEAD_MAX]; /* head of the response */
     size_t out_len;
     size_t out_sent; /* of out */
     size_t mem_sent; /* of resp.mem */
@@ -126,7 +123,7 @@ static void dispatch(conn_t *c);
 static void start_error(conn_t *c, int status);
 static void start_response(conn_t *c);
 static void start_linger(conn_t *c);
-static void send_busy(conn_pool_t *pool, int fd);
+static void send_busy(conn_pool_t *p, int fd);
 
 conn_pool_t *conn_pool_new(const conn_env_t *env)
 {
@@ -568,108 +565,46 @@ static void start_linger(conn_t *c)
     c->linger_deadline = timecache_now_ms() + cfg->lingering_timeout;
 }
 
-static char *log_header(char *p, const http_request_t *h, const char *name)
+/* The first value of header name in the request, *len bytes; NULL when absent. */
+static const char *header_value(const http_request_t *h, const char *name, size_t *len)
 {
     const http_header_t *hd = h->nheaders ? http_find_header(h, name) : NULL;
-    size_t len = hd ? hd->value.len : 0;
 
-    *p++ = '"';
-    if (len == 0) {
-        *p++ = '-';
-    } else {
-        p = escape_bytes(p, hd->value.p, len > 512 ? 512 : len);
-    }
-    *p++ = '"';
-    return p;
+    *len = hd ? hd->value.len : 0;
+    return hd ? hd->value.p : NULL;
 }
 
-static size_t put(char *p, const char *s, size_t n)
-{
-    memcpy(p, s, n);
-    return n;
-}
-
-#define PUT_LIT(p, s) put(p, s, sizeof(s) - 1)
-
-/* Decimal digits of v at p (no NUL); returns their count. sprintf() showed in profiles. */
-static size_t put_uint(char *p, uint64_t v)
-{
-    char tmp[20];
-    size_t n = 0, i;
-
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    for (i = 0; i < n; i++) {
-        p[i] = tmp[n - 1 - i];
-    }
-    return n;
-}
-
-/* The peer's address bytes (4 or 16) for net_peer_text(); zeros for a unix client. */
-static const unsigned char *peer_bytes(const conn_t *c)
-{
-    static const unsigned char none[16];
-
-    switch (c->peer.sa.sa_family) {
-    case AF_INET: return (const unsigned char *)&c->peer.in.sin_addr;
-    case AF_INET6: return c->peer.in6.sin6_addr.s6_addr;
-    default: return none;
-    }
-}
-
-/* One line in Combined Log Format for the request just answered. */
+/* The access log line for the request just answered, if the log is on. */
 static void access_log(conn_t *c, uint64_t body_bytes)
 {
-    conn_pool_t *pool = c->pool;
+    conn_pool_t *p = c->pool;
     conn_block_t *b = c->b;
     const http_request_t *h = &b->req.h;
-    char *line, *p, addr[NET_PEER_LEN];
-    const char *rl;
-    size_t rl_len;
+    accesslog_entry_t e;
 
-    /* worst case: every byte escaped to 4 */
-    line = accesslog_reserve(pool->env.alog, pool->env.log, 256 + 4 * (1024 + 512 + 512));
-    if (line == NULL) {
+    if (!accesslog_on(p->env.alog)) {
         return;
     }
     if (b->head_len != 0) {
         /* method SP target SP version: the parsed request line */
-        rl = h->method_name.p;
-        rl_len = (size_t)(h->target.p + h->target.len - rl) + 9;
+        e.request_line = h->method_name.p;
+        e.request_line_len = (size_t)(h->target.p + h->target.len - h->method_name.p) + 9;
     } else {
-        rl = b->in;
-        rl_len = 0;
-        while (rl_len < b->in_len && rl[rl_len] != '\r' && rl[rl_len] != '\n') {
-            rl_len++;
+        /* a head that did not parse: its first line, as far as it came */
+        e.request_line = b->in;
+        e.request_line_len = 0;
+        while (e.request_line_len < b->in_len && b->in[e.request_line_len] != '\r'
+               && b->in[e.request_line_len] != '\n') {
+            e.request_line_len++;
         }
     }
-    if (rl_len > 1024) {
-        rl_len = 1024;
-    }
-    net_peer_text(c->peer.sa.sa_family, peer_bytes(c), addr);
-    /* put(), not sprintf(): perf showed vfprintf at 1% of a worker with the log on */
-    p = line + put(line, addr, strlen(addr));
-    p += PUT_LIT(p, " - - [");
-    p += put(p, pool->time.clf, strlen(pool->time.clf));
-    p += PUT_LIT(p, "] \"");
-    p = escape_bytes(p, rl, rl_len);
-    p += PUT_LIT(p, "\" ");
-    p += put_uint(p, (uint64_t)b->resp.status);
-    *p++ = ' ';
-    if (body_bytes) {
-        p += put_uint(p, body_bytes);
-        *p++ = ' ';
-    } else {
-        *p++ = '-';
-        *p++ = ' ';
-    }
-    p = log_header(p, h, "referer");
-    *p++ = ' ';
-    p = log_header(p, h, "user-agent");
-    *p++ = '\n';
-    accesslog_commit(pool->env.alog, (size_t)(p - line));
+    e.peer = &c->peer.sa;
+    e.time = p->time.clf;
+    e.status = b->resp.status;
+    e.body_bytes = body_bytes;
+    e.referer = header_value(h, "referer", &e.referer_len);
+    e.user_agent = header_value(h, "user-agent", &e.user_agent_len);
+    accesslog_write(p->env.alog, p->env.log, &e);
 }
 
 /* Did the client end the connection with this request (close, or HTTP/1.0 alone)? */
@@ -719,78 +654,31 @@ static int close_needs_linger(conn_t *c)
     return ioctl(c->fd, FIONREAD, &pending) != 0 || pending > 0;
 }
 
-/* Write the status line and header lines into b->out. */
-static void build_head(conn_t *c)
-{
-    conn_pool_t *pool = c->pool;
-    conn_block_t *b = c->b;
-    resp_t *resp = &b->resp;
-    char *p = b->out;
-    const char *reason = http_reason(resp->status);
-    uint64_t clen;
-    size_t rlen = strlen(reason);
-
-    timecache_update(&pool->time);
-    c->keepalive = (uint8_t)keep_alive(c);
-    p += PUT_LIT(p, "HTTP/1.1 ");
-    p += put_uint(p, (uint64_t)resp->status);
-    *p++ = ' ';
-    p += put(p, reason, rlen);
-    p += PUT_LIT(p, "\r\nServer: forkd\r\nDate: ");
-    p += put(p, pool->time.date, HTTPDATE_LEN);
-    p += PUT_LIT(p, "\r\n");
-    if (resp->content_type != NULL) {
-        p += PUT_LIT(p, "Content-Type: ");
-        p += put(p, resp->content_type, strlen(resp->content_type));
-        p += PUT_LIT(p, "\r\n");
-    }
-    if (resp->status != 204 && resp->status != 304 && resp->status >= 200) {
-        clen = resp->fd >= 0 ? resp->file_len : resp->mem_len;
-        p += PUT_LIT(p, "Content-Length: ");
-        p += put_uint(p, clen);
-        p += PUT_LIT(p, "\r\n");
-    }
-    p += put(p, resp->xhdr, resp->xhdr_len);
-    if (c->keepalive) {
-        p += PUT_LIT(p, "Connection: keep-alive\r\n\r\n");
-    } else {
-        p += PUT_LIT(p, "Connection: close\r\n\r\n");
-    }
-    b->out_len = (size_t)(p - b->out);
-}
-
 /*
  * Refuse a client for lack of memory: a fixed 503 built on the stack (no
  * allocation), so it may retry where a reset would tell it nothing. The
  * socket holds nothing of ours yet: a write this short does not block.
  */
-static void send_busy(conn_pool_t *pool, int fd)
+static void send_busy(conn_pool_t *p, int fd)
 {
-    char msg[256], *p = msg;
+    char msg[RESP_BUSY_MAX];
     ssize_t n;
 
-    timecache_update(&pool->time);
-    p += PUT_LIT(p, "HTTP/1.1 503 Service Unavailable\r\nServer: forkd\r\nDate: ");
-    p += put(p, pool->time.date, HTTPDATE_LEN);
-    p += PUT_LIT(p, "\r\nContent-Length: 0\r\nRetry-After: 1\r\nConnection: close\r\n\r\n");
-    n = send(fd, msg, (size_t)(p - msg), MSG_NOSIGNAL);
+    timecache_update(&p->time);
+    n = send(fd, msg, resp_busy(p->time.date, msg), MSG_NOSIGNAL);
     (void)n; /* nothing more to do for a client that is gone */
 }
 
 /* Make the response ready to send: body source, HEAD handling, head bytes. */
 static void start_response(conn_t *c)
 {
+    conn_pool_t *p = c->pool;
     conn_block_t *b = c->b;
-    resp_t *resp = &b->resp;
 
-    if (resp->mem == NULL && resp->fd < 0) {
-        resp->mem = resp->big ? resp->big : resp->gen;
-        resp->mem_len = resp->gen_len;
-    }
-    if (b->req.h.method == HTTP_METHOD_HEAD || resp->status == 204 || resp->status == 304) {
-        resp->no_body = 1;
-    }
-    build_head(c);
+    timecache_update(&p->time);
+    c->keepalive = (uint8_t)keep_alive(c);
+    b->out_len = resp_start(&b->resp, b->req.h.method == HTTP_METHOD_HEAD, p->time.date,
+                            c->keepalive, b->out);
     b->phase_start = timecache_now_ms();
     c->state = CONN_SEND;
 }

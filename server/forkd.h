@@ -111,6 +111,7 @@ forkd_server_t *forkd_req_server(const forkd_req_t *req);
  * no body is sent (HEAD still gets its Content-Length).
  */
 
+/* The status code, 100..599; a response sent with another (or none) is answered with a 500. */
 void forkd_resp_status(forkd_resp_t *resp, int status);
 
 /*
@@ -123,8 +124,9 @@ int forkd_resp_header(forkd_resp_t *resp, const char *name, const char *value);
 
 /*
  * The Content-Type; borrowed: type must stay valid until the response is
- * finished (a string literal, or the handler's own long-lived table).
- * NULL: no Content-Type.
+ * sent (a string literal, or the handler's own long-lived table). NULL: no
+ * Content-Type; one longer than 255 bytes is not sent either. Like a
+ * header's value it must hold no CR or LF.
  */
 void forkd_resp_content_type(forkd_resp_t *resp, const char *type);
 
@@ -179,9 +181,10 @@ typedef void (*forkd_timer_fn)(forkd_resp_t *resp, void *arg);
 
 /*
  * Call cb(resp, arg) in ms milliseconds, once, from the worker's loop; one
- * timer per response, dropped (never called) if the request ends first.
- * The handler returns FORKD_ASYNC and cb finishes the response.
- * 0 ok, -1 failed (no timer: answer at once instead).
+ * timer per response (a second one while the first is pending fails),
+ * dropped (never called) if the request ends first. The handler returns
+ * FORKD_ASYNC and cb finishes the response. 0 ok, -1 failed (no timer:
+ * answer at once instead).
  */
 int forkd_resp_timer(forkd_resp_t *resp, uint32_t ms, forkd_timer_fn cb, void *arg);
 

@@ -19,6 +19,15 @@
 
 #define RESP_XHDR_SIZE 1024 /* room for a handler's extra header lines */
 #define RESP_GEN_SIZE 2048  /* built bodies up to this size need no malloc */
+#define RESP_CTYPE_MAX 255  /* bytes of a Content-Type that is sent (a longer one is not) */
+/*
+ * What resp_head() writes at most: a status line of 9 + 11 + 1 + 31 bytes,
+ * Server and Date (54), Content-Type (16 + RESP_CTYPE_MAX), Content-Length
+ * (38), the handler's lines (RESP_XHDR_SIZE) and Connection with the empty
+ * line (26): 1464 bytes, rounded up.
+ */
+#define RESP_HEAD_MAX 2048
+#define RESP_BUSY_MAX 256 /* what resp_busy() writes at most */
 
 typedef struct conn conn_t;
 typedef struct forkd_req req_t;
@@ -91,6 +100,25 @@ void resp_reset(resp_t *resp, forkd_server_t *srv, conn_t *conn);
  * afterwards (resp_reset() before reuse).
  */
 void resp_cleanup(resp_t *resp);
+
+/*
+ * The response is filled in: seal it and write its head. The body sent is
+ * the built text unless memory or a file was given, and none at all for
+ * HEAD (head_request), 204 and 304; a status outside 100..599 (a handler
+ * that set none) becomes a 500 page. The head goes into out (RESP_HEAD_MAX
+ * bytes): the status line, Server, Date (date: HTTPDATE_LEN bytes of
+ * IMF-fixdate), Content-Type, Content-Length (but for 1xx, 204, 304), the
+ * handler's lines, Connection (keep-alive or close), the empty line.
+ * Returns the head's length. No allocation, no printf: it runs for every
+ * response.
+ */
+size_t resp_start(resp_t *resp, int head_request, const char *date, int keepalive, char *out);
+
+/*
+ * The fixed 503 for a client refused for lack of memory, into out
+ * (RESP_BUSY_MAX bytes), with date as in resp_head(). Returns its length.
+ */
+size_t resp_busy(const char *date, char *out);
 
 /* Reason phrase for a status code ("Not Found"); "Unknown" for one it does not know. */
 const char *http_reason(int status);

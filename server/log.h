@@ -4,6 +4,8 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -64,11 +66,30 @@ typedef struct {
 /* Open the access log (path, or "" for off). 0 ok, -1 with err set. */
 int accesslog_open(accesslog_t *al, const char *path, char *err, size_t errlen);
 
-/* Room for one more line of up to need bytes: flushes when the buffer is too full. */
-char *accesslog_reserve(accesslog_t *al, const log_t *log, size_t need);
+/* An answered request as its access log line tells it; every string borrowed, raw from the client.
+ */
+typedef struct {
+    const struct sockaddr *peer; /* the client (a unix socket's client: its family alone) */
+    const char *time;            /* "28/Nov/2026:10:00:00 +0000" (timecache_t clf) */
+    const char *request_line;    /* as received: "GET / HTTP/1.1", or what came of it */
+    size_t request_line_len;
+    int status;
+    uint64_t body_bytes; /* response body bytes sent */
+    const char *referer; /* the Referer value, NULL when absent */
+    size_t referer_len;
+    const char *user_agent; /* the User-Agent value, NULL when absent */
+    size_t user_agent_len;
+} accesslog_entry_t;
 
-/* Commit n bytes written at the pointer accesslog_reserve() returned. */
-void accesslog_commit(accesslog_t *al, size_t n);
+/* Is the access log on? When off, accesslog_write() does nothing: skip gathering the entry. */
+int accesslog_on(const accesslog_t *al);
+
+/*
+ * Add e's line in Combined Log Format to the buffer (written out when full,
+ * and by accesslog_flush()). Client bytes are escaped (escape_bytes()), the
+ * request line cut at 1024 bytes and the Referer and User-Agent at 512.
+ */
+void accesslog_write(accesslog_t *al, const log_t *log, const accesslog_entry_t *e);
 
 /* Write the buffered lines out (whole lines only, one write with O_APPEND). */
 void accesslog_flush(accesslog_t *al, const log_t *log);

@@ -7,6 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fmt.h"
+#include "httpdate.h"
+
 void resp_reset(resp_t *resp, forkd_server_t *srv, conn_t *conn)
 {
     resp->status = 0;
@@ -60,7 +63,11 @@ static void drop_body(resp_t *resp)
 
 void resp_cleanup(resp_t *resp)
 {
-    drop_body(resp);
+    if (resp->fd >= 0 || resp->release != NULL) {
+        release_body(resp);
+    }
+    resp->mem = NULL;
+    resp->mem_len = 0;
     if (resp->big != NULL) {
         free(resp->big);
         resp->big = NULL;
@@ -73,32 +80,53 @@ void resp_cleanup(resp_t *resp)
     }
 }
 
+/* The statuses forkd knows by name: code and reason phrase. */
+#define STATUSES(X)                                                                                \
+    X(100, "Continue")                                                                             \
+    X(200, "OK")                                                                                   \
+    X(204, "No Content")                                                                           \
+    X(206, "Partial Content")                                                                      \
+    X(301, "Moved Permanently")                                                                    \
+    X(304, "Not Modified")                                                                         \
+    X(400, "Bad Request")                                                                          \
+    X(403, "Forbidden")                                                                            \
+    X(404, "Not Found")                                                                            \
+    X(405, "Method Not Allowed")                                                                   \
+    X(408, "Request Timeout")                                                                      \
+    X(411, "Length Required")                                                                      \
+    X(412, "Precondition Failed")                                                                  \
+    X(413, "Content Too Large")                                                                    \
+    X(414, "URI Too Long")                                                                         \
+    X(416, "Range Not Satisfiable")                                                                \
+    X(417, "Expectation Failed")                                                                   \
+    X(431, "Request Header Fields Too Large")                                                      \
+    X(500, "Internal Server Error")                                                                \
+    X(501, "Not Implemented")                                                                      \
+    X(503, "Service Unavailable")                                                                  \
+    X(505, "HTTP Version Not Supported")
+
 const char *http_reason(int status)
 {
     switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 411: return "Length Required";
-    case 412: return "Precondition Failed";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 416: return "Range Not Satisfiable";
-    case 417: return "Expectation Failed";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
+#define REASON(code, text)                                                                         \
+    case code: return text;
+        STATUSES(REASON)
+#undef REASON
     default: return "Unknown";
+    }
+}
+
+/* "HTTP/1.1 200 OK\r\n" whole for a status known by name, *len bytes; NULL for another. */
+static const char *status_line(int status, size_t *len)
+{
+    switch (status) {
+#define LINE(code, text)                                                                           \
+    case code:                                                                                     \
+        *len = sizeof("HTTP/1.1 " #code " " text "\r\n") - 1;                                      \
+        return "HTTP/1.1 " #code " " text "\r\n";
+        STATUSES(LINE)
+#undef LINE
+    default: return NULL;
     }
 }
 
@@ -245,6 +273,67 @@ void forkd_resp_error(forkd_resp_t *resp, int status)
                       "<!DOCTYPE html>\n<html><head><title>%d %s</title></head>\n"
                       "<body><h1>%d %s</h1><hr><p>forkd</p></body></html>\n",
                       status, reason, status, reason);
+}
+
+/* The status line and header lines of a sealed response (see resp_start()). */
+static size_t write_head(const resp_t *resp, const char *date, int keepalive, char *out)
+{
+    char *p = out;
+    size_t n;
+    const char *line = status_line(resp->status, &n);
+
+    if (line != NULL) {
+        p += fmt_put(p, line, n);
+    } else {
+        p += FMT_LIT(p, "HTTP/1.1 ");
+        p += fmt_uint(p, (uint64_t)resp->status);
+        p += FMT_LIT(p, " Unknown\r\n");
+    }
+    p += FMT_LIT(p, "Server: forkd\r\nDate: ");
+    p += fmt_put(p, date, HTTPDATE_LEN);
+    p += FMT_LIT(p, "\r\n");
+    if (resp->content_type != NULL && (n = strlen(resp->content_type)) <= RESP_CTYPE_MAX) {
+        p += FMT_LIT(p, "Content-Type: ");
+        p += fmt_put(p, resp->content_type, n);
+        p += FMT_LIT(p, "\r\n");
+    }
+    if (resp->status != 204 && resp->status != 304 && resp->status >= 200) {
+        p += FMT_LIT(p, "Content-Length: ");
+        p += fmt_uint(p, resp->fd >= 0 ? resp->file_len : resp->mem_len);
+        p += FMT_LIT(p, "\r\n");
+    }
+    p += fmt_put(p, resp->xhdr, resp->xhdr_len);
+    if (keepalive) {
+        p += FMT_LIT(p, "Connection: keep-alive\r\n\r\n");
+    } else {
+        p += FMT_LIT(p, "Connection: close\r\n\r\n");
+    }
+    return (size_t)(p - out);
+}
+
+size_t resp_start(resp_t *resp, int head_request, const char *date, int keepalive, char *out)
+{
+    if (resp->status < 100 || resp->status > 599) {
+        forkd_resp_error(resp, 500);
+    }
+    if (resp->mem == NULL && resp->fd < 0) {
+        resp->mem = resp->big ? resp->big : resp->gen;
+        resp->mem_len = resp->gen_len;
+    }
+    if (head_request || resp->status == 204 || resp->status == 304) {
+        resp->no_body = 1;
+    }
+    return write_head(resp, date, keepalive, out);
+}
+
+size_t resp_busy(const char *date, char *out)
+{
+    char *p = out;
+
+    p += FMT_LIT(p, "HTTP/1.1 503 Service Unavailable\r\nServer: forkd\r\nDate: ");
+    p += fmt_put(p, date, HTTPDATE_LEN);
+    p += FMT_LIT(p, "\r\nContent-Length: 0\r\nRetry-After: 1\r\nConnection: close\r\n\r\n");
+    return (size_t)(p - out);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
