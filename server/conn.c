@@ -835,7 +835,7 @@ static void finish_response(conn_t *c, uint64_t body_bytes)
 }
 
 /* Take body bytes from in[in_off..in_len). 1 complete, 0 need more, -1 error started. */
-static int body_step(conn_t *c)
+static int take_body(conn_t *c)
 {
     conn_block_t *b = c->b;
     const config_t *cfg = c->pool->env.cfg;
@@ -1006,126 +1006,167 @@ void forkd_resp_finish(forkd_resp_t *resp)
     run(c);
 }
 
+/*
+ * One function per state: run() calls the one of the connection's state
+ * until it has to wait. Each returns 1 to go on (the state changed), or 0
+ * when the connection waits: for the socket or a timeout (an event is set),
+ * for its handler, or for nothing more (it is freed).
+ */
+
+/* Between requests: hold no buffers, and wait for the next request (or close when stopping). */
+static int state_idle(conn_t *c)
+{
+    const config_t *cfg = c->pool->env.cfg;
+    conn_block_t *b = c->b;
+
+    if (b != NULL && b->in_len == 0) {
+        block_put(c->pool, b);
+        c->b = NULL;
+    }
+    if (c->pool->stopping) {
+        c->state = CONN_CLOSE;
+        return 1;
+    }
+    wait_for(c, EV_READ, c->requests ? cfg->keepalive_timeout : cfg->header_timeout);
+    return 0;
+}
+
+/* Parse the head read so far: wait for more within header_timeout, answer an error, or route it. */
+static int state_head(conn_t *c)
+{
+    const config_t *cfg = c->pool->env.cfg;
+    conn_block_t *b = c->b;
+    http_limits_t lim;
+    uint64_t now;
+    ssize_t n;
+
+    /*
+     * The parser starts over on each call: a client dripping a byte at a
+     * time would cost O(n^2). A head can only end (or break a rule that
+     * ends it) with a new '\n', or by reaching the size limit.
+     */
+    if (b->in_len < cfg->max_header_size && b->parsed_len > 0
+        && memchr(b->in + b->parsed_len, '\n', b->in_len - b->parsed_len) == NULL) {
+        n = HTTP_PARSE_NEED_MORE;
+    } else {
+        lim.max_head = cfg->max_header_size;
+        lim.max_headers = cfg->max_headers;
+        n = http_parse_request(b->in, b->in_len, &lim, &b->req.h);
+    }
+    b->parsed_len = b->in_len;
+    if (n == HTTP_PARSE_NEED_MORE) {
+        now = timecache_now_ms();
+        if (now >= b->deadline) {
+            start_error(c, 408);
+            return 1;
+        }
+        wait_for(c, EV_READ, b->deadline - now);
+        return 0;
+    }
+    if (n == HTTP_PARSE_BAD) {
+        log_msg(c->pool->env.log, LOG_LVL_INFO, "bad request: %s (%d)", b->req.h.reason,
+                b->req.h.status);
+        start_error(c, b->req.h.status);
+        return 1;
+    }
+    b->head_len = b->in_off = (size_t)n;
+    scoreboard_busy(c);
+    begin_request(c);
+    return 1;
+}
+
+/* Take the body bytes read so far: wait for more (min_rate, body_timeout), or dispatch. */
+static int state_body(conn_t *c)
+{
+    conn_block_t *b = c->b;
+    uint64_t ms;
+    int rc = take_body(c);
+
+    if (rc == 0) {
+        ms = rate_wait(c, b->body_bytes, c->pool->env.cfg->body_timeout);
+        if (ms == 0) {
+            log_msg(c->pool->env.log, LOG_LVL_INFO, "request body slower than min_rate");
+            start_error(c, 408);
+            return 1;
+        }
+        wait_for(c, EV_READ, ms);
+        return 0;
+    }
+    if (rc == 1) {
+        dispatch(c);
+    }
+    return 1;
+}
+
+/* Write what the socket takes: wait for room (min_rate, send_timeout), or finish the response. */
+static int state_send(conn_t *c)
+{
+    conn_block_t *b = c->b;
+    uint64_t sent, ms;
+    int queued = 0, rc = send_some(c);
+
+    if (rc == 0) {
+        /* what the client has taken: bytes still queued in the kernel do not count */
+        sent = b->out_sent + b->mem_sent + b->file_sent;
+        if (ioctl(c->fd, SIOCOUTQ, &queued) == 0 && queued > 0) {
+            sent = sent > (uint64_t)queued ? sent - (uint64_t)queued : 0;
+        }
+        ms = rate_wait(c, sent, c->pool->env.cfg->send_timeout);
+        if (ms == 0) {
+            log_msg(c->pool->env.log, LOG_LVL_INFO, "client reads slower than min_rate");
+            abort_conn(c);
+            return 1;
+        }
+        wait_for(c, EV_WRITE, ms);
+        return 0;
+    }
+    if (rc < 0) {
+        if (errno != EPIPE && errno != ECONNRESET) {
+            log_msg(c->pool->env.log, LOG_LVL_INFO, "writev() failed: %s", strerror(errno));
+        }
+        c->state = CONN_CLOSE;
+        return 1;
+    }
+    finish_response(c, b->mem_sent + b->file_sent);
+    return 1;
+}
+
+/* Lingering close: wait for the client's input (do_linger() drains it) until the deadline. */
+static int state_linger(conn_t *c)
+{
+    uint64_t now = timecache_now_ms();
+
+    if (now >= c->linger_deadline) {
+        c->state = CONN_CLOSE;
+        return 1;
+    }
+    wait_for(c, EV_READ, c->linger_deadline - now);
+    return 0;
+}
+
 /* Drive the state machine until it has to wait for the socket, a timer or a handler. */
 static void run(conn_t *c)
 {
-    const config_t *cfg = c->pool->env.cfg;
-    http_limits_t lim;
-    conn_block_t *b;
-    ssize_t n;
-    uint64_t now;
-    int rc;
+    int more;
 
-    for (;;) {
-        b = c->b;
+    do {
         switch (c->state) {
-        case CONN_IDLE:
-            if (b != NULL && b->in_len == 0) {
-                block_put(c->pool, b);
-                c->b = NULL;
-            }
-            if (c->pool->stopping) {
-                c->state = CONN_CLOSE;
-                continue;
-            }
-            wait_for(c, EV_READ, c->requests ? cfg->keepalive_timeout : cfg->header_timeout);
-            return;
-
-        case CONN_HEAD:
-            /*
-             * The parser starts over on each call: a client dripping a byte at
-             * a time would cost O(n^2). A head can only end (or break a rule
-             * that ends it) with a new '\n', or by reaching the size limit.
-             */
-            if (b->in_len < cfg->max_header_size && b->parsed_len > 0
-                && memchr(b->in + b->parsed_len, '\n', b->in_len - b->parsed_len) == NULL) {
-                n = HTTP_PARSE_NEED_MORE;
-            } else {
-                lim.max_head = cfg->max_header_size;
-                lim.max_headers = cfg->max_headers;
-                n = http_parse_request(b->in, b->in_len, &lim, &b->req.h);
-            }
-            b->parsed_len = b->in_len;
-            if (n == HTTP_PARSE_NEED_MORE) {
-                now = timecache_now_ms();
-                if (now >= b->deadline) {
-                    start_error(c, 408);
-                    continue;
-                }
-                wait_for(c, EV_READ, b->deadline - now);
-                return;
-            }
-            if (n == HTTP_PARSE_BAD) {
-                log_msg(c->pool->env.log, LOG_LVL_INFO, "bad request: %s (%d)", b->req.h.reason,
-                        b->req.h.status);
-                start_error(c, b->req.h.status);
-                continue;
-            }
-            b->head_len = b->in_off = (size_t)n;
-            scoreboard_busy(c);
-            begin_request(c);
-            continue;
-
-        case CONN_BODY:
-            rc = body_step(c);
-            if (rc == 0) {
-                uint64_t ms = rate_wait(c, b->body_bytes, cfg->body_timeout);
-                if (ms == 0) {
-                    log_msg(c->pool->env.log, LOG_LVL_INFO, "request body slower than min_rate");
-                    start_error(c, 408);
-                    continue;
-                }
-                wait_for(c, EV_READ, ms);
-                return;
-            }
-            if (rc == 1) {
-                dispatch(c);
-            }
-            continue;
-
-        case CONN_HANDLER: stop_waiting(c); return;
-
-        case CONN_SEND:
-            rc = send_some(c);
-            if (rc == 0) {
-                /* what the client has taken: bytes still queued in the kernel do not count */
-                uint64_t sent = b->out_sent + b->mem_sent + b->file_sent;
-                int queued = 0;
-                if (ioctl(c->fd, SIOCOUTQ, &queued) == 0 && queued > 0) {
-                    sent = sent > (uint64_t)queued ? sent - (uint64_t)queued : 0;
-                }
-                uint64_t ms = rate_wait(c, sent, cfg->send_timeout);
-                if (ms == 0) {
-                    log_msg(c->pool->env.log, LOG_LVL_INFO, "client reads slower than min_rate");
-                    abort_conn(c);
-                    continue;
-                }
-                wait_for(c, EV_WRITE, ms);
-                return;
-            }
-            if (rc < 0) {
-                if (errno != EPIPE && errno != ECONNRESET) {
-                    log_msg(c->pool->env.log, LOG_LVL_INFO, "writev() failed: %s", strerror(errno));
-                }
-                c->state = CONN_CLOSE;
-                continue;
-            }
-            finish_response(c, b->mem_sent + b->file_sent);
-            continue;
-
-        case CONN_LINGER:
-            now = timecache_now_ms();
-            if (now >= c->linger_deadline) {
-                c->state = CONN_CLOSE;
-                continue;
-            }
-            wait_for(c, EV_READ, c->linger_deadline - now);
-            return;
-
+        case CONN_IDLE: more = state_idle(c); break;
+        case CONN_HEAD: more = state_head(c); break;
+        case CONN_BODY: more = state_body(c); break;
+        case CONN_HANDLER:
+            stop_waiting(c); /* forkd_resp_finish() runs it again */
+            more = 0;
+            break;
+        case CONN_SEND: more = state_send(c); break;
+        case CONN_LINGER: more = state_linger(c); break;
         case CONN_CLOSE:
-        default: conn_free(c); return;
+        default:
+            conn_free(c);
+            more = 0;
+            break;
         }
-    }
+    } while (more);
 }
 
 /* Nothing queued in the socket: no input unread (1), or no output unacknowledged (0). */
