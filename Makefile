@@ -49,6 +49,9 @@ $(OBJDIR)/%.o: %.c
 
 # unit tests link the common/ objects (pure code), and the server/ ones named here
 $(OBJDIR)/test_conditional: $(OBJDIR)/server/conditional.o
+$(OBJDIR)/test_request: $(OBJDIR)/server/request.o
+$(OBJDIR)/test_response: $(OBJDIR)/server/response.o
+$(OBJDIR)/test_router: $(OBJDIR)/server/router.o
 $(OBJDIR)/test_%: tests/unit/test_%.c $(COMMON_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
 
