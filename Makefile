@@ -32,7 +32,8 @@ BIN := $(BUILD)/forkd$(if $(SANITIZE),-san)
 FUZZ_TIME ?= 600
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -Icommon
 
-.PHONY: bench all deps run test unit integration fuzz format format-check clean install uninstall
+.PHONY: bench all deps run test unit integration check-boundaries fuzz format format-check clean \
+	install uninstall
 
 all: deps
 	@$(MAKE) --no-print-directory $(BIN)
@@ -65,13 +66,48 @@ run: all
 export ASAN_OPTIONS ?= max_malloc_fill_size=16777216:abort_on_error=0
 test:
 	@sh scripts/deps.sh build test
-	@$(MAKE) --no-print-directory SANITIZE=address,undefined unit integration
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined check-boundaries unit integration
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
 integration: $(BIN)
 	FORKD_BIN=$(BIN) python3 tests/integration/run.py
+
+# The handlers (and the helpers only they use) see the server through forkd.h, and router.h
+# to register: they include no other server/ header and call no other server/ function.
+# forkd.h includes no forkd header. conn.o needs nothing of the worker or the handlers.
+# Each offender is listed; the target fails if there is one.
+HANDLER_SRC := $(addprefix server/,static.c status.c demo.c conditional.c filecache.c)
+HANDLER_OBJ := $(HANDLER_SRC:%.c=$(OBJDIR)/%.o)
+HANDLER_MAY_INCLUDE := forkd.h router.h $(notdir $(HANDLER_SRC:.c=.h) $(wildcard common/*.h))
+ABOVE_CONN_OBJ := $(addprefix $(OBJDIR)/server/,main.o master.o worker.o) $(HANDLER_OBJ)
+DEFINED = nm -g --defined-only $(1) | awk 'NF == 3 {print $$3}'
+
+check-boundaries: $(SERVER_OBJ)
+	@bad=0; \
+	for f in $(HANDLER_SRC) $(HANDLER_SRC:.c=.h); do \
+		for h in $$(sed -n 's/^#include "\([^"]*\)".*/\1/p' $$f); do \
+			case " $(HANDLER_MAY_INCLUDE) " in *" $$h "*) ;; \
+			*) echo "$$f: includes \"$$h\" (handlers: forkd.h, router.h, common/)"; bad=1 ;; \
+			esac; \
+		done; \
+	done; \
+	if grep -n '^#include "' server/forkd.h; then \
+		echo "server/forkd.h: includes a forkd header (libc and libevent only)"; bad=1; \
+	fi; \
+	internal=" $$($(call DEFINED,$(filter-out $(HANDLER_OBJ),$(SERVER_OBJ))) \
+		| grep -v -e '^forkd_' -e '^router_add$$' | tr '\n' ' ')"; \
+	for o in $(HANDLER_OBJ); do \
+		for f in $$(nm -u $$o | awk '{print $$2}'); do \
+			case "$$internal" in *" $$f "*) echo "$$o: calls $$f (not in forkd.h)"; bad=1 ;; esac; \
+		done; \
+	done; \
+	above=" $$($(call DEFINED,$(ABOVE_CONN_OBJ)) | tr '\n' ' ')"; \
+	for f in $$(nm -u $(OBJDIR)/server/conn.o | awk '{print $$2}'); do \
+		case "$$above" in *" $$f "*) echo "server/conn.o: calls $$f (worker or handler)"; bad=1 ;; esac; \
+	done; \
+	exit $$bad
 
 $(BUILD)/fuzz_http_parser: tests/fuzz/fuzz_http_parser.c common/http_parser.c common/http_parser.h
 	@mkdir -p $(BUILD)
