@@ -63,11 +63,7 @@ static void drop_body(resp_t *resp)
 
 void resp_cleanup(resp_t *resp)
 {
-    if (resp->fd >= 0 || resp->release != NULL) {
-        release_body(resp);
-    }
-    resp->mem = NULL;
-    resp->mem_len = 0;
+    drop_body(resp);
     if (resp->big != NULL) {
         free(resp->big);
         resp->big = NULL;
@@ -216,7 +212,8 @@ int forkd_resp_printf(forkd_resp_t *resp, const char *fmt, ...)
     int n;
 
     if (resp->mem != NULL || resp->fd >= 0) {
-        drop_body(resp);
+        drop_body(resp); /* built text from the start */
+        resp->gen_len = 0;
     }
     dst = (resp->big ? resp->big : resp->gen) + resp->gen_len;
     room = (resp->big ? resp->big_cap : sizeof(resp->gen)) - resp->gen_len;

@@ -25,6 +25,7 @@
 #define SPREAD_YIELD_MS 1        /* how long it then leaves new clients to the siblings */
 #define DRAIN_IDLE_GRACE_MS 1000 /* keep-alive clients get this long to send one more request */
 
+/* One worker process: its loop and listeners, the handlers' contexts, its connections. */
 typedef struct worker {
     const config_t *cfg;
     const worker_args_t *args;

@@ -191,10 +191,17 @@ static void test_replaced_body_released_at_once(void **state)
     forkd_resp_body_ref(&f->resp, "b", 1, count_release, &second);
     assert_int_equal(f->released, 1);
     assert_ptr_equal(f->release_of, &first);
-    /* built text replaces lent memory too, and an error page replaces anything */
+    /* built text replaces lent memory too (from its start), and an error page anything */
     assert_int_equal(forkd_resp_printf(&f->resp, "text"), 0);
     assert_int_equal(f->released, 2);
     assert_ptr_equal(f->release_of, &second);
+    forkd_resp_body_ref(&f->resp, "d", 1, NULL, NULL);
+    assert_int_equal(forkd_resp_printf(&f->resp, "again"), 0);
+    forkd_resp_status(&f->resp, 200);
+    assert_string_equal(sealed_body(f, 0), "again");
+    resp_cleanup(&f->resp);
+    resp_reset(&f->resp, &f->srv, NULL);
+    f->resp.self = f;
     forkd_resp_body_ref(&f->resp, "c", 1, count_release, &first);
     forkd_resp_error(&f->resp, 404);
     assert_int_equal(f->released, 3);
