@@ -33,7 +33,7 @@ FUZZ_TIME ?= 600
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -Icommon
 
 .PHONY: bench all deps run test unit integration check-boundaries fuzz format format-check clean \
-	install uninstall
+	install uninstall examples
 
 all: deps
 	@$(MAKE) --no-print-directory $(BIN)
@@ -41,8 +41,11 @@ all: deps
 deps:
 	@sh scripts/deps.sh build
 
+# modules (dlopen'd) see forkd.h's functions, and only them, in the binary
+EXPORT_API := -Wl,--export-dynamic-symbol='forkd_*'
+
 $(BIN): $(SERVER_OBJ) $(COMMON_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(LDFLAGS) $(EXPORT_API) -o $@ $^ $(LIBS)
 
 $(OBJDIR)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -65,7 +68,7 @@ run: all
 # allocations with 0xbe, so a field left uninitialised is noticed, not read as zero
 export ASAN_OPTIONS ?= max_malloc_fill_size=16777216:abort_on_error=0
 test:
-	@sh scripts/deps.sh build test
+	@sh scripts/deps.sh build test examples
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined check-boundaries unit integration
 
 unit: $(UNIT_BIN)
@@ -74,9 +77,33 @@ unit: $(UNIT_BIN)
 integration: $(BIN)
 	FORKD_BIN=$(BIN) python3 tests/integration/run.py
 
+# Example modules, built as a module's author builds one: against the installed header alone
+# (a directory holding forkd/forkd.h, no -Iserver), never sanitized (forkd-san loads them as
+# they are), each .so written beside its target and renamed over it (see install).
+EXAMPLES := $(patsubst examples/%.c,%,$(wildcard examples/*.c))
+EXAMPLE_SO := $(EXAMPLES:%=$(BUILD)/examples/%.so)
+EXAMPLE_INC := $(BUILD)/include
+EXAMPLE_CFLAGS := -O2 -g -std=c11 -D_GNU_SOURCE $(WARN) -fPIC -I$(EXAMPLE_INC) \
+	$(if $(CI)$(WERROR),-Werror)
+EXAMPLE_LIBS_kv := -lsqlite3
+
+examples:
+	@sh scripts/deps.sh build examples
+	@$(MAKE) --no-print-directory $(EXAMPLE_SO)
+
+$(EXAMPLE_INC)/forkd/forkd.h: server/forkd.h
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+$(BUILD)/examples/%.so: examples/%.c $(EXAMPLE_INC)/forkd/forkd.h
+	@mkdir -p $(dir $@)
+	$(CC) $(EXAMPLE_CFLAGS) -shared -o $@.tmp $< $(EXAMPLE_LIBS_$*) && mv -f $@.tmp $@
+
 # The handlers (and the helpers only they use) see the server through forkd.h, and router.h
 # to register: they include no other server/ header and call no other server/ function.
 # forkd.h includes no forkd header. conn.o needs nothing of the worker or the handlers.
+# The examples include <forkd/forkd.h>, system headers and their own files (never a path),
+# and call nothing of forkd's but forkd.h's functions.
 # Each offender is listed; the target fails if there is one.
 HANDLER_SRC := $(addprefix server/,static.c status.c demo.c conditional.c filecache.c)
 HANDLER_OBJ := $(HANDLER_SRC:%.c=$(OBJDIR)/%.o)
@@ -84,7 +111,7 @@ HANDLER_MAY_INCLUDE := forkd.h router.h $(notdir $(HANDLER_SRC:.c=.h) $(wildcard
 ABOVE_CONN_OBJ := $(addprefix $(OBJDIR)/server/,main.o master.o worker.o) $(HANDLER_OBJ)
 DEFINED = nm -g --defined-only $(1) | awk 'NF == 3 {print $$3}'
 
-check-boundaries: $(SERVER_OBJ)
+check-boundaries: $(SERVER_OBJ) $(COMMON_OBJ) $(EXAMPLE_SO)
 	@bad=0; \
 	for f in $(HANDLER_SRC) $(HANDLER_SRC:.c=.h); do \
 		for h in $$(sed -n 's/^#include "\([^"]*\)".*/\1/p' $$f); do \
@@ -106,6 +133,27 @@ check-boundaries: $(SERVER_OBJ)
 	above=" $$($(call DEFINED,$(ABOVE_CONN_OBJ)) | tr '\n' ' ')"; \
 	for f in $$(nm -u $(OBJDIR)/server/conn.o | awk '{print $$2}'); do \
 		case "$$above" in *" $$f "*) echo "server/conn.o: calls $$f (worker or handler)"; bad=1 ;; esac; \
+	done; \
+	for f in $(wildcard examples/*.[ch]); do \
+		for h in $$(sed -n 's/^[ \t]*#[ \t]*include[ \t]*\([<"][^>"]*[>"]\).*/\1/p' $$f); do \
+			case "$$h" in \
+			"<forkd/forkd.h>") ;; \
+			"<forkd/"*) echo "$$f: includes $$h (forkd.h is the only forkd header)"; bad=1 ;; \
+			\"*) n=$$(echo "$$h" | tr -d '"'); \
+				case "$$n" in */*) n=/ ;; esac; \
+				[ -f "examples/$$n" ] || { echo "$$f: includes $$h (not a file of examples/)"; bad=1; } ;; \
+			esac; \
+		done; \
+	done; \
+	api=" $$(grep -o 'forkd_[a-z0-9_]*' server/forkd.h | sort -u | tr '\n' ' ')"; \
+	forkd=" $$($(call DEFINED,$(SERVER_OBJ) $(COMMON_OBJ)) | tr '\n' ' ')"; \
+	for o in $(EXAMPLE_SO); do \
+		for f in $$(nm -u -D $$o | awk '{print $$2}' | sed 's/@.*//'); do \
+			case "$$forkd" in *" $$f "*) \
+				case "$$api" in *" $$f "*) ;; \
+				*) echo "$$o: calls $$f (not in forkd.h)"; bad=1 ;; esac ;; \
+			esac; \
+		done; \
 	done; \
 	exit $$bad
 
@@ -136,7 +184,8 @@ fuzz:
 	$(BUILD)/fuzz_conn -max_total_time=$(FUZZ_TIME) -dict=tests/fuzz/http.dict \
 		-print_final_stats=1 $(BUILD)/fuzz-conn-corpus tests/fuzz/corpus/conn
 
-FORMAT_SRC = $(wildcard common/*.[ch] server/*.[ch] tests/unit/*.c tests/fuzz/*.c tests/bench/*.c)
+FORMAT_SRC = $(wildcard common/*.[ch] server/*.[ch] tests/unit/*.c tests/fuzz/*.c tests/bench/*.c \
+	examples/*.[ch])
 
 format:
 	@sh scripts/deps.sh format
@@ -146,8 +195,15 @@ format-check:
 	@sh scripts/deps.sh format
 	clang-format --dry-run -Werror $(FORMAT_SRC)
 
-# make install [PREFIX=/usr/local] [DESTDIR=...]: the binary, the units, the site,
-# the config (never overwriting one that is there), logrotate and manual pages.
+# make install [PREFIX=/usr/local] [DESTDIR=...]: the binary, the example modules, the
+# handler API's header, the units, the site, the config (never overwriting one that is
+# there), logrotate and manual pages.
+# The binary and the modules are installed by rename: each is written to a temp file beside
+# its target, then renamed over it, so a running forkd (or a worker that dlopen()ed the
+# module) keeps the file it mapped, and a worker starting meanwhile finds the old file or
+# the new one, whole. Writing into a mapped file (cp over it) would truncate it under the
+# workers: SIGBUS. install(1) unlinks the target first, which spares the running ones, but
+# leaves a moment with no file or half of one.
 # The binary is always the release build, built here: a SANITIZE= of the caller (or of a
 # parent make, through MAKEFLAGS) is overridden on the sub-make's command line.
 PREFIX ?= /usr/local
@@ -156,14 +212,21 @@ SYSCONFDIR ?= /etc
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 WWWDIR := $(PREFIX)/share/forkd/www
 MANDIR := $(PREFIX)/share/man
+MODULEDIR := $(PREFIX)/lib/forkd
+INCLUDEDIR := $(PREFIX)/include
+# $(call INSTALL_RENAME,MODE,FILE,TARGET)
+INSTALL_RENAME = install -m $(1) $(2) $(3).tmp$$$$ && mv -f $(3).tmp$$$$ $(3)
 INSTALL_SUBST := sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
 
 install: deps
-	@$(MAKE) --no-print-directory SANITIZE= $(BUILD)/forkd
+	@sh scripts/deps.sh examples
+	@$(MAKE) --no-print-directory SANITIZE= $(BUILD)/forkd $(EXAMPLE_SO)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/forkd $(DESTDIR)$(UNITDIR) \
 		$(DESTDIR)$(WWWDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
-		$(DESTDIR)$(SYSCONFDIR)/logrotate.d
-	install -m 755 $(BUILD)/forkd $(DESTDIR)$(SBINDIR)/forkd
+		$(DESTDIR)$(SYSCONFDIR)/logrotate.d $(DESTDIR)$(MODULEDIR) $(DESTDIR)$(INCLUDEDIR)/forkd
+	$(call INSTALL_RENAME,755,$(BUILD)/forkd,$(DESTDIR)$(SBINDIR)/forkd)
+	$(foreach m,$(EXAMPLES),$(call INSTALL_RENAME,755,$(BUILD)/examples/$(m).so,$(DESTDIR)$(MODULEDIR)/$(m).so) && ) true
+	install -m 644 server/forkd.h $(DESTDIR)$(INCLUDEDIR)/forkd/forkd.h
 	install -m 644 www/* $(DESTDIR)$(WWWDIR)/
 	$(INSTALL_SUBST) systemd/forkd.service > $(DESTDIR)$(UNITDIR)/forkd.service
 	install -m 644 systemd/forkd.socket $(DESTDIR)$(UNITDIR)/forkd.socket
@@ -182,6 +245,8 @@ install: deps
 
 # The config stays: it may hold the administrator's changes.
 uninstall:
+	rm -f $(EXAMPLES:%=$(DESTDIR)$(MODULEDIR)/%.so) $(DESTDIR)$(INCLUDEDIR)/forkd/forkd.h
+	-rmdir $(DESTDIR)$(MODULEDIR) $(DESTDIR)$(INCLUDEDIR)/forkd 2>/dev/null
 	rm -f $(DESTDIR)$(SBINDIR)/forkd $(DESTDIR)$(UNITDIR)/forkd.service \
 		$(DESTDIR)$(UNITDIR)/forkd.socket $(DESTDIR)$(SYSCONFDIR)/logrotate.d/forkd \
 		$(DESTDIR)$(MANDIR)/man8/forkd.8 $(DESTDIR)$(MANDIR)/man5/forkd.ini.5

@@ -1,7 +1,7 @@
 #!/bin/sh
 # deps.sh GROUP...: make sure the Debian packages a make target needs are installed.
 # Installs what is missing with apt-get (as root, or through sudo); otherwise prints
-# the exact command and fails. Groups: build, test, fuzz, format, bench, fresh.
+# the exact command and fails. Groups: build, test, examples, fuzz, format, bench, fresh.
 # The lists hold on a minbase Debian 12 (debootstrap --variant=minbase) with only make
 # added, installing without recommends: tests/fresh/run.sh proves it.
 # When another apt or dpkg holds its locks (unattended-upgrades on a fresh machine), it
@@ -16,6 +16,8 @@ pkgs_build="gcc libc6-dev make pkg-config libevent-dev libinih-dev libsystemd-de
 # wrk: test_soak's load; libfaketime: test_respawn's clock
 pkgs_test="libcmocka-dev python3 apache2-utils curl slowhttptest systemd man-db logrotate
     wrk libfaketime"
+# the example modules (make examples, make install, make test): kv runs SQLite
+pkgs_examples="libsqlite3-dev"
 pkgs_fuzz="clang libclang-rt-14-dev"
 pkgs_format="clang-format"
 pkgs_bench="python3 nginx-light apache2-utils wrk"
@@ -27,6 +29,7 @@ for group in "$@"; do
     case "$group" in
     build) want="$want $pkgs_build" ;;
     test) want="$want $pkgs_test" ;;
+    examples) want="$want $pkgs_examples" ;;
     fuzz) want="$want $pkgs_fuzz" ;;
     format) want="$want $pkgs_format" ;;
     bench) want="$want $pkgs_bench" ;;

@@ -46,6 +46,9 @@ typedef enum {
     FORKD_PATCH
 } forkd_method_t;
 
+/* A set of methods as one bit each: FORKD_METHOD_BIT(FORKD_GET) | FORKD_METHOD_BIT(FORKD_HEAD). */
+#define FORKD_METHOD_BIT(m) (1u << (m))
+
 /*
  * The request. Strings are borrowed from the request (valid until its
  * response is finished) and are not NUL-terminated unless said; a len
@@ -213,5 +216,62 @@ uint64_t forkd_now_ms(forkd_server_t *srv);
  */
 void forkd_log(forkd_server_t *srv, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/*
+ * Modules. A module is a shared object that exports the descriptor
+ *
+ *     const forkd_module_t forkd_module = {FORKD_ABI, "hello", init, fini, handlers};
+ *
+ * [module NAME] path = FILE.so loads it into every worker, after fork and
+ * after the worker has become [server] user; [route PATH] handler =
+ * NAME:function sends requests to the handler called function in handlers[].
+ * A module built for another ABI, a missing function, a .so that does not
+ * load or an init that fails is refused by forkd -t, at start and on reload
+ * (then the workers of the old configuration serve on), before any worker
+ * uses it: the module is test-loaded (dlopen, init, fini) in a throwaway
+ * process first, so init must be harmless to run once more than there are
+ * workers. A reload starts new workers that load the .so afresh: code is
+ * never swapped inside a running worker. Replace a .so in use by renaming
+ * a new file over it, never by writing into it (see forkd(8)).
+ */
+
+/* A module's own keys: the lines of its [module NAME] section but path. */
+typedef struct forkd_config forkd_config_t;
+
+/*
+ * The value of key name in keys, NUL-terminated ("" when written empty),
+ * or NULL when the section does not set it. Borrowed: valid until fini.
+ */
+const char *forkd_config_get(const forkd_config_t *keys, const char *name);
+
+/* One function a module offers to [route] handler = MODULE:name. */
+typedef struct {
+    const char *name; /* a C identifier; NULL ends the array */
+    forkd_handler_fn fn;
+} forkd_handler_def_t;
+
+/*
+ * What forkd_module holds. abi comes first and stays first in every ABI:
+ * forkd reads it before anything else of a module.
+ */
+typedef struct {
+    int abi;          /* FORKD_ABI, as the module was built */
+    const char *name; /* for log lines: the module's own name */
+    /*
+     * Called once in each worker before it serves (and once in the
+     * test-load), on the worker's loop, with the worker and the module's
+     * keys (both borrowed until fini returns). Sets *self, which the
+     * module's handlers and fini get. Returns 0, or non-zero after saying
+     * why with forkd_log(srv, FORKD_LOG_ERROR, ...): that line is the reason
+     * the start or reload is refused with. NULL: nothing to set up (self NULL).
+     */
+    int (*init)(forkd_server_t *srv, const forkd_config_t *keys, void **self);
+    /* Called at a graceful exit of the worker, once init succeeded. NULL: none. */
+    void (*fini)(void *self);
+    const forkd_handler_def_t *handlers; /* ended by {NULL, NULL} */
+} forkd_module_t;
+
+/* What a module defines (forkd itself never does). */
+extern const forkd_module_t forkd_module;
 
 #endif

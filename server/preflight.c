@@ -4,13 +4,22 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "module.h"
+
+/* How long the workers' files and the modules' test-load may take (an init that hangs) */
+#define PREFLIGHT_CHILD_MS 10000
 
 /* err = "file:line: " + the message, blaming section/name's line. Returns -1. */
 static int refuse(const config_t *cfg, const char *section, const char *name,
@@ -151,17 +160,91 @@ static int worker_checks(const config_t *cfg, const char *who, char err[CONFIG_E
 }
 
 /*
- * worker_checks() in a child that has become the workers' user, as a worker
- * does: access(2) as root would say yes to everything. 0 ok, -1 err.
+ * The child of checks_in_child(): become the workers' user (when they
+ * drop), check their files, test-load the modules. Every message goes to
+ * fd NUL-terminated; the last one is the reason. Never returns.
  */
-static int checks_as_user(const config_t *cfg, const run_as_t *as, char err[CONFIG_ERR_LEN])
+static void child_checks(const config_t *cfg, const run_as_t *as, int fd) __attribute__((noreturn));
+
+static void child_checks(const config_t *cfg, const run_as_t *as, int fd)
 {
-    char who[96];
-    int fds[2], status;
-    ssize_t n, got = 0;
+    char err[CONFIG_ERR_LEN], who[96] = "";
+    ssize_t n;
+
+    if (as->drop) {
+        snprintf(who, sizeof(who), " by user %s", as->user);
+        if (initgroups(as->user, as->gid) != 0 || setgid(as->gid) != 0 || setuid(as->uid) != 0) {
+            refuse(cfg, "server", "user", err, "cannot switch to user %s: %s", as->user,
+                   strerror(errno));
+            goto failed;
+        }
+    }
+    if (worker_checks(cfg, who, err) == 0 && modules_test_load(cfg, fd, err) == 0) {
+        _exit(0);
+    }
+failed:
+    n = write(fd, err, strlen(err) + 1);
+    _exit(n < 0 ? 2 : 1);
+}
+
+/*
+ * Read what the child writes to fd until it closes it, for at most
+ * PREFLIGHT_CHILD_MS: its last NUL-terminated message goes to err ("" when
+ * none). Returns 0, or -1 when the deadline passed.
+ */
+static int read_child(int fd, char err[CONFIG_ERR_LEN])
+{
+    char buf[4 * CONFIG_ERR_LEN];
+    struct pollfd pfd = {fd, POLLIN, 0};
+    struct timespec now;
+    int64_t start, left;
+    size_t got = 0, last = 0, i;
+    ssize_t n;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    start = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    err[0] = '\0';
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        left = start + PREFLIGHT_CHILD_MS - ((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+        if (left <= 0) {
+            return -1;
+        }
+        if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR) {
+            return -1;
+        }
+        if (got == sizeof(buf)) { /* keep the last message: drop all before it */
+            memmove(buf, buf + last, got - last);
+            got -= last;
+            last = 0;
+        }
+        n = read(fd, buf + got, sizeof(buf) - got);
+        if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
+            return 0;
+        }
+        for (i = got; n > 0 && i < got + (size_t)n; i++) {
+            if (buf[i] == '\0') {
+                snprintf(err, CONFIG_ERR_LEN, "%s", buf + last);
+                last = i + 1;
+            }
+        }
+        got += n > 0 ? (size_t)n : 0;
+    }
+}
+
+/*
+ * worker_checks() and the modules' test-load (modules_test_load()) in a
+ * throwaway child that has become the workers' user, as a worker does:
+ * access(2) as root would say yes to everything, and a module's code must
+ * never run in the master. A child that outlives PREFLIGHT_CHILD_MS (an
+ * init that hangs) is killed. 0 ok, -1 err.
+ */
+static int checks_in_child(const config_t *cfg, const run_as_t *as, char err[CONFIG_ERR_LEN])
+{
+    int fds[2], status = 0, timed_out;
+    size_t len;
     pid_t pid;
 
-    snprintf(who, sizeof(who), " by user %s", as->user);
     if (pipe2(fds, O_CLOEXEC) != 0) {
         snprintf(err, CONFIG_ERR_LEN, "pipe() failed: %s", strerror(errno));
         return -1;
@@ -175,29 +258,30 @@ static int checks_as_user(const config_t *cfg, const run_as_t *as, char err[CONF
     }
     if (pid == 0) {
         close(fds[0]);
-        if (initgroups(as->user, as->gid) != 0 || setgid(as->gid) != 0 || setuid(as->uid) != 0) {
-            refuse(cfg, "server", "user", err, "cannot switch to user %s: %s", as->user,
-                   strerror(errno));
-        } else if (worker_checks(cfg, who, err) == 0) {
-            _exit(0);
-        }
-        n = write(fds[1], err, strlen(err));
-        _exit(n < 0 ? 2 : 1);
+        child_checks(cfg, as, fds[1]);
     }
     close(fds[1]);
-    while (got < CONFIG_ERR_LEN - 1
-           && (n = read(fds[0], err + got, (size_t)(CONFIG_ERR_LEN - 1 - got))) > 0) {
-        got += n;
-    }
-    err[got] = '\0';
+    timed_out = read_child(fds[0], err);
     close(fds[0]);
+    if (timed_out) {
+        kill(pid, SIGKILL);
+    }
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    if (!timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         return 0;
     }
-    if (got == 0) {
-        refuse(cfg, "server", "user", err, "checking files as user %s failed", as->user);
+    if (err[0] == '\0') {
+        snprintf(err, CONFIG_ERR_LEN, "%.200s:0: checking the workers' files and modules",
+                 cfg->path);
+    }
+    len = strlen(err);
+    if (timed_out) {
+        snprintf(err + len, CONFIG_ERR_LEN - len, ": no answer within %d s",
+                 PREFLIGHT_CHILD_MS / 1000);
+    } else if (WIFSIGNALED(status)) {
+        snprintf(err + len, CONFIG_ERR_LEN - len, ": killed by signal %d (%s)", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)));
     }
     return -1;
 }
@@ -215,5 +299,8 @@ int preflight_check(const config_t *cfg, run_as_t *as, char err[CONFIG_ERR_LEN])
         || check_log(cfg, "access_log", cfg->access_log, !as->drop, err) != 0) {
         return -1;
     }
-    return as->drop ? checks_as_user(cfg, as, err) : worker_checks(cfg, "", err);
+    if (!as->drop && cfg->nmodules == 0) {
+        return worker_checks(cfg, "", err);
+    }
+    return checks_in_child(cfg, as, err);
 }

@@ -20,8 +20,12 @@ typedef struct {
  * the pid file's directory and the error log by the master (us); the access
  * log and the docroot by the workers, after they drop to the user (checked
  * in a child that drops too). Log files must not be symbolic links, FIFOs or
- * hard links. Nothing is created or changed. `forkd -t`, the start and every
- * reload call it, so "-t passes" means "the start will get this far".
+ * hard links. The [module]s are test-loaded in that child (or in one of
+ * our own user when not dropping): dlopen, ABI, every [route]'s function,
+ * init and fini, within 10 s, so that no worker ever gets a module that
+ * fails. Nothing else is created or changed (but what a module's init
+ * does). `forkd -t`, the start and every reload call it, so "-t passes"
+ * means "the start will get this far".
  * Returns 0 with *as filled, or -1 with err = "file:line: reason".
  */
 int preflight_check(const config_t *cfg, run_as_t *as, char err[CONFIG_ERR_LEN]);

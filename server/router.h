@@ -4,14 +4,18 @@
 
 #include <stddef.h>
 
+#include "config.h"
 #include "forkd.h"
 #include "http_parser.h"
 
-#define ROUTER_MAX 32
+/* every [route] of a config, and room for the built-in handlers' own */
+#define ROUTER_MAX (CONFIG_MAX_ROUTES + 16)
 
 #define ROUTE_EXACT 0
 #define ROUTE_PREFIX 1
-#define ROUTE_TAKES_BODY 2 /* the body is kept for forkd_req_body() (else it is discarded) */
+#define ROUTE_TAKES_BODY 2  /* the body is kept for forkd_req_body() (else it is discarded) */
+#define ROUTE_BODY_STREAM 4 /* [route] body = stream: the body in pieces (phase C) */
+#define ROUTE_POOL 8        /* [route] pool = yes: the handler runs on the thread pool (phase B) */
 
 typedef struct {
     const char *path; /* borrowed for the router's lifetime */
@@ -30,7 +34,8 @@ typedef struct {
 /*
  * Route path (exact, or a prefix with ROUTE_PREFIX) for the methods in the
  * set to fn, called with self. path and self are borrowed: they must outlive
- * the router. 0 ok, -1 when full.
+ * the router. Of two routes with the same path, the first added wins.
+ * 0 ok, -1 when full.
  */
 int router_add(router_t *r, const char *path, int flags, unsigned methods, forkd_handler_fn fn,
                void *self);

@@ -15,6 +15,7 @@
 
 #include "conn.h"
 #include "demo.h"
+#include "module.h"
 #include "router.h"
 #include "static.h"
 #include "status.h"
@@ -54,6 +55,7 @@ typedef struct worker {
 
     accesslog_t alog;
     router_t router;
+    modules_t mods;     /* the [module]s, loaded after fork */
     static_t files;     /* the static handler's context */
     status_t status;    /* the status handlers' context */
     conn_pool_t *conns; /* the connections */
@@ -566,8 +568,15 @@ static int init_serving(worker_t *w)
         return -1;
     }
     status_init(&w->status, w->sb, cfg->allow);
-    if ((cfg->status_path[0] != '\0'
-         && status_register(&w->router, &w->status, cfg->status_path, cfg->metrics_path) != 0)
+    /* [route]s first: one of the same path as a built-in route wins */
+    if (modules_load(&w->mods, cfg, err) != 0
+        || modules_init(&w->mods, w->base, w->log, err) != 0) {
+        log_msg(w->log, LOG_LVL_ERROR, "%s", err);
+        return -1;
+    }
+    if (modules_route(&w->mods, &w->router) != 0
+        || (cfg->status_path[0] != '\0'
+            && status_register(&w->router, &w->status, cfg->status_path, cfg->metrics_path) != 0)
         || (cfg->demo_enabled && demo_register(&w->router) != 0)
         || static_register(&w->router, &w->files) != 0) {
         log_msg(w->log, LOG_LVL_ERROR, "router full");
@@ -658,6 +667,7 @@ static void teardown(worker_t *w)
     sigprocmask(SIG_BLOCK, &all, NULL);
     conn_pool_free(w->conns);
     w->conns = NULL;
+    modules_fini(&w->mods);
     static_fini(&w->files);
     accesslog_close(&w->alog, w->log);
     for (i = 0; i < sizeof(evs) / sizeof(evs[0]); i++) {
