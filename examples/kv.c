@@ -105,8 +105,8 @@ static int kv_get(const kv_t *kv, forkd_resp_t *resp, const char *key)
     if (rc == SQLITE_ROW) {
         forkd_resp_status(resp, 200);
         forkd_resp_content_type(resp, "application/octet-stream");
-        if (forkd_resp_body_copy(resp, sqlite3_column_blob(st, 0),
-                                 (size_t)sqlite3_column_bytes(st, 0))
+        const void *v = sqlite3_column_blob(st, 0); /* NULL for an empty value */
+        if (forkd_resp_body_copy(resp, v != NULL ? v : "", (size_t)sqlite3_column_bytes(st, 0))
             != 0) {
             forkd_resp_error(resp, 500);
         }

@@ -20,6 +20,13 @@
 
 /* How long the workers' files and the modules' test-load may take (an init that hangs) */
 #define PREFLIGHT_CHILD_MS 10000
+/*
+ * The child's last word when all is well (with exit status 0: a module's init
+ * that calls exit(0) is no success), and its exit status when it refused
+ * (with its reason as last word): any other is a surprise.
+ */
+#define CHILD_OK "ok"
+#define CHILD_REFUSED 3
 
 /* err = "file:line: " + the message, blaming section/name's line. Returns -1. */
 static int refuse(const config_t *cfg, const char *section, const char *name,
@@ -162,7 +169,7 @@ static int worker_checks(const config_t *cfg, const char *who, char err[CONFIG_E
 /*
  * The child of checks_in_child(): become the workers' user (when they
  * drop), check their files, test-load the modules. Every message goes to
- * fd NUL-terminated; the last one is the reason. Never returns.
+ * fd NUL-terminated; the last one is the reason, or CHILD_OK. Never returns.
  */
 static void child_checks(const config_t *cfg, const run_as_t *as, int fd) __attribute__((noreturn));
 
@@ -173,18 +180,16 @@ static void child_checks(const config_t *cfg, const run_as_t *as, int fd)
 
     if (as->drop) {
         snprintf(who, sizeof(who), " by user %s", as->user);
-        if (initgroups(as->user, as->gid) != 0 || setgid(as->gid) != 0 || setuid(as->uid) != 0) {
-            refuse(cfg, "server", "user", err, "cannot switch to user %s: %s", as->user,
-                   strerror(errno));
-            goto failed;
-        }
     }
-    if (worker_checks(cfg, who, err) == 0 && modules_test_load(cfg, fd, err) == 0) {
-        _exit(0);
+    if (as->drop
+        && (initgroups(as->user, as->gid) != 0 || setgid(as->gid) != 0 || setuid(as->uid) != 0)) {
+        refuse(cfg, "server", "user", err, "cannot switch to user %s: %s", as->user,
+               strerror(errno));
+    } else if (worker_checks(cfg, who, err) == 0 && modules_test_load(cfg, fd, err) == 0) {
+        snprintf(err, sizeof(err), "%s", CHILD_OK);
     }
-failed:
     n = write(fd, err, strlen(err) + 1);
-    _exit(n < 0 ? 2 : 1);
+    _exit(n < 0 ? 2 : strcmp(err, CHILD_OK) == 0 ? 0 : CHILD_REFUSED);
 }
 
 /*
@@ -210,12 +215,13 @@ static int read_child(int fd, char err[CONFIG_ERR_LEN])
         if (left <= 0) {
             return -1;
         }
-        if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR) {
-            return -1;
+        n = poll(&pfd, 1, (int)left);
+        if (n <= 0) { /* the deadline (checked above), or a signal */
+            continue;
         }
-        if (got == sizeof(buf)) { /* keep the last message: drop all before it */
+        if (got == sizeof(buf)) { /* keep the message being read: drop all before it */
             memmove(buf, buf + last, got - last);
-            got -= last;
+            got = last > 0 ? got - last : 0; /* no NUL in all that: not a message */
             last = 0;
         }
         n = read(fd, buf + got, sizeof(buf) - got);
@@ -268,7 +274,7 @@ static int checks_in_child(const config_t *cfg, const run_as_t *as, char err[CON
     }
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    if (!timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    if (!timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0 && strcmp(err, CHILD_OK) == 0) {
         return 0;
     }
     if (err[0] == '\0') {
@@ -282,6 +288,8 @@ static int checks_in_child(const config_t *cfg, const run_as_t *as, char err[CON
     } else if (WIFSIGNALED(status)) {
         snprintf(err + len, CONFIG_ERR_LEN - len, ": killed by signal %d (%s)", WTERMSIG(status),
                  strsignal(WTERMSIG(status)));
+    } else if (WEXITSTATUS(status) != CHILD_REFUSED) { /* a module's init called exit() */
+        snprintf(err + len, CONFIG_ERR_LEN - len, ": exited with status %d", WEXITSTATUS(status));
     }
     return -1;
 }

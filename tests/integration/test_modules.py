@@ -1,0 +1,405 @@
+"""Handler modules ([module NAME] / [route PATH], issue 12): the example modules built by
+`make examples` and served; a module that cannot be used (another ABI, a missing function,
+a missing .so, a failing, hanging or crashing init) refused with FILE:LINE: reason by
+forkd -t, at start and on reload (where the old generation serves on); a module rebuilt
+and installed by rename, then reloaded, serving its new code under ab -k without a failed
+request; make install putting the binary, the modules and forkd.h in place by rename.
+
+The examples and the test's own probe modules are built as a module's author builds one,
+against the installed-style header alone ($BUILD/include/forkd/forkd.h). $BUILD (else the
+BUILD= of the make running us, else build/) is the build directory."""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+from harness import (REPO, START_TIMEOUT, FreshServerCase, Server, ServerCase, build_request,
+                     forkd_bin, make_command_line, merge_config, shell_make, wait_until)
+
+AB = shutil.which("ab")
+
+
+def build_dir():
+    build = os.environ.get("BUILD") or dict(
+        (name, word.split("=", 1)[1]) for name, word in make_command_line(os.environ)
+    ).get("BUILD", "build")
+    return os.path.join(REPO, build)
+
+
+BUILD = build_dir()
+INCLUDE = os.path.join(BUILD, "include")
+EXAMPLES = os.path.join(BUILD, "examples")
+
+
+def setUpModule():
+    out = shell_make("-s", "examples", "BUILD=" + BUILD)
+    if out.returncode != 0:
+        raise AssertionError("make examples failed:\n" + out.stdout + out.stderr)
+
+
+# A module of the tests' own: /probe answers "probe TEXT\n"; -D flags make it bad.
+PROBE_C = r"""
+#include <forkd/forkd.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#ifndef ABI
+#define ABI FORKD_ABI
+#endif
+#ifndef TEXT
+#define TEXT "v1"
+#endif
+
+static int probe_init(forkd_server_t *srv, const forkd_config_t *keys, void **self)
+{
+    (void)srv;
+    (void)keys;
+#ifdef INIT_FAILS
+    forkd_log(srv, FORKD_LOG_ERROR, "probe: cannot reach %s", forkd_config_get(keys, "backend"));
+    return -1;
+#endif
+#ifdef INIT_HANGS
+    for (;;) pause();
+#endif
+#ifdef INIT_CRASHES
+    abort();
+#endif
+    *self = (void *)TEXT;
+    return 0;
+}
+
+static int probe(forkd_req_t *req, forkd_resp_t *resp, void *self)
+{
+    (void)req;
+    forkd_resp_status(resp, 200);
+    forkd_resp_content_type(resp, "text/plain");
+    forkd_resp_printf(resp, "probe %s\n", (const char *)self);
+    return FORKD_DONE;
+}
+
+static const forkd_handler_def_t handlers[] = {{"probe", probe}, {NULL, NULL}};
+
+#ifdef NO_DESCRIPTOR /* misspelt */
+const forkd_module_t forkd_modul = {ABI, "probe", probe_init, NULL, handlers};
+#else
+const forkd_module_t forkd_module = {ABI, "probe", probe_init, NULL, handlers};
+#endif
+"""
+
+
+def build_probe(directory, name, *defines):
+    """Compile PROBE_C with -D defines into directory/name (written by rename); its path."""
+    src = os.path.join(directory, "probe.c")
+    with open(src, "w") as f:
+        f.write(PROBE_C)
+    out = os.path.join(directory, name)
+    cmd = ["cc", "-shared", "-fPIC", "-std=c11", "-Wall", "-Werror", "-I" + INCLUDE,
+           "-o", out + ".tmp", src] + ["-D" + d for d in defines]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    if done.returncode != 0:
+        raise AssertionError(" ".join(cmd) + "\n" + done.stderr)
+    os.rename(out + ".tmp", out)
+    return out
+
+
+def install_by_rename(src, dest):
+    """What forkd(8) tells a user to do: a temp file beside dest, renamed over it."""
+    tmp = os.path.join(os.path.dirname(dest), ".%s.tmp" % os.path.basename(dest))
+    subprocess.run(["sh", "-c", 'install -m 755 "$1" "$2" && mv -f "$2" "$3"', "sh",
+                    src, tmp, dest], check=True, timeout=30)
+
+
+def probe_sections(so, route_handler="probe:probe", **keys):
+    return {"module probe": dict({"path": so}, **keys),
+            "route /probe": {"handler": route_handler}}
+
+
+def line_of(text, section, key):
+    """The line number of `key = ...` in [section] of the INI text."""
+    inside = False
+    for i, line in enumerate(text.split("\n"), 1):
+        if line.startswith("["):
+            inside = line.strip() == "[%s]" % section
+        elif inside and line.split("=", 1)[0].strip() == key:
+            return i
+    raise KeyError((section, key))
+
+
+class ExampleHello(ServerCase):
+    """examples/hello.c: its greeting key, its route, and a route that wins over a built-in."""
+
+    config = {
+        "module hello": {"path": os.path.join(EXAMPLES, "hello.so"), "greeting": "Bonjour"},
+        "route /hello": {"handler": "hello:hello"},
+        # /demo/work is the demo's too: the [route] wins
+        "route /demo/work": {"handler": "hello:hello"},
+    }
+
+    def test_get_hello(self):
+        resp = self.request("GET", "/hello")
+        self.assertEqual(resp.status, 200, resp)
+        self.assertEqual(resp.body, b"Bonjour, world!\n")
+        self.assertEqual(resp.get("Content-Type"), "text/plain; charset=utf-8")
+
+    def test_head_and_methods(self):
+        resp = self.request("HEAD", "/hello")
+        self.assertEqual((resp.status, resp.body), (200, b""), resp)
+        self.assertEqual(resp.get("Content-Length"), "16")
+        resp = self.request("POST", "/hello", body=b"x")
+        self.assertEqual(resp.status, 405, resp)
+        self.assertEqual(resp.get("Allow"), "GET, HEAD, OPTIONS")
+
+    def test_route_wins_over_builtin(self):
+        resp = self.request("GET", "/demo/work?ms=1")
+        self.assertEqual(resp.body, b"Bonjour, world!\n")
+        self.assertEqual(self.request("GET", "/demo/sleep?ms=1").status, 200)
+
+
+class ExampleKv(ServerCase):
+    """examples/kv.c: SQLite behind GET/PUT/DELETE /kv/KEY, on the pool (pool = yes)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dbdir = tempfile.mkdtemp(prefix="forkd-kv-")
+        cls.config = {
+            "server": {"workers": "2", "threads": "2"},
+            "module kv": {"path": os.path.join(EXAMPLES, "kv.so"),
+                          "database": os.path.join(cls.dbdir, "kv.sqlite")},
+            "route /kv/": {"handler": "kv:kv", "methods": "GET PUT DELETE", "pool": "yes"},
+        }
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            shutil.rmtree(cls.dbdir, ignore_errors=True)
+
+    def put(self, key, value):
+        return self.request("PUT", "/kv/" + key, body=value,
+                            headers={"Content-Length": str(len(value))}).status
+
+    def test_put_get_delete(self):
+        value = bytes(range(256)) * 5  # binary, NULs included
+        self.assertEqual(self.put("alpha", value), 204)
+        resp = self.request("GET", "/kv/alpha")
+        self.assertEqual((resp.status, resp.body), (200, value), resp)
+        self.assertEqual(self.put("alpha", b"second"), 204)
+        self.assertEqual(self.request("GET", "/kv/alpha").body, b"second")
+        self.assertEqual(self.request("DELETE", "/kv/alpha").status, 204)
+        self.assertEqual(self.request("GET", "/kv/alpha").status, 404)
+        self.assertEqual(self.request("DELETE", "/kv/alpha").status, 404)
+
+    def test_empty_value(self):
+        self.assertEqual(self.put("empty", b""), 204)
+        resp = self.request("GET", "/kv/empty")
+        self.assertEqual((resp.status, resp.body), (200, b""), resp)
+
+    def test_every_worker_sees_every_write(self):
+        # new connections land on both workers; each has its own connection to the file
+        for i in range(20):
+            self.assertEqual(self.put("k%d" % i, b"%d" % i), 204)
+        for i in range(20):
+            resp = self.request("GET", "/kv/k%d" % i)
+            self.assertEqual((resp.status, resp.body), (200, b"%d" % i), resp)
+
+    def test_bad_keys(self):
+        self.assertEqual(self.request("GET", "/kv/").status, 400)
+        self.assertEqual(self.request("GET", "/kv/" + "k" * 256).status, 400)
+        self.assertEqual(self.request("POST", "/kv/x", body=b"v").status, 405)
+
+
+class Refusals(FreshServerCase):
+    """Each bad module is refused with FILE:LINE: reason by -t, at start and on reload."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.mods = tempfile.mkdtemp(prefix="forkd-mods-")
+        cls.good = build_probe(cls.mods, "good.so")
+        cls.cases = [
+            # name, module keys, route handler, (section, key) of the line, reason
+            ("abi", {"path": build_probe(cls.mods, "abi.so", "ABI=FORKD_ABI+1")}, "probe:probe",
+             ("module probe", "path"),
+             "was built for forkd ABI 2, this forkd has ABI 1: rebuild it"),
+            ("missing function", {"path": cls.good}, "probe:nosuch", ("route /probe", "handler"),
+             "handler probe:nosuch: module probe ('%s') has no handler 'nosuch' (it has: probe)"
+             % cls.good),
+            ("missing .so", {"path": os.path.join(cls.mods, "gone.so")}, "probe:probe",
+             ("module probe", "path"),
+             "[module probe] cannot load: %s: cannot open shared object file: "
+             "No such file or directory" % os.path.join(cls.mods, "gone.so")),
+            ("no descriptor", {"path": build_probe(cls.mods, "nodesc.so", "NO_DESCRIPTOR")},
+             "probe:probe", ("module probe", "path"),
+             "is not a forkd module: it exports no forkd_module"),
+            ("failing init", {"path": build_probe(cls.mods, "fails.so", "INIT_FAILS"),
+                              "backend": "db.example:5432"}, "probe:probe",
+             ("module probe", "path"),
+             "init failed: probe: cannot reach db.example:5432"),
+            ("crashing init", {"path": build_probe(cls.mods, "crash.so", "INIT_CRASHES")},
+             "probe:probe", ("module probe", "path"),
+             "init (test-load): killed by signal 6 (Aborted)"),
+        ]
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.mods, ignore_errors=True)
+
+    def write_config(self, server, sections):
+        """Write server's config with sections replacing the probe's; returns the text."""
+        config = {k: v for k, v in server.config.items() if not k.startswith(("module", "route"))}
+        config.update(sections)
+        server.config = config
+        text = "\n".join("[%s]\n%s\n" % (s, "\n".join("%s = %s" % kv for kv in keys.items()))
+                         for s, keys in config.items())
+        with open(server.config_path, "w") as f:
+            f.write(text)
+        return text
+
+    def expected(self, server, text, where, reason):
+        return "%s:%d: " % (server.config_path, line_of(text, *where)), reason
+
+    def test_refused_by_t_and_at_start(self):
+        tmpdir = tempfile.mkdtemp(prefix="forkd-it-")
+        self.addCleanup(shutil.rmtree, tmpdir, True)
+        server = Server(tmpdir, tmpdir)
+        for name, keys, handler, where, reason in self.cases:
+            with self.subTest(name):
+                text = self.write_config(server, {"module probe": keys,
+                                                  "route /probe": {"handler": handler}})
+                prefix, reason = self.expected(server, text, where, reason)
+                for argv in (["-t"], []):
+                    out = subprocess.run([forkd_bin()] + argv + ["-c", server.config_path],
+                                         capture_output=True, text=True, timeout=START_TIMEOUT,
+                                         env=dict(os.environ, FORKD_PORT_FILE=server.port_file))
+                    self.assertEqual(out.returncode, 1, "%s %s" % (argv, out.stderr))
+                    line = [ln for ln in out.stderr.splitlines() if prefix in ln]
+                    self.assertTrue(line and reason in line[0], "%s: want %s...%s in:\n%s"
+                                    % (argv, prefix, reason, out.stderr))
+                    self.assertNotIn("AddressSanitizer", out.stderr)
+                    self.assertFalse(os.path.exists(server.port_file), "it started serving")
+
+    def test_refused_on_reload_the_old_generation_serves_on(self):
+        server = self.start_server(probe_sections(self.good))
+        workers = sorted(server.worker_pids())
+        for name, keys, handler, where, reason in self.cases:
+            with self.subTest(name):
+                text = self.write_config(server, {"module probe": keys,
+                                                  "route /probe": {"handler": handler}})
+                prefix, reason = self.expected(server, text, where, reason)
+                before = server.log_text().count("reload refused")
+                server.send_signal(signal.SIGHUP)
+                self.assertTrue(wait_until(
+                    lambda: server.log_text().count("reload refused") > before, 15),
+                    server.log_text()[-2000:])
+                last = [ln for ln in server.log_text().splitlines() if "reload refused" in ln][-1]
+                self.assertIn(prefix, last)
+                self.assertIn(reason, last)
+                conn = self.connect(server)
+                conn.send(build_request("GET", "/probe"))
+                resp = conn.read_response()
+                self.assertEqual((resp.status, resp.body), (200, b"probe v1\n"), resp)
+                self.assertEqual(sorted(server.worker_pids()), workers, "workers changed")
+        self.stop_and_check(server)
+
+    def test_hanging_init_is_cut_after_10s(self):
+        tmpdir = tempfile.mkdtemp(prefix="forkd-it-")
+        self.addCleanup(shutil.rmtree, tmpdir, True)
+        server = Server(tmpdir, tmpdir)
+        so = build_probe(self.mods, "hangs.so", "INIT_HANGS")
+        text = self.write_config(server, probe_sections(so))
+        started = time.monotonic()
+        out = subprocess.run([forkd_bin(), "-t", "-c", server.config_path], capture_output=True,
+                             text=True, timeout=60)
+        took = time.monotonic() - started
+        self.assertEqual(out.returncode, 1, out.stderr)
+        self.assertIn("%s:%d: [module probe] '%s': init (test-load): no answer within 10 s"
+                      % (server.config_path, line_of(text, "module probe", "path"), so),
+                      out.stderr)
+        self.assertLess(took, 20)
+
+
+class ReloadChangedModule(FreshServerCase):
+    """A module rebuilt and installed by rename over the one in use; HUP: the new
+    generation loads it afresh and serves the new code, with 0 failed requests under ab -k."""
+
+    @unittest.skipUnless(AB, "ab (apache2-utils) is not installed")
+    def test_new_code_served_without_a_failed_request(self):
+        mods = tempfile.mkdtemp(prefix="forkd-mods-")
+        self.addCleanup(shutil.rmtree, mods, True)
+        live = os.path.join(mods, "probe.so")
+        install_by_rename(build_probe(mods, "v1.so", 'TEXT="v1"'), live)
+        v2 = build_probe(mods, "v2.so", 'TEXT="v2"')  # the same length: ab checks it
+        server = self.start_server(merge_config({"server": {"workers": "2"},
+                                          "http": {"keepalive_requests": "1000000"}},
+                                         probe_sections(live)))
+
+        def probe_text():
+            conn = server.connect()
+            try:
+                conn.send(build_request("GET", "/probe"))
+                return conn.read_response().body
+            finally:
+                conn.close()
+
+        self.assertEqual(probe_text(), b"probe v1\n")
+        old = set(server.worker_pids())
+        ab = subprocess.Popen([AB, "-q", "-k", "-s", "10", "-t", "8", "-n", "10000000", "-c", "8",
+                               "http://127.0.0.1:%d/probe" % server.port],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.addCleanup(ab.kill)
+        install_by_rename(v2, live)
+        server.send_signal(signal.SIGHUP)
+        self.assertTrue(wait_until(lambda: probe_text() == b"probe v2\n", 10),
+                        server.log_text()[-2000:])
+        self.assertIsNone(ab.poll(), "ab was done before the new code served: no test")
+        self.assertTrue(wait_until(lambda: not old & set(server.worker_pids()), 10),
+                        "the old generation did not exit")
+        out = ab.communicate(timeout=60)[0].decode("utf-8", "replace")
+        self.assertEqual(ab.returncode, 0, out)
+        complete = int(re.search(r"^Complete requests:\s+(\d+)", out, re.M).group(1))
+        failed = int(re.search(r"^Failed requests:\s+(\d+)", out, re.M).group(1))
+        self.assertGreater(complete, 1000, out)
+        self.assertEqual(failed, 0, out)
+        self.assertIsNone(re.search(r"^Non-2xx responses:", out, re.M), out)
+        self.assertEqual(probe_text(), b"probe v2\n")
+        self.stop_and_check(server)
+
+
+class InstallByRename(unittest.TestCase):
+    """make install: the binary and the example modules by rename (a file in use keeps its
+    contents: a hard link to the old one still reads the old bytes), forkd.h beside them."""
+
+    def test_install(self):
+        dest = tempfile.mkdtemp(prefix="forkd-dest-")
+        self.addCleanup(shutil.rmtree, dest, True)
+        targets = ["usr/sbin/forkd", "usr/lib/forkd/hello.so", "usr/lib/forkd/kv.so"]
+        for t in targets:  # a previous install, still mapped by running processes
+            os.makedirs(os.path.join(dest, os.path.dirname(t)), exist_ok=True)
+            with open(os.path.join(dest, t), "wb") as f:
+                f.write(b"old " + t.encode())
+            os.link(os.path.join(dest, t), os.path.join(dest, t + ".in-use"))
+        out = shell_make("-s", "install", "PREFIX=/usr", "DESTDIR=" + dest, "BUILD=" + BUILD)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        for t, built in zip(targets, [os.path.join(BUILD, "forkd"),
+                                      os.path.join(EXAMPLES, "hello.so"),
+                                      os.path.join(EXAMPLES, "kv.so")]):
+            with open(os.path.join(dest, t + ".in-use"), "rb") as f:
+                self.assertEqual(f.read(), b"old " + t.encode(), "%s written in place" % t)
+            with open(os.path.join(dest, t), "rb") as f, open(built, "rb") as g:
+                self.assertEqual(f.read(), g.read(), t)
+            self.assertTrue(os.access(os.path.join(dest, t), os.X_OK), t)
+        self.assertEqual([n for n in os.listdir(os.path.join(dest, "usr/lib/forkd"))
+                          if ".tmp" in n], [], "temp files left")
+        with open(os.path.join(dest, "usr/include/forkd/forkd.h"), "rb") as f, \
+                open(os.path.join(REPO, "server/forkd.h"), "rb") as g:
+            self.assertEqual(f.read(), g.read())
+
+
+if __name__ == "__main__":
+    unittest.main()
