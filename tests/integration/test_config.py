@@ -208,8 +208,10 @@ pool = yes
 
 class ModuleRouteConfigTests(unittest.TestCase):
     """[module NAME] / [route PATH] sections, [server] threads and [http]
-    handler_timeout: -t accepts them, and refuses each mistake with the line
-    that holds it and why. No .so is loaded: a path may name nothing yet."""
+    handler_timeout: -t reads them, and refuses each mistake with the line
+    that holds it and why. The .so named does not exist: a file that reads
+    well is refused for that alone, by the modules' test-load (whose own
+    checks are test_modules.py's)."""
 
     # ConfigTests' temporary directory and its ways of running forkd -t
     setUpClass = classmethod(ConfigTests.setUpClass.__func__)
@@ -222,7 +224,9 @@ class ModuleRouteConfigTests(unittest.TestCase):
         text = HANDLERS.replace("[server]\n", "[server]\nthreads = 4\n")
         text = text.replace("[http]\n", "[http]\nhandler_timeout = 0\n")
         path, p = self.check(text)
-        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertRegex(p.stderr, rb"^forkd: [^\n]*:\d+: \[module hello\] cannot load: "
+                         rb"[^\n]*/lib/hello.so: cannot open shared object file")
 
     def test_refused(self):
         threads = HANDLERS.replace("[server]\n", "[server]\nthreads = 4\n")
