@@ -17,13 +17,23 @@
 
 #include "http.h"
 #include "http_parser.h"
+#include "pending.h"
 #include "timecache.h"
 #include "uri.h"
 
 #define FREE_CONNS_MAX 4096
 #define FREE_BLOCKS_MAX 64
-#define MIN_RATE_GRACE_MS 5000 /* min_rate applies after this much of a body or response */
-#define CONN_IN_SLACK 1024     /* input room past max_header_size for body bytes */
+#define MIN_RATE_GRACE_MS 5000  /* min_rate applies after this much of a body or response */
+#define CONN_IN_SLACK 1024      /* input room past max_header_size for body bytes */
+#define WAIT_FOREVER UINT64_MAX /* wait_for(): no timeout */
+/*
+ * While a handler holds the request: woken once by each change of the
+ * socket (edge-triggered): a pipelined request arriving, the client's FIN
+ * (EPOLLRDHUP), a reset (EPOLLHUP/EPOLLERR, which libevent reports as
+ * read and write, never as EV_CLOSED). check_client() tells them apart.
+ * Level-triggered, any of them would wake the loop for as long as it lasts.
+ */
+#define CLIENT_GONE_EVENTS (EV_READ | EV_CLOSED | EV_ET)
 
 typedef enum {
     CONN_IDLE,    /* between requests (or before the first): no buffers held */
@@ -36,6 +46,7 @@ typedef enum {
 } conn_state_t;
 
 typedef struct conn_block conn_block_t;
+typedef struct job job_t;
 
 /*
  * The buffers a connection holds only while it works on a request: taken
@@ -64,6 +75,19 @@ struct conn_block {
     int keep_body;
     int pending_status; /* error decided before the body was read, 0 if none */
     const route_t *route;
+
+    /*
+     * An async handler's request. pending: it returned FORKD_ASYNC, the
+     * request is in the pool's index and list until it is finished or ends
+     * (pending_end()). Outside a handler's request pending is 0 and jobs
+     * empty.
+     */
+    uint8_t pending;
+    uint8_t calling;                      /* the handler is being called (dispatch()) */
+    uint8_t finished;                     /* forkd_resp_finish() came during that call */
+    uint64_t pending_since;               /* ms: the handler returned FORKD_ASYNC */
+    TAILQ_ENTRY(conn_block) pending_link; /* on the pool's pending list, oldest first */
+    LIST_HEAD(, job) jobs;                /* its pool jobs whose done has not come yet */
 
     size_t in_len; /* bytes in in[] */
     size_t in_off; /* bytes of in[] consumed */
@@ -97,6 +121,17 @@ struct conn {
 };
 
 TAILQ_HEAD(conn_list, conn);
+TAILQ_HEAD(block_list, conn_block);
+
+/* A forkd_pool_submit() job: the pool's part, then the handler's. */
+struct job {
+    pool_job_t pj;
+    conn_pool_t *pool;
+    uint64_t id; /* of its request */
+    forkd_done_fn done;
+    int linked; /* on its request's list (the request is the handler's) */
+    LIST_ENTRY(job) link;
+};
 
 /* Every live connection on a list (for shutdown); freed ones and their blocks kept for reuse. */
 struct conn_pool {
@@ -113,17 +148,26 @@ struct conn_pool {
     int stopping;      /* conn_stop(): close each connection after its response */
     uint64_t req_ids;  /* the last request id given */
     timecache_t time;  /* the Date header and the access log's time */
-    forkd_server_t srv;
+    forkd_server_t own_srv;
+    forkd_server_t *srv;       /* env.srv, or own_srv */
+    pending_t index;           /* request id -> conn_t, for pending requests */
+    struct block_list pending; /* pending requests, oldest first */
 };
 
 static void on_event(evutil_socket_t fd, short what, void *arg);
 static void run(conn_t *c);
 static void begin_request(conn_t *c);
 static void dispatch(conn_t *c);
+static void pending_begin(conn_t *c);
+static int state_handler(conn_t *c);
 static void start_error(conn_t *c, int status);
 static void start_response(conn_t *c);
 static void start_linger(conn_t *c);
 static void send_busy(conn_pool_t *p, int fd);
+static void pending_end(conn_t *c, int why);
+static void access_log(conn_t *c, uint64_t body_bytes);
+static void cancel_jobs(conn_block_t *b);
+static void scoreboard_rest(conn_pool_t *p);
 
 conn_pool_t *conn_pool_new(const conn_env_t *env)
 {
@@ -139,8 +183,12 @@ conn_pool_t *conn_pool_new(const conn_env_t *env)
     TAILQ_INIT(&p->free_conns);
     p->block_size = sizeof(conn_block_t) + cfg->max_headers * sizeof(http_header_t)
                     + cfg->max_header_size + CONN_IN_SLACK + cfg->max_header_size + 1;
-    p->srv.base = env->base;
-    p->srv.log = env->log;
+    p->srv = env->srv != NULL ? env->srv : &p->own_srv;
+    p->srv->base = env->base;
+    p->srv->log = env->log;
+    p->srv->conns = p;
+    pending_init(&p->index);
+    TAILQ_INIT(&p->pending);
     timecache_update(&p->time);
     return p;
 }
@@ -151,6 +199,10 @@ void conn_pool_free(conn_pool_t *p)
         return;
     }
     conn_close_all(p);
+    pending_free(&p->index);
+    if (p->srv->conns == p) {
+        p->srv->conns = NULL;
+    }
     free(p);
 }
 
@@ -169,7 +221,10 @@ int conn_idle_count(const conn_pool_t *p)
     return p->nidle;
 }
 
-/* Wait for what (EV_READ/EV_WRITE) for at most ms; one event per connection. */
+/*
+ * Wait for what (EV_READ or EV_WRITE, or CLIENT_GONE_EVENTS) for at most ms
+ * (WAIT_FOREVER: no limit); one event per connection.
+ */
 static void wait_for(conn_t *c, short what, uint64_t ms)
 {
     struct timeval tv;
@@ -187,7 +242,7 @@ static void wait_for(conn_t *c, short what, uint64_t ms)
         event_assign(&c->ev, c->pool->env.base, c->fd, what | EV_PERSIST, on_event, c);
         c->ev_what = what;
     }
-    event_add(&c->ev, &tv);
+    event_add(&c->ev, ms == WAIT_FOREVER ? NULL : &tv);
 }
 
 static void stop_waiting(conn_t *c)
@@ -273,6 +328,9 @@ static conn_block_t *block_new(conn_pool_t *p)
     /* request_cleanup() frees these: a fresh block must not hold malloc's leftovers */
     b->body = NULL;
     b->body_len = b->body_cap = 0;
+    b->pending = 0;
+    b->calling = 0;
+    LIST_INIT(&b->jobs);
     return b;
 }
 
@@ -325,8 +383,8 @@ static void request_init(conn_t *c)
     b->req.id = ++c->pool->req_ids;
     b->req.peer = &c->peer.sa;
     b->req.peer_len = c->peer_len;
-    b->req.srv = &c->pool->srv;
-    resp_reset(&b->resp, &c->pool->srv, c);
+    b->req.srv = c->pool->srv;
+    resp_reset(&b->resp, c->pool->srv, c);
     b->out_len = b->out_sent = b->mem_sent = 0;
     b->file_sent = 0;
     b->body_done = 0;
@@ -346,6 +404,9 @@ static void conn_free(conn_t *c)
     stop_waiting(c);
     idle_remove(c);
     if (c->b != NULL) {
+        if (c->b->pending) {
+            pending_end(c, FORKD_ABORT_STOP);
+        }
         request_cleanup(c);
         block_put(p, c->b);
         c->b = NULL;
@@ -512,6 +573,43 @@ static void do_linger(conn_t *c)
     }
 }
 
+/*
+ * The socket changed while a handler holds the request (CLIENT_GONE_EVENTS):
+ * did the client go away? An error (a reset) or the end of input with
+ * nothing left to read is a client gone: the request is aborted and the
+ * connection closed. Bytes still to read (a pipelined request, in the
+ * socket or in in[]) are a client that waits for its answers, even if it
+ * shut down its sending side after them.
+ */
+static void check_client(conn_t *c)
+{
+    conn_block_t *b = c->b;
+    int err = 0;
+    socklen_t len = sizeof(err);
+    char byte;
+    ssize_t n;
+
+    if (!b->pending) {
+        return;
+    }
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0) {
+        n = recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n > 0 || (n == 0 && b->in_len > b->in_off)) {
+            return;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            return; /* nothing to tell yet */
+        }
+    }
+    log_msg(c->pool->env.log, LOG_LVL_DEBUG, "request %llu aborted: client gone",
+            (unsigned long long)b->req.id);
+    pending_end(c, FORKD_ABORT_CLIENT);
+    /* in the access log as nginx's 499 (client closed request); nothing was answered */
+    b->resp.status = 499;
+    access_log(c, 0);
+    c->state = CONN_CLOSE;
+}
+
 static void on_event(evutil_socket_t fd, short what, void *arg)
 {
     conn_t *c = arg;
@@ -530,6 +628,7 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
             log_msg(c->pool->env.log, LOG_LVL_INFO, "client timed out reading the response");
             abort_conn(c);
             break;
+        case CONN_HANDLER: break; /* handler_timeout: state_handler() looks at the clock */
         default:
             c->state = CONN_CLOSE; /* idle keep-alive, or done lingering */
             break;
@@ -542,6 +641,7 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
     case CONN_HEAD:
     case CONN_BODY: do_read(c); break;
     case CONN_LINGER: do_linger(c); break;
+    case CONN_HANDLER: check_client(c); break;
     default: break;
     }
     run(c);
@@ -574,17 +674,14 @@ static const char *header_value(const http_request_t *h, const char *name, size_
     return hd ? hd->value.p : NULL;
 }
 
-/* The access log line for the request just answered, if the log is on. */
-static void access_log(conn_t *c, uint64_t body_bytes)
+/* The access log line for the request just answered (the log is on). */
+static void write_access_log(conn_t *c, uint64_t body_bytes)
 {
     conn_pool_t *p = c->pool;
     conn_block_t *b = c->b;
     const http_request_t *h = &b->req.h;
     accesslog_entry_t e;
 
-    if (!accesslog_on(p->env.alog)) {
-        return;
-    }
     if (b->head_len != 0) {
         /* method SP target SP version: the parsed request line */
         e.request_line = h->method_name.p;
@@ -605,6 +702,14 @@ static void access_log(conn_t *c, uint64_t body_bytes)
     e.referer = header_value(h, "referer", &e.referer_len);
     e.user_agent = header_value(h, "user-agent", &e.user_agent_len);
     accesslog_write(p->env.alog, p->env.log, &e);
+}
+
+/* The access log line for the request just answered, if the log is on. */
+static void access_log(conn_t *c, uint64_t body_bytes)
+{
+    if (accesslog_on(c->pool->env.alog)) {
+        write_access_log(c, body_bytes);
+    }
 }
 
 /* Did the client end the connection with this request (close, or HTTP/1.0 alone)? */
@@ -693,7 +798,7 @@ static void start_error(conn_t *c, int status)
         return;
     }
     request_cleanup(c); /* whatever the request held: it checks each piece itself */
-    resp_reset(&b->resp, &c->pool->srv, c);
+    resp_reset(&b->resp, c->pool->srv, c);
     forkd_resp_error(&b->resp, status);
     b->resp.close = 1;
     start_response(c);
@@ -772,14 +877,12 @@ static void scoreboard_done(conn_t *c, uint64_t body_bytes)
     if (cls >= 0 && cls < 5) {
         SB_ADD(slot->status[cls], 1);
     }
-    SB_SET(slot->state, c->pool->stopping ? SB_DRAINING : SB_IDLE);
+    scoreboard_rest(c->pool);
 }
 
-/* Publish the request line being served, for the master's watchdog log. */
-static void scoreboard_busy(conn_t *c)
+/* Publish a request line as the one being served, for /status and the master's watchdog log. */
+static void scoreboard_show(sb_slot_t *slot, const http_request_t *h)
 {
-    sb_slot_t *slot = c->pool->env.slot;
-    const http_request_t *h = &c->b->req.h;
     size_t n = (size_t)(h->target.p + h->target.len - h->method_name.p);
 
     if (n > SB_CURRENT_LEN - 1) {
@@ -788,6 +891,24 @@ static void scoreboard_busy(conn_t *c)
     memcpy(slot->current, h->method_name.p, n);
     slot->current[n] = '\0';
     SB_SET(slot->state, SB_BUSY);
+}
+
+static void scoreboard_busy(conn_t *c)
+{
+    scoreboard_show(c->pool->env.slot, &c->b->req.h);
+}
+
+/*
+ * Between requests: the worker is busy as long as a handler holds a request
+ * (the slot shows the newest of them), else idle (or draining).
+ */
+static inline void scoreboard_rest(conn_pool_t *p)
+{
+    if (!TAILQ_EMPTY(&p->pending) && !p->stopping) {
+        scoreboard_show(p->env.slot, &TAILQ_LAST(&p->pending, block_list)->req.h);
+        return;
+    }
+    SB_SET(p->env.slot->state, p->stopping ? SB_DRAINING : SB_IDLE);
 }
 
 /* The response is out: log it, then close, linger, or go on to the next request. */
@@ -954,6 +1075,151 @@ static void begin_request(conn_t *c)
     c->state = CONN_BODY;
 }
 
+/*
+ * Async handlers. A request whose handler returned FORKD_ASYNC is pending:
+ * in the pool's index by id (what forkd_lookup() reads), on its list of
+ * pending requests (the newest shows on the scoreboard), and its connection
+ * watches for the client's close (EV_CLOSED, never EV_READ: a pipelined
+ * request is not a close) and for handler_timeout.
+ */
+
+/* Tell the request's pool jobs it is gone; their done comes anyway, and finds no request. */
+static void cancel_jobs(conn_block_t *b)
+{
+    job_t *j;
+
+    while ((j = LIST_FIRST(&b->jobs)) != NULL) {
+        LIST_REMOVE(j, link);
+        j->linked = 0;
+        pool_cancel(&j->pj);
+    }
+}
+
+/*
+ * The handler returned FORKD_ASYNC: index the request. Out of memory for
+ * the index, the request cannot be pending: it ends at once (abort, 500).
+ */
+static void pending_begin(conn_t *c)
+{
+    conn_pool_t *p = c->pool;
+    conn_block_t *b = c->b;
+
+    if (pending_put(&p->index, b->req.id, c) != 0) {
+        log_msg(p->env.log, LOG_LVL_ERROR, "out of memory for the index of pending requests");
+        b->pending = 1;
+        TAILQ_INSERT_TAIL(&p->pending, b, pending_link);
+        pending_end(c, FORKD_ABORT_STOP);
+        resp_reset(&b->resp, p->srv, c);
+        forkd_resp_error(&b->resp, 500);
+        b->resp.close = 1;
+        start_response(c);
+        return;
+    }
+    b->pending = 1;
+    b->pending_since = timecache_now_ms();
+    TAILQ_INSERT_TAIL(&p->pending, b, pending_link);
+}
+
+/*
+ * The pending request of c ends: out of the index and the list, its jobs
+ * cancelled. why 0: its handler finished it (the response goes out). Else
+ * (FORKD_ABORT_*) the response lets go of what it held and the handler's
+ * abort callback runs, once; the caller answers or closes. The jobs are
+ * cancelled last, with whatever the callback may have submitted (through a
+ * pointer it kept: forkd_pool_submit() refuses a request no longer pending).
+ */
+static void pending_end(conn_t *c, int why)
+{
+    conn_pool_t *p = c->pool;
+    conn_block_t *b = c->b;
+    forkd_abort_fn cb = b->req.abort_cb;
+    forkd_ref_t ref = {b->req.id};
+
+    b->pending = 0;
+    pending_del(&p->index, b->req.id);
+    TAILQ_REMOVE(&p->pending, b, pending_link);
+    if (why != 0) {
+        resp_cleanup(&b->resp);
+        b->req.abort_cb = NULL;
+        if (cb != NULL) {
+            cb(p->srv, ref, why, b->req.abort_arg);
+        }
+        resp_cleanup(&b->resp); /* a timer the callback set through a kept pointer */
+        scoreboard_rest(p);
+    }
+    cancel_jobs(b);
+}
+
+/* handler_timeout passed: the handler is told, the client gets a 504 (kept alive if it may be). */
+static void handler_timed_out(conn_t *c)
+{
+    conn_pool_t *p = c->pool;
+    conn_block_t *b = c->b;
+
+    log_msg(p->env.log, LOG_LVL_INFO, "request %llu: no answer after handler_timeout (%ums): 504",
+            (unsigned long long)b->req.id, p->env.cfg->handler_timeout);
+    pending_end(c, FORKD_ABORT_TIMEOUT);
+    resp_reset(&b->resp, p->srv, c);
+    forkd_resp_error(&b->resp, 504);
+    start_response(c);
+}
+
+forkd_resp_t *forkd_lookup(forkd_server_t *srv, forkd_ref_t ref)
+{
+    conn_t *c = srv->conns != NULL ? pending_get(&srv->conns->index, ref.id) : NULL;
+
+    return c != NULL ? &c->b->resp : NULL;
+}
+
+forkd_req_t *forkd_resp_req(forkd_resp_t *resp)
+{
+    return &resp->conn->b->req;
+}
+
+/* A job is over (on the loop): unlink it from its request, if that is still the handler's; done. */
+static void job_complete(pool_job_t *pj)
+{
+    job_t *j = (job_t *)pj;
+    forkd_ref_t ref = {j->id};
+
+    if (j->linked) {
+        LIST_REMOVE(j, link);
+    }
+    j->done(j->pool->srv, ref, pj->arg);
+    free(j);
+}
+
+int forkd_pool_submit(forkd_req_t *req, forkd_job_fn job, forkd_done_fn done, void *arg)
+{
+    conn_block_t *b = (conn_block_t *)(void *)((char *)req - offsetof(conn_block_t, req));
+    conn_t *c = b->resp.conn;
+    conn_pool_t *p = c->pool;
+    job_t *j;
+
+    /* the handler's: in its call, or pending */
+    if (p->env.jobs == NULL || c->b != b || !(b->calling || b->pending)) {
+        return -1;
+    }
+    j = malloc(sizeof(*j));
+    if (j == NULL) {
+        return -1;
+    }
+    j->pj.run = job;
+    j->pj.complete = job_complete;
+    j->pj.arg = arg;
+    j->pool = p;
+    j->id = req->id;
+    j->done = done;
+    j->linked = 1;
+    LIST_INSERT_HEAD(&b->jobs, j, link);
+    if (pool_submit(p->env.jobs, &j->pj) != 0) {
+        LIST_REMOVE(j, link);
+        free(j);
+        return -1;
+    }
+    return 0;
+}
+
 /* Body done (or none): run the handler, or answer the error decided before. */
 static void dispatch(conn_t *c)
 {
@@ -990,11 +1256,19 @@ static void dispatch(conn_t *c)
     b->req.body = b->body;
     b->req.body_len = b->body_len;
     resp->self = rt->self;
+    b->finished = 0;
+    b->calling = 1;
     rc = rt->fn(&b->req, resp, rt->self);
-    if (rc == FORKD_DONE) {
+    b->calling = 0;
+    if (rc == FORKD_DONE || b->finished) {
+        if (!LIST_EMPTY(&b->jobs)) {
+            cancel_jobs(b); /* the request ends here: its jobs are told */
+        }
         start_response(c);
+        return;
     }
     /* FORKD_ASYNC: forkd_resp_finish() continues when the handler is done */
+    pending_begin(c);
 }
 
 /* An async handler's response is ready: send it, and run the connection on. */
@@ -1002,6 +1276,15 @@ void forkd_resp_finish(forkd_resp_t *resp)
 {
     conn_t *c = resp->conn;
 
+    if (c->b->calling) {
+        /* from within the handler's own call: dispatch() sends it on its return */
+        c->b->finished = 1;
+        return;
+    }
+    if (!c->b->pending) {
+        return; /* not the handler's (any more): a stale pointer, ignored */
+    }
+    pending_end(c, 0);
     start_response(c);
     run(c);
 }
@@ -1131,6 +1414,32 @@ static int state_send(conn_t *c)
     return 1;
 }
 
+/*
+ * An async handler holds the request: watch for the client's close (see
+ * check_client()) within handler_timeout, or answer 504 at its end.
+ */
+static int state_handler(conn_t *c)
+{
+    conn_block_t *b = c->b;
+    uint32_t limit = c->pool->env.cfg->handler_timeout;
+    uint64_t ms = WAIT_FOREVER, now;
+
+    if (!b->pending) {
+        stop_waiting(c); /* forkd_resp_finish() runs it again */
+        return 0;
+    }
+    if (limit != 0) {
+        now = timecache_now_ms();
+        if (now >= b->pending_since + limit) {
+            handler_timed_out(c);
+            return 1;
+        }
+        ms = b->pending_since + limit - now;
+    }
+    wait_for(c, CLIENT_GONE_EVENTS, ms);
+    return 0;
+}
+
 /* Lingering close: wait for the client's input (do_linger() drains it) until the deadline. */
 static int state_linger(conn_t *c)
 {
@@ -1154,10 +1463,7 @@ static void run(conn_t *c)
         case CONN_IDLE: more = state_idle(c); break;
         case CONN_HEAD: more = state_head(c); break;
         case CONN_BODY: more = state_body(c); break;
-        case CONN_HANDLER:
-            stop_waiting(c); /* forkd_resp_finish() runs it again */
-            more = 0;
-            break;
+        case CONN_HANDLER: more = state_handler(c); break;
         case CONN_SEND: more = state_send(c); break;
         case CONN_LINGER: more = state_linger(c); break;
         case CONN_CLOSE:

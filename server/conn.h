@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "pool.h"
 #include "router.h"
 #include "scoreboard.h"
 
@@ -30,6 +31,19 @@ typedef struct {
     accesslog_t *alog;
     const router_t *router;
     sb_slot_t *slot; /* the worker's scoreboard slot: counters, state, current request */
+    /*
+     * The thread pool of forkd_pool_submit(), NULL for none (it fails). The
+     * owner frees it (pool_free()) after conn_close_all() and before
+     * conn_pool_free(): the jobs' completions still look requests up.
+     */
+    pool_t *jobs;
+    /*
+     * The worker as handlers see it, if the owner has one for them already
+     * (its base and log set; the pool sets its conns): handlers that kept it
+     * from elsewhere (a module's init) then reach these connections. NULL:
+     * the pool makes its own.
+     */
+    forkd_server_t *srv;
     void *owner;
     /* A connection closed (conn_count() is already the new number); also from conn_close_*(). */
     void (*closed)(void *owner);

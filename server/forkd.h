@@ -197,6 +197,91 @@ int forkd_resp_timer(forkd_resp_t *resp, uint32_t ms, forkd_timer_fn cb, void *a
  */
 void forkd_resp_finish(forkd_resp_t *resp);
 
+/*
+ * Answering later, safely. While a handler that returned FORKD_ASYNC holds
+ * the request, the request may end without it: the client goes away (its
+ * connection reads end of input, or is reset), [http] handler_timeout passes
+ * (counted from the handler's return; the server answers 504), or the
+ * worker stops. So a handler keeps a reference to the request, never a
+ * pointer: forkd_lookup() gives the response back while the request is
+ * pending and NULL once it is gone, and an abort callback tells the handler
+ * at once. A client that shuts down its sending side after a pipelined
+ * request still waits for its answers; one that sends nothing more after
+ * this request and shuts down (or closes) is taken as gone, as nginx does.
+ */
+
+/* A reference to a request: a plain value, safe to keep after the request is gone. */
+typedef struct {
+    uint64_t id; /* the request's forkd_req_id(); 0 refers to no request */
+} forkd_ref_t;
+
+/* The reference to req. */
+forkd_ref_t forkd_req_ref(const forkd_req_t *req);
+
+/*
+ * The response of the request ref refers to while it is pending (its
+ * handler returned FORKD_ASYNC and has not finished it), else NULL: the
+ * request is gone (answered, aborted, timed out, its connection closed),
+ * or its handler has not returned yet. On the worker's loop only. The
+ * pointer is good until the caller returns to the loop or finishes the
+ * response: keep ref, not it.
+ */
+forkd_resp_t *forkd_lookup(forkd_server_t *srv, forkd_ref_t ref);
+
+/* The request a response answers (for forkd_pool_submit() from a callback). */
+forkd_req_t *forkd_resp_req(forkd_resp_t *resp);
+
+/* Why a pending request ended without its handler's answer. */
+#define FORKD_ABORT_CLIENT 1  /* the client went away: nothing is sent */
+#define FORKD_ABORT_TIMEOUT 2 /* handler_timeout passed: the server answered 504 */
+#define FORKD_ABORT_STOP 3    /* the worker stops, or is out of memory: the connection closes */
+
+/* An abort callback: on the worker's loop; forkd_lookup(srv, ref) is NULL by then. */
+typedef void (*forkd_abort_fn)(forkd_server_t *srv, forkd_ref_t ref, int why, void *arg);
+
+/*
+ * Call cb(srv, ref, why, arg) once if the request ends while pending and
+ * unfinished (see FORKD_ABORT_*), right when it does: within milliseconds
+ * of the client's close. By then the response has released what it held
+ * (its body, its timer) and the request's pool jobs are cancelled; cb
+ * frees what the handler kept for the request, except what a job still
+ * uses (its done frees that). Never called for a request the handler
+ * finished, nor one answered with FORKD_DONE. One per request: another
+ * call replaces cb and arg. From the handler, or a callback while the
+ * request is pending.
+ */
+void forkd_req_on_abort(forkd_req_t *req, forkd_abort_fn cb, void *arg);
+
+/*
+ * Blocking work on the worker's thread pool ([server] threads): a job runs
+ * on a pool thread, where no forkd_ function may be called (none is
+ * thread-safe, and the request may be gone meanwhile): it works on its arg
+ * alone. cancelled turns non-zero once the request is gone (aborted, timed
+ * out, answered) or the worker stops: a long job polls it and returns early.
+ */
+typedef void (*forkd_job_fn)(void *arg, const volatile int *cancelled);
+
+/*
+ * After the job, on the worker's loop: forkd_lookup(srv, ref) gives the
+ * response to finish, or NULL (the request is gone: just free arg).
+ */
+typedef void (*forkd_done_fn)(forkd_server_t *srv, forkd_ref_t ref, void *arg);
+
+/*
+ * Run job(arg, cancelled) on one of the worker's threads, then done(srv,
+ * ref, arg) on its loop: exactly once, after the job returned, or instead
+ * of it when the job was cancelled before a thread took it, or at the
+ * worker's exit. With threads = 0 there is no pool: the job runs at once
+ * on the loop, inside this call, and no other client of the worker is
+ * served until it returns (the lesson of /demo/block); done still comes
+ * later, from the loop. arg is the handler's: job and done borrow it, done
+ * frees it. A request may have several jobs at once. From the handler
+ * (which then returns FORKD_ASYNC), or a callback while the request is
+ * pending. 0 ok; -1 when the request is not the handler's, or the worker
+ * stops or is out of memory: no job, no done, arg is still the caller's.
+ */
+int forkd_pool_submit(forkd_req_t *req, forkd_job_fn job, forkd_done_fn done, void *arg);
+
 /* The worker: for a handler's own timers and I/O. */
 struct event_base *forkd_event_base(forkd_server_t *srv);
 

@@ -33,10 +33,11 @@ typedef struct conn conn_t;
 typedef struct forkd_req req_t;
 typedef struct forkd_resp resp_t;
 
-/* The worker as handlers see it (forkd_server_t); owned by the connection pool. */
+/* The worker as handlers see it (forkd_server_t). */
 struct forkd_server {
     struct event_base *base;
     const log_t *log;
+    struct conn_pool *conns; /* the connections it serves, for forkd_lookup(); NULL: none */
 };
 
 /* A parsed request; every slice points into the connection's input buffer. */
@@ -50,6 +51,8 @@ struct forkd_req {
     const struct sockaddr *peer; /* the connection's */
     socklen_t peer_len;
     forkd_server_t *srv;
+    forkd_abort_fn abort_cb; /* forkd_req_on_abort() */
+    void *abort_arg;
 };
 
 /*

@@ -94,3 +94,16 @@ forkd_server_t *forkd_req_server(const forkd_req_t *req)
 {
     return req->srv;
 }
+
+forkd_ref_t forkd_req_ref(const forkd_req_t *req)
+{
+    forkd_ref_t ref = {req->id};
+
+    return ref;
+}
+
+void forkd_req_on_abort(forkd_req_t *req, forkd_abort_fn cb, void *arg)
+{
+    req->abort_cb = cb;
+    req->abort_arg = arg;
+}

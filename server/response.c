@@ -99,6 +99,7 @@ void resp_cleanup(resp_t *resp)
     X(500, "Internal Server Error")                                                                \
     X(501, "Not Implemented")                                                                      \
     X(503, "Service Unavailable")                                                                  \
+    X(504, "Gateway Timeout")                                                                      \
     X(505, "HTTP Version Not Supported")
 
 const char *http_reason(int status)

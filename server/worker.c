@@ -59,6 +59,7 @@ typedef struct worker {
     static_t files;     /* the static handler's context */
     status_t status;    /* the status handlers' context */
     conn_pool_t *conns; /* the connections */
+    pool_t *jobs;       /* the thread pool ([server] threads) of forkd_pool_submit() */
 
     struct event *sig_term, *sig_int, *sig_quit, *sig_usr1;
     struct event *tick;        /* once a second: heartbeat, access log flush */
@@ -582,6 +583,12 @@ static int init_serving(worker_t *w)
         log_msg(w->log, LOG_LVL_ERROR, "router full");
         return -1;
     }
+    w->jobs = pool_new(w->base, cfg->threads);
+    if (w->jobs == NULL) {
+        log_msg(w->log, LOG_LVL_ERROR, "thread pool of %u threads: %s", cfg->threads,
+                strerror(errno));
+        return -1;
+    }
     memset(&env, 0, sizeof(env));
     env.base = w->base;
     env.cfg = cfg;
@@ -589,6 +596,9 @@ static int init_serving(worker_t *w)
     env.alog = &w->alog;
     env.router = &w->router;
     env.slot = w->slot;
+    env.jobs = w->jobs;
+    /* one forkd_server_t: the one a module's init kept reaches the connections too */
+    env.srv = &w->mods.srv;
     env.owner = w;
     env.closed = on_conn_closed;
     env.idle = on_conn_idle;
@@ -665,6 +675,16 @@ static void teardown(worker_t *w)
 
     sigfillset(&all);
     sigprocmask(SIG_BLOCK, &all, NULL);
+    /* pending requests end first (their jobs are cancelled), then the jobs' done run */
+    if (w->conns != NULL) {
+        conn_close_all(w->conns);
+    }
+    if (pool_free(w->jobs, w->cfg->graceful_timeout) != 0) {
+        log_msg(w->log, LOG_LVL_WARN,
+                "thread pool: jobs still running after graceful_timeout (%ums), left behind",
+                w->cfg->graceful_timeout);
+    }
+    w->jobs = NULL;
     conn_pool_free(w->conns);
     w->conns = NULL;
     modules_fini(&w->mods);
