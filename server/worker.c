@@ -60,6 +60,7 @@ typedef struct worker {
     status_t status;    /* the status handlers' context */
     conn_pool_t *conns; /* the connections */
     pool_t *jobs;       /* the thread pool ([server] threads) of forkd_pool_submit() */
+    demo_t demo;        /* the demo handlers' context */
 
     struct event *sig_term, *sig_int, *sig_quit, *sig_usr1;
     struct event *tick;        /* once a second: heartbeat, access log flush */
@@ -578,7 +579,7 @@ static int init_serving(worker_t *w)
     if (modules_route(&w->mods, &w->router) != 0
         || (cfg->status_path[0] != '\0'
             && status_register(&w->router, &w->status, cfg->status_path, cfg->metrics_path) != 0)
-        || (cfg->demo_enabled && demo_register(&w->router) != 0)
+        || (cfg->demo_enabled && demo_register(&w->router, &w->demo) != 0)
         || static_register(&w->router, &w->files) != 0) {
         log_msg(w->log, LOG_LVL_ERROR, "router full");
         return -1;

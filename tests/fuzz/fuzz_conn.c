@@ -31,6 +31,7 @@ static accesslog_t alog;
 static router_t router;
 static static_t files;
 static status_t status;
+static demo_t demo;
 static struct event_base *base;
 static conn_pool_t *pool;
 
@@ -106,7 +107,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     }
     status_init(&status, sb, cfg.allow);
     if (status_register(&router, &status, cfg.status_path, cfg.metrics_path) != 0
-        || demo_register(&router) != 0 || static_register(&router, &files) != 0) {
+        || demo_register(&router, &demo) != 0 || static_register(&router, &files) != 0) {
         abort();
     }
     memset(&env, 0, sizeof(env));
