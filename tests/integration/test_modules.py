@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -42,11 +43,23 @@ def setUpModule():
         raise AssertionError("make examples failed:\n" + out.stdout + out.stderr)
 
 
-# A module of the tests' own: /probe answers "probe TEXT\n"; -D flags make it bad.
+# A module of the tests' own: probe answers "probe TEXT\n", later answers "later\n" from a
+# timer on the event base of the forkd_server_t its init got; -D flags make it bad.
 PROBE_C = r"""
 #include <forkd/forkd.h>
 #include <stdlib.h>
 #include <unistd.h>
+
+typedef struct {
+    const char *text;
+    forkd_server_t *srv; /* init's */
+} probe_t;
+
+typedef struct {
+    forkd_server_t *srv;
+    forkd_ref_t ref;
+    struct event *ev;
+} later_t;
 
 #ifndef ABI
 #define ABI FORKD_ABI
@@ -57,7 +70,7 @@ PROBE_C = r"""
 
 static int probe_init(forkd_server_t *srv, const forkd_config_t *keys, void **self)
 {
-    (void)srv;
+    probe_t *p;
     (void)keys;
 #ifdef INIT_FAILS
     forkd_log(srv, FORKD_LOG_ERROR, "probe: cannot reach %s", forkd_config_get(keys, "backend"));
@@ -69,25 +82,70 @@ static int probe_init(forkd_server_t *srv, const forkd_config_t *keys, void **se
 #ifdef INIT_CRASHES
     abort();
 #endif
-    *self = (void *)TEXT;
+    p = malloc(sizeof(*p));
+    if (p == NULL) {
+        return -1;
+    }
+    p->text = TEXT;
+    p->srv = srv;
+    *self = p;
     return 0;
+}
+
+static void probe_fini(void *self)
+{
+    free(self);
 }
 
 static int probe(forkd_req_t *req, forkd_resp_t *resp, void *self)
 {
+    const probe_t *p = self;
     (void)req;
     forkd_resp_status(resp, 200);
     forkd_resp_content_type(resp, "text/plain");
-    forkd_resp_printf(resp, "probe %s\n", (const char *)self);
+    forkd_resp_printf(resp, "probe %s\n", p->text);
     return FORKD_DONE;
 }
 
-static const forkd_handler_def_t handlers[] = {{"probe", probe}, {NULL, NULL}};
+/* The request is found again through init's forkd_server_t, by reference. */
+static void later_cb(evutil_socket_t fd, short what, void *arg)
+{
+    later_t *l = arg;
+    forkd_resp_t *resp = forkd_lookup(l->srv, l->ref);
+    (void)fd;
+    (void)what;
+    if (resp != NULL) {
+        forkd_resp_status(resp, 200);
+        forkd_resp_printf(resp, "later\n");
+        forkd_resp_finish(resp);
+    }
+    event_free(l->ev);
+    free(l);
+}
+
+static int later(forkd_req_t *req, forkd_resp_t *resp, void *self)
+{
+    const probe_t *p = self;
+    struct timeval ms = {0, 1000};
+    later_t *l = malloc(sizeof(*l));
+
+    if (l == NULL) {
+        forkd_resp_error(resp, 503);
+        return FORKD_DONE;
+    }
+    l->srv = p->srv;
+    l->ref = forkd_req_ref(req);
+    l->ev = evtimer_new(forkd_event_base(p->srv), later_cb, l);
+    evtimer_add(l->ev, &ms);
+    return FORKD_ASYNC;
+}
+
+static const forkd_handler_def_t handlers[] = {{"probe", probe}, {"later", later}, {NULL, NULL}};
 
 #ifdef NO_DESCRIPTOR /* misspelt */
-const forkd_module_t forkd_modul = {ABI, "probe", probe_init, NULL, handlers};
+const forkd_module_t forkd_modul = {ABI, "probe", probe_init, probe_fini, handlers};
 #else
-const forkd_module_t forkd_module = {ABI, "probe", probe_init, NULL, handlers};
+const forkd_module_t forkd_module = {ABI, "probe", probe_init, probe_fini, handlers};
 #endif
 """
 
@@ -99,7 +157,7 @@ def build_probe(directory, name, *defines):
         f.write(PROBE_C)
     out = os.path.join(directory, name)
     cmd = ["cc", "-shared", "-fPIC", "-std=c11", "-Wall", "-Werror", "-I" + INCLUDE,
-           "-o", out + ".tmp", src] + ["-D" + d for d in defines]
+           "-o", out + ".tmp", src, "-levent"] + ["-D" + d for d in defines]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     if done.returncode != 0:
         raise AssertionError(" ".join(cmd) + "\n" + done.stderr)
@@ -160,17 +218,41 @@ class ExampleHello(ServerCase):
         self.assertEqual(self.request("GET", "/demo/sleep?ms=1").status, 200)
 
 
+class ProbeServed(ServerCase):
+    """The server a module's init gets is the one its requests are looked up in."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.mods = tempfile.mkdtemp(prefix="forkd-mods-")
+        so = build_probe(cls.mods, "probe.so")
+        cls.config = merge_config(probe_sections(so),
+                                  {"route /later": {"handler": "probe:later"}})
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            shutil.rmtree(cls.mods, ignore_errors=True)
+
+    def test_answered_later_through_inits_server(self):
+        for _ in range(4):  # both workers
+            resp = self.request("GET", "/later")
+            self.assertEqual((resp.status, resp.body), (200, b"later\n"), resp)
+
+
 class ExampleKv(ServerCase):
-    """examples/kv.c: SQLite behind GET/PUT/DELETE /kv/KEY, on the pool (pool = yes)."""
+    """examples/kv.c: SQLite behind GET/PUT/DELETE /kv/KEY, on the thread pool."""
 
     @classmethod
     def setUpClass(cls):
         cls.dbdir = tempfile.mkdtemp(prefix="forkd-kv-")
         cls.config = {
-            "server": {"workers": "2", "threads": "2"},
+            "server": {"workers": "1", "threads": "2"},
             "module kv": {"path": os.path.join(EXAMPLES, "kv.so"),
                           "database": os.path.join(cls.dbdir, "kv.sqlite")},
-            "route /kv/": {"handler": "kv:kv", "methods": "GET PUT DELETE", "pool": "yes"},
+            "route /kv/": {"handler": "kv:kv", "methods": "GET PUT DELETE"},
         }
         super().setUpClass()
 
@@ -201,13 +283,34 @@ class ExampleKv(ServerCase):
         resp = self.request("GET", "/kv/empty")
         self.assertEqual((resp.status, resp.body), (200, b""), resp)
 
-    def test_every_worker_sees_every_write(self):
-        # new connections land on both workers; each has its own connection to the file
+    def test_the_database_file_is_the_store(self):
         for i in range(20):
             self.assertEqual(self.put("k%d" % i, b"%d" % i), 204)
-        for i in range(20):
-            resp = self.request("GET", "/kv/k%d" % i)
-            self.assertEqual((resp.status, resp.body), (200, b"%d" % i), resp)
+        db = sqlite3.connect(os.path.join(self.dbdir, "kv.sqlite"))
+        self.addCleanup(db.close)
+        rows = dict(db.execute("SELECT k, v FROM kv WHERE k LIKE 'k%'").fetchall())
+        self.assertEqual(rows, {"k%d" % i: b"%d" % i for i in range(20)})
+        db.execute("INSERT OR REPLACE INTO kv VALUES ('from-outside', x'00ff')")
+        db.commit()
+        self.assertEqual(self.request("GET", "/kv/from-outside").body, b"\x00\xff")
+
+    def test_a_blocked_statement_does_not_stall_the_worker(self):
+        # another process holds the database's write lock: a PUT waits in SQLite (up to its
+        # 5 s busy timeout) on a pool thread, while the worker's loop serves on
+        db = sqlite3.connect(os.path.join(self.dbdir, "kv.sqlite"), isolation_level=None)
+        self.addCleanup(db.close)
+        db.execute("BEGIN EXCLUSIVE")
+        put = self.connect()
+        put.send(build_request("PUT", "/kv/blocked", headers={"Content-Length": "1"}, body=b"b"))
+        started = time.monotonic()
+        for _ in range(3):
+            conn = self.connect(timeout=2)
+            conn.send(build_request("GET", "/"))
+            self.assertEqual(conn.read_response().status, 200)
+        self.assertLess(time.monotonic() - started, 2)
+        db.execute("COMMIT")
+        self.assertEqual(put.read_response().status, 204)
+        self.assertEqual(self.request("GET", "/kv/blocked").body, b"b")
 
     def test_bad_keys(self):
         self.assertEqual(self.request("GET", "/kv/").status, 400)
@@ -228,7 +331,8 @@ class Refusals(FreshServerCase):
              ("module probe", "path"),
              "was built for forkd ABI 2, this forkd has ABI 1: rebuild it"),
             ("missing function", {"path": cls.good}, "probe:nosuch", ("route /probe", "handler"),
-             "handler probe:nosuch: module probe ('%s') has no handler 'nosuch' (it has: probe)"
+             "handler probe:nosuch: module probe ('%s') has no handler 'nosuch' "
+             "(it has: probe, later)"
              % cls.good),
             ("missing .so", {"path": os.path.join(cls.mods, "gone.so")}, "probe:probe",
              ("module probe", "path"),
