@@ -344,14 +344,20 @@ typedef struct {
     const char *name; /* for log lines: the module's own name */
     /*
      * Called once in each worker before it serves (and once in the
-     * test-load), on the worker's loop, with the worker and the module's
-     * keys (both borrowed until fini returns). Sets *self, which the
-     * module's handlers and fini get. Returns 0, or non-zero after saying
-     * why with forkd_log(srv, FORKD_LOG_ERROR, ...): that line is the reason
-     * the start or reload is refused with. NULL: nothing to set up (self NULL).
+     * test-load, where srv serves no request), on the worker's loop, with
+     * the worker (the forkd_server_t its requests give: keep it for
+     * forkd_lookup(), forkd_event_base()) and the module's keys, both
+     * borrowed until fini returns. Sets *self, which the module's handlers
+     * and fini get. Returns 0, or non-zero after saying why with
+     * forkd_log(srv, FORKD_LOG_ERROR, ...): that line is the reason the
+     * start or reload is refused with. NULL: nothing to set up (self NULL).
      */
     int (*init)(forkd_server_t *srv, const forkd_config_t *keys, void **self);
-    /* Called at a graceful exit of the worker, once init succeeded. NULL: none. */
+    /*
+     * Called when the worker exits (not when it is killed), once init
+     * succeeded, after its connections closed and its pool jobs returned
+     * (or graceful_timeout passed waiting for them). NULL: none.
+     */
     void (*fini)(void *self);
     const forkd_handler_def_t *handlers; /* ended by {NULL, NULL} */
 } forkd_module_t;
