@@ -208,6 +208,9 @@ void forkd_resp_finish(forkd_resp_t *resp);
  * at once. A client that shuts down its sending side after a pipelined
  * request still waits for its answers; one that sends nothing more after
  * this request and shuts down (or closes) is taken as gone, as nginx does.
+ * A req or resp pointer is good for the call that got it, no longer: its
+ * memory serves the connection's next request. (forkd_resp_finish() called
+ * within the handler's own call counts as returning FORKD_DONE.)
  */
 
 /* A reference to a request: a plain value, safe to keep after the request is gone. */
@@ -268,10 +271,13 @@ typedef void (*forkd_job_fn)(void *arg, const volatile int *cancelled);
 typedef void (*forkd_done_fn)(forkd_server_t *srv, forkd_ref_t ref, void *arg);
 
 /*
- * Run job(arg, cancelled) on one of the worker's threads, then done(srv,
- * ref, arg) on its loop: exactly once, after the job returned, or instead
- * of it when the job was cancelled before a thread took it, or at the
- * worker's exit. With threads = 0 there is no pool: the job runs at once
+ * Run job(arg, cancelled) on one of the worker's threads (jobs beyond
+ * [server] threads wait their turn, first come first served), then
+ * done(srv, ref, arg) on its loop: exactly once, after the job returned,
+ * or instead of it when the job was cancelled before a thread took it. At
+ * the worker's exit every job is cancelled and waited for up to
+ * graceful_timeout, then done runs; a job still running after that never
+ * gets its done (the process exits). With threads = 0 the job runs at once
  * on the loop, inside this call, and no other client of the worker is
  * served until it returns (the lesson of /demo/block); done still comes
  * later, from the loop. arg is the handler's: job and done borrow it, done
