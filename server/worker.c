@@ -673,6 +673,7 @@ static void teardown(worker_t *w)
                            w->accept_retry, w->spread_timer, w->drain_timer, w->tick};
     sigset_t all;
     size_t i;
+    int jobs_left = 0;
 
     sigfillset(&all);
     sigprocmask(SIG_BLOCK, &all, NULL);
@@ -681,6 +682,7 @@ static void teardown(worker_t *w)
         conn_close_all(w->conns);
     }
     if (pool_free(w->jobs, w->cfg->graceful_timeout) != 0) {
+        jobs_left = 1;
         log_msg(w->log, LOG_LVL_WARN,
                 "thread pool: jobs still running after graceful_timeout (%ums), left behind",
                 w->cfg->graceful_timeout);
@@ -688,7 +690,9 @@ static void teardown(worker_t *w)
     w->jobs = NULL;
     conn_pool_free(w->conns);
     w->conns = NULL;
-    modules_fini(&w->mods);
+    if (!jobs_left) { /* else a job still running may use what a module's fini frees */
+        modules_fini(&w->mods);
+    }
     static_fini(&w->files);
     accesslog_close(&w->alog, w->log);
     for (i = 0; i < sizeof(evs) / sizeof(evs[0]); i++) {

@@ -89,12 +89,15 @@ static int probe_init(forkd_server_t *srv, const forkd_config_t *keys, void **se
     p->text = TEXT;
     p->srv = srv;
     *self = p;
+    forkd_log(srv, FORKD_LOG_INFO, "probe: init in pid %d", (int)getpid());
     return 0;
 }
 
 static void probe_fini(void *self)
 {
-    free(self);
+    probe_t *p = self;
+    forkd_log(p->srv, FORKD_LOG_INFO, "probe: fini in pid %d", (int)getpid());
+    free(p);
 }
 
 static int probe(forkd_req_t *req, forkd_resp_t *resp, void *self)
@@ -140,7 +143,37 @@ static int later(forkd_req_t *req, forkd_resp_t *resp, void *self)
     return FORKD_ASYNC;
 }
 
-static const forkd_handler_def_t handlers[] = {{"probe", probe}, {"later", later}, {NULL, NULL}};
+/* A pool job that ignores its cancel flag for 3 s. */
+static void stuck_job(void *arg, const volatile int *cancelled)
+{
+    (void)arg;
+    (void)cancelled;
+    sleep(3);
+}
+
+static void stuck_done(forkd_server_t *srv, forkd_ref_t ref, void *arg)
+{
+    forkd_resp_t *resp = forkd_lookup(srv, ref);
+    (void)arg;
+    if (resp != NULL) {
+        forkd_resp_status(resp, 200);
+        forkd_resp_finish(resp);
+    }
+}
+
+static int stuck(forkd_req_t *req, forkd_resp_t *resp, void *self)
+{
+    (void)self;
+    forkd_log(forkd_req_server(req), FORKD_LOG_INFO, "probe: stuck job submitted");
+    if (forkd_pool_submit(req, stuck_job, stuck_done, NULL) != 0) {
+        forkd_resp_error(resp, 503);
+        return FORKD_DONE;
+    }
+    return FORKD_ASYNC;
+}
+
+static const forkd_handler_def_t handlers[] = {
+    {"probe", probe}, {"later", later}, {"stuck", stuck}, {NULL, NULL}};
 
 #ifdef NO_DESCRIPTOR /* misspelt */
 const forkd_module_t forkd_modul = {ABI, "probe", probe_init, probe_fini, handlers};
@@ -332,7 +365,7 @@ class Refusals(FreshServerCase):
              "was built for forkd ABI 2, this forkd has ABI 1: rebuild it"),
             ("missing function", {"path": cls.good}, "probe:nosuch", ("route /probe", "handler"),
              "handler probe:nosuch: module probe ('%s') has no handler 'nosuch' "
-             "(it has: probe, later)"
+             "(it has: probe, later, stuck)"
              % cls.good),
             ("missing .so", {"path": os.path.join(cls.mods, "gone.so")}, "probe:probe",
              ("module probe", "path"),
@@ -426,6 +459,40 @@ class Refusals(FreshServerCase):
                       % (server.config_path, line_of(text, "module probe", "path"), so),
                       out.stderr)
         self.assertLess(took, 20)
+
+
+class InitAndFini(FreshServerCase):
+    """init runs in each worker (after fork), fini when it exits, but not while a pool
+    job it may still use is left running."""
+
+    def setUp(self):
+        self.mods = tempfile.mkdtemp(prefix="forkd-mods-")
+        self.addCleanup(shutil.rmtree, self.mods, True)
+        self.so = build_probe(self.mods, "probe.so")
+
+    def test_init_in_each_worker_fini_at_exit(self):
+        server = self.start_server(probe_sections(self.so))
+        workers = server.worker_pids()
+        self.assertTrue(wait_until(lambda: all("probe: init in pid %d" % w in server.log_text()
+                                               for w in workers), 5), server.log_text())
+        self.stop_and_check(server, signal.SIGQUIT)
+        for w in workers:
+            self.assertIn("probe: fini in pid %d" % w, server.log_text())
+        self.assertEqual(server.log_text().count("probe: init"), len(workers))
+
+    def test_no_fini_under_a_job_left_running(self):
+        server = self.start_server(merge_config(
+            {"server": {"workers": "1", "threads": "1", "graceful_timeout": "500ms"}},
+            probe_sections(self.so), {"route /stuck": {"handler": "probe:stuck"}}))
+        conn = self.connect(server)
+        conn.send(build_request("GET", "/stuck"))
+        # the job runs at once on the worker's only thread: then stop now
+        self.assertTrue(wait_until(lambda: "stuck job submitted" in server.log_text(), 5))
+        server.send_signal(signal.SIGTERM)
+        self.assertEqual(server.proc.wait(timeout=15), 0)
+        log = server.log_text()
+        self.assertIn("left behind", log)
+        self.assertNotIn("probe: fini", log)
 
 
 class ReloadChangedModule(FreshServerCase):
