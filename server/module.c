@@ -157,12 +157,17 @@ static int init_each(modules_t *ms, int progress_fd)
 int modules_init(modules_t *ms, struct event_base *base, const log_t *log, char err[CONFIG_ERR_LEN])
 {
     const config_module_t *c;
-    int failed;
+    int failed, i;
 
     ms->srv.base = base;
     ms->srv.log = log;
     failed = init_each(ms, -1);
     if (failed < 0) {
+        for (i = 0; i < ms->n; i++) {
+            log_msg(log, LOG_LVL_DEBUG, "[module %s] '%s' (%s) ready", ms->mods[i].cfg->name,
+                    ms->mods[i].cfg->path,
+                    ms->mods[i].desc->name != NULL ? ms->mods[i].desc->name : "no name");
+        }
         return 0;
     }
     c = ms->mods[failed].cfg;
