@@ -472,6 +472,7 @@ class InitAndFini(FreshServerCase):
 
     def test_init_in_each_worker_fini_at_exit(self):
         server = self.start_server(probe_sections(self.so))
+        self.assertTrue(wait_until(lambda: len(server.worker_pids()) == 2, 5))
         workers = server.worker_pids()
         self.assertTrue(wait_until(lambda: all("probe: init in pid %d" % w in server.log_text()
                                                for w in workers), 5), server.log_text())
