@@ -7,7 +7,8 @@ and measured). A client that goes away while its request is pending (/demo/sleep
 the demo logs ("demo: request N aborted: client gone (A aborted, P pending)"); a pipelined
 request, or a half-close behind one, is never taken for a close. [http] handler_timeout
 answers 504, tells the job to give up and keeps the connection. A stop with requests
-pending runs their abort callbacks, waits for the jobs, and leaks nothing (ASan).
+pending runs their abort callbacks, waits for the jobs, and leaks nothing (ASan). A worker
+stays busy on the scoreboard while a request is pending, showing it.
 
 When a request is "taken" (read by the worker, so its handler has it) is read from the
 kernel: the server side of the connection has no unread bytes (/proc/net/tcp). When the
@@ -288,6 +289,36 @@ class HandlerTimeoutTests(ServerCase):
         self.assertLess(slept, 2000)
         # the one thread is free again
         self.assertEqual(self.request("GET", "/demo/block?ms=10").status, 200)
+
+
+class ScoreboardTests(ServerCase):
+    """A worker stays busy while a handler holds a request, and shows it (the watchdog's line)."""
+
+    config = {"server": {"workers": "2"}, "status": {"path": "/status"}}
+
+    def test_pending_request_shows_after_other_requests_end(self):
+        pending = self.connect(timeout=10)
+        pending.send(build_request("GET", "/demo/sleep?ms=5000&tag=pending-one"))
+        wait_taken(self, self.port, [pending])
+        # Requests on held connections (the workers share them out) until a /status
+        # answered by one worker shows the other busy with the pending request, after that
+        # other one had answered a request of its own since: before, its slot said idle.
+        deadline, held, shown = time.monotonic() + 10, [], None
+        while shown is None and time.monotonic() < deadline:
+            other = self.connect()
+            held.append(other)
+            other.send(build_request("GET", "/demo/sleep?ms=1"))
+            served_by = json.loads(other.read_response().body)["pid"]
+            probe = self.connect()
+            held.append(probe)
+            probe.send(build_request("GET", "/status"))
+            for w in json.loads(probe.read_response().body)["workers"]:
+                if w["pid"] == served_by and w["state"] == "busy" \
+                        and "tag=pending-one" in w["current"]:
+                    shown = w
+        self.assertIsNotNone(shown, "no worker showed the pending request after serving another")
+        self.assertEqual(shown["current"], "GET /demo/sleep?ms=5000&tag=pending-one")
+        pending.close()
 
 
 class ThousandDisconnectsTests(FreshServerCase):
