@@ -210,6 +210,14 @@ def probe_sections(so, route_handler="probe:probe", **keys):
             "route /probe": {"handler": route_handler}}
 
 
+def all_workers(test, server, n=2):
+    """The pids of server's n workers, once it has forked them all (its port file comes
+    first)."""
+    test.assertTrue(wait_until(lambda: len(server.worker_pids()) == n, 10),
+                    server.log_text()[-2000:])
+    return sorted(server.worker_pids())
+
+
 def line_of(text, section, key):
     """The line number of `key = ...` in [section] of the INI text."""
     inside = False
@@ -423,7 +431,7 @@ class Refusals(FreshServerCase):
 
     def test_refused_on_reload_the_old_generation_serves_on(self):
         server = self.start_server(probe_sections(self.good))
-        workers = sorted(server.worker_pids())
+        workers = all_workers(self, server)
         for name, keys, handler, where, reason in self.cases:
             with self.subTest(name):
                 text = self.write_config(server, {"module probe": keys,
@@ -472,8 +480,7 @@ class InitAndFini(FreshServerCase):
 
     def test_init_in_each_worker_fini_at_exit(self):
         server = self.start_server(probe_sections(self.so))
-        self.assertTrue(wait_until(lambda: len(server.worker_pids()) == 2, 5))
-        workers = server.worker_pids()
+        workers = all_workers(self, server)
         self.assertTrue(wait_until(lambda: all("probe: init in pid %d" % w in server.log_text()
                                                for w in workers), 5), server.log_text())
         self.stop_and_check(server, signal.SIGQUIT)
@@ -520,7 +527,7 @@ class ReloadChangedModule(FreshServerCase):
                 conn.close()
 
         self.assertEqual(probe_text(), b"probe v1\n")
-        old = set(server.worker_pids())
+        old = set(all_workers(self, server))
         ab = subprocess.Popen([AB, "-q", "-k", "-s", "10", "-t", "8", "-n", "10000000", "-c", "8",
                                "http://127.0.0.1:%d/probe" % server.port],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
