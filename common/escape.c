@@ -1,5 +1,7 @@
-/* escape: client bytes made safe for a log line. */
+/* escape: client bytes made safe for a log line or a JSON string. */
 #include "escape.h"
+
+#include <string.h>
 
 static int plain(unsigned char ch)
 {
@@ -20,6 +22,25 @@ char *escape_bytes(char *p, const char *s, size_t len)
             *p++ = 'x';
             *p++ = hex[ch >> 4];
             *p++ = hex[ch & 15];
+        }
+    }
+    return p;
+}
+
+char *escape_json(char *p, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (plain(ch)) {
+            *p++ = (char)ch;
+        } else {
+            memcpy(p, "\\u00", 4);
+            p[4] = hex[ch >> 4];
+            p[5] = hex[ch & 15];
+            p += 6;
         }
     }
     return p;

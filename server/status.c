@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "escape.h"
 #include "forkd.h"
 
 static const char *const classes[5] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
@@ -35,22 +36,9 @@ static int allowed(const forkd_req_t *req, forkd_resp_t *resp, const status_t *s
 /* s[0..len) (len <= SB_CURRENT_LEN) as a JSON string, escaped into one buffer first. */
 static void json_string(forkd_resp_t *resp, const char *s, size_t len)
 {
-    static const char hex[] = "0123456789abcdef";
-    char out[SB_CURRENT_LEN * 6 + 1], *p = out;
-    size_t i;
+    char out[ESCAPE_JSON_MAX(SB_CURRENT_LEN) + 1];
 
-    for (i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch < 0x20 || ch == '"' || ch == '\\' || ch >= 0x7f) {
-            memcpy(p, "\\u00", 4);
-            p[4] = hex[ch >> 4];
-            p[5] = hex[ch & 15];
-            p += 6;
-        } else {
-            *p++ = (char)ch;
-        }
-    }
-    *p = '\0';
+    *escape_json(out, s, len) = '\0';
     forkd_resp_printf(resp, "\"%s\"", out);
 }
 

@@ -1,4 +1,4 @@
-/* test_escape: client bytes escaped for log lines. */
+/* test_escape: client bytes escaped for log lines and JSON strings. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -44,12 +44,24 @@ static void test_escape_str_stops_before_overflow(void **state)
     assert_string_equal(escape_str(out, 1, "abc", 3), "");
 }
 
+static void test_json_escapes_controls_quotes_and_high_bytes(void **state)
+{
+    char out[64], *end;
+    (void)state;
+
+    end = escape_json(out, "GET /a\"b\\c\n\x7f\xe9<", 14);
+    assert_true((size_t)(end - out) <= ESCAPE_JSON_MAX(14));
+    *end = '\0';
+    assert_string_equal(out, "GET /a\\u0022b\\u005cc\\u000a\\u007f\\u00e9<");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_printable_bytes_unchanged),
         cmocka_unit_test(test_line_breaks_quotes_and_high_bytes_escaped),
         cmocka_unit_test(test_escape_str_stops_before_overflow),
+        cmocka_unit_test(test_json_escapes_controls_quotes_and_high_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
