@@ -2,6 +2,7 @@
 #include "conn.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -34,6 +35,14 @@
  * Level-triggered, any of them would wake the loop for as long as it lasts.
  */
 #define CLIENT_GONE_EVENTS (EV_READ | EV_CLOSED | EV_ET)
+/*
+ * A stream's buffer: FORKD_STREAM_BUFFER bytes of body waiting for the
+ * client, with room for one chunk's framing ("%zx\r\n" and the CRLF after
+ * the data) and the last chunk past that.
+ */
+#define STREAM_FRAME_MAX 20
+#define STREAM_LAST "0\r\n\r\n"
+#define STREAM_CAP (FORKD_STREAM_BUFFER + STREAM_FRAME_MAX + sizeof(STREAM_LAST))
 
 typedef enum {
     CONN_IDLE,    /* between requests (or before the first): no buffers held */
@@ -41,6 +50,7 @@ typedef enum {
     CONN_BODY,    /* reading (or discarding) the request body */
     CONN_HANDLER, /* an async handler has the request */
     CONN_SEND,    /* writing the response */
+    CONN_STREAM,  /* writing a streamed response as its handler produces it */
     CONN_LINGER,  /* response sent, write side shut: draining input before close */
     CONN_CLOSE    /* to be closed and freed */
 } conn_state_t;
@@ -83,11 +93,37 @@ struct conn_block {
      * empty.
      */
     uint8_t pending;
-    uint8_t calling;                      /* the handler is being called (dispatch()) */
-    uint8_t finished;                     /* forkd_resp_finish() came during that call */
-    uint64_t pending_since;               /* ms: the handler returned FORKD_ASYNC */
+    uint8_t calling;        /* the handler is being called (dispatch()) */
+    uint8_t finished;       /* the handler answered (FORKD_DONE, forkd_resp_finish()) */
+    uint64_t pending_since; /* ms: the handler returned FORKD_ASYNC */
     TAILQ_ENTRY(conn_block) pending_link; /* on the pool's pending list, oldest first */
     LIST_HEAD(, job) jobs;                /* its pool jobs whose done has not come yet */
+
+    /*
+     * A streamed response (forkd_resp_stream()): its head in out[], then the
+     * body bytes the client has not taken yet, framed, in sbuf[s_off..s_len).
+     * min_rate counts only while such bytes wait for the client (congested):
+     * wait_ms of waiting, in which it took wait_bytes.
+     */
+    uint8_t streaming;
+    uint8_t stream_ended; /* the last chunk is in sbuf (or the body just ends) */
+    uint8_t congested;    /* waiting for the socket to take what sbuf holds */
+    char *sbuf;           /* malloc'd, STREAM_CAP bytes; NULL for a body-less stream */
+    size_t s_off, s_len;
+    uint64_t stream_sent; /* body bytes written to the socket, framing included */
+    uint64_t wait_since;  /* ms: the current wait for the socket began, 0: none */
+    uint64_t wait_ms, wait_bytes;
+    forkd_writable_fn writable_cb; /* forkd_resp_on_writable() */
+    void *writable_arg;
+
+    /*
+     * A streamed request body (route body = stream): the handler runs after
+     * the head; body_reading while the rest of the body is still to come.
+     */
+    uint8_t body_streamed; /* the handler was called at the head */
+    uint8_t body_reading;
+    forkd_body_fn body_cb; /* forkd_req_on_body() */
+    void *body_arg;
 
     size_t in_len; /* bytes in in[] */
     size_t in_off; /* bytes of in[] consumed */
@@ -168,6 +204,11 @@ static void pending_end(conn_t *c, int why);
 static void access_log(conn_t *c, uint64_t body_bytes);
 static void cancel_jobs(conn_block_t *b);
 static void scoreboard_rest(conn_pool_t *p);
+static void handler_done(conn_t *c);
+static void request_next(conn_t *c);
+static void stream_event(conn_t *c, short what);
+static void stream_cut(conn_t *c, int reset);
+static void stream_last(conn_block_t *b);
 
 conn_pool_t *conn_pool_new(const conn_env_t *env)
 {
@@ -328,6 +369,8 @@ static conn_block_t *block_new(conn_pool_t *p)
     /* request_cleanup() frees these: a fresh block must not hold malloc's leftovers */
     b->body = NULL;
     b->body_len = b->body_cap = 0;
+    b->sbuf = NULL;
+    b->streaming = 0;
     b->pending = 0;
     b->calling = 0;
     LIST_INIT(&b->jobs);
@@ -370,6 +413,11 @@ static void request_cleanup(conn_t *c)
     free(b->body);
     b->body = NULL;
     b->body_len = b->body_cap = 0;
+    free(b->sbuf);
+    b->sbuf = NULL;
+    b->streaming = 0;
+    b->writable_cb = NULL;
+    b->body_cb = NULL;
 }
 
 /* Reset the request and response for the next request on this block. */
@@ -392,6 +440,13 @@ static void request_init(conn_t *c)
     b->keep_body = 0;
     b->pending_status = 0;
     b->route = NULL;
+    b->finished = 0;
+    b->streaming = b->stream_ended = b->congested = 0;
+    b->s_off = b->s_len = 0;
+    b->stream_sent = b->wait_since = b->wait_ms = b->wait_bytes = 0;
+    b->writable_cb = NULL;
+    b->body_reading = b->body_streamed = 0;
+    b->body_cb = NULL;
     b->head_len = 0;
     b->parsed_len = 0;
     memset(&b->chunked, 0, sizeof(b->chunked));
@@ -556,6 +611,9 @@ static void do_read(conn_t *c)
     if (n < 0 && errno != ECONNRESET) {
         log_msg(p->env.log, LOG_LVL_INFO, "read() failed: %s", strerror(errno));
     }
+    if (b->pending) {
+        pending_end(c, FORKD_ABORT_CLIENT); /* its body was still coming (body = stream) */
+    }
     c->state = CONN_CLOSE;
 }
 
@@ -604,9 +662,9 @@ static void check_client(conn_t *c)
     log_msg(c->pool->env.log, LOG_LVL_DEBUG, "request %llu aborted: client gone",
             (unsigned long long)b->req.id);
     pending_end(c, FORKD_ABORT_CLIENT);
-    /* in the access log as nginx's 499 (client closed request); nothing was answered */
+    /* in the access log as nginx's 499 (client closed request): with what a stream sent */
     b->resp.status = 499;
-    access_log(c, 0);
+    access_log(c, b->stream_sent);
     c->state = CONN_CLOSE;
 }
 
@@ -628,6 +686,12 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
             log_msg(c->pool->env.log, LOG_LVL_INFO, "client timed out reading the response");
             abort_conn(c);
             break;
+        case CONN_STREAM:
+            /* send_timeout, or min_rate over the time data waited for it (state_stream()) */
+            log_msg(c->pool->env.log, LOG_LVL_INFO,
+                    "client reads the stream slower than min_rate or timed out");
+            stream_cut(c, 1);
+            break;
         case CONN_HANDLER: break; /* handler_timeout: state_handler() looks at the clock */
         default:
             c->state = CONN_CLOSE; /* idle keep-alive, or done lingering */
@@ -642,6 +706,7 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
     case CONN_BODY: do_read(c); break;
     case CONN_LINGER: do_linger(c); break;
     case CONN_HANDLER: check_client(c); break;
+    case CONN_STREAM: stream_event(c, what); break;
     default: break;
     }
     run(c);
@@ -735,7 +800,8 @@ static int keep_alive(conn_t *c)
         || c->requests + 1 >= cfg->keepalive_requests || client_closes(&b->req.h)) {
         return 0;
     }
-    return !body_unread(b);
+    /* a streamed body still coming (body = stream) is read to its end before the response */
+    return !body_unread(b) || b->body_reading;
 }
 
 /*
@@ -797,6 +863,10 @@ static void start_error(conn_t *c, int status)
         c->state = CONN_CLOSE;
         return;
     }
+    if (b->pending) {
+        pending_end(c, FORKD_ABORT_CLIENT); /* its streamed body broke a rule */
+    }
+    b->body_reading = 0;
     request_cleanup(c); /* whatever the request held: it checks each piece itself */
     resp_reset(&b->resp, c->pool->srv, c);
     forkd_resp_error(&b->resp, status);
@@ -955,6 +1025,30 @@ static void finish_response(conn_t *c, uint64_t body_bytes)
     b->deadline = timecache_now_ms() + c->pool->env.cfg->header_timeout;
 }
 
+/*
+ * A piece of a streamed body (body = stream), p borrowed from in[]: to the
+ * handler's forkd_req_on_body() callback while it holds the request, else
+ * dropped. last: the body ends with it.
+ */
+static void body_piece(conn_t *c, const char *p, size_t len, int last)
+{
+    conn_block_t *b = c->b;
+    forkd_body_fn cb = b->body_cb;
+
+    if (last) {
+        b->body_reading = 0;
+    }
+    if (cb == NULL || !b->pending || (len == 0 && !last)) {
+        return;
+    }
+    b->calling = 1; /* forkd_resp_finish() from cb: handler_done() here, not run() */
+    cb(&b->resp, p, len, last, b->body_arg);
+    b->calling = 0;
+    if (b->finished) {
+        handler_done(c);
+    }
+}
+
 /* Take body bytes from in[in_off..in_len). 1 complete, 0 need more, -1 error started. */
 static int take_body(conn_t *c)
 {
@@ -964,7 +1058,8 @@ static int take_body(conn_t *c)
     size_t avail = b->in_len - b->in_off, dlen, start = b->in_off;
     ssize_t n;
 
-    if (b->req.h.body_kind == HTTP_BODY_LENGTH) {
+    if (b->req.h.body_kind != HTTP_BODY_CHUNKED) {
+        /* Content-Length (or none, for a streamed body's handler: one empty last piece) */
         dlen = avail < b->body_left ? avail : (size_t)b->body_left;
         b->in_off += dlen;
         b->body_left -= dlen;
@@ -982,7 +1077,9 @@ static int take_body(conn_t *c)
         n = n >= 0 ? 1 : 0;
     }
     b->body_bytes += b->in_off - start; /* body bytes only, not a pipelined request after it */
-    if (b->keep_body && dlen > 0) {
+    if (b->body_reading) {
+        body_piece(c, data, dlen, n == 1);
+    } else if (b->keep_body && dlen > 0) {
         if (b->body_len + dlen > b->body_cap) {
             size_t cap = b->body_cap ? b->body_cap * 2 : 4096;
             char *nb;
@@ -1015,6 +1112,35 @@ static void send_continue(conn_t *c)
     if (write(c->fd, msg, sizeof(msg) - 1) < 0) {
         c->b->resp.close = 1;
     }
+}
+
+/*
+ * body = stream: the handler runs now, before the body, which then goes to
+ * it in pieces (body_piece()). A client waiting for 100 Continue that the
+ * handler already answered (a refusal, say) gets that answer instead, and
+ * the connection closes after it: its body is never sent.
+ */
+static void begin_streamed_body(conn_t *c)
+{
+    conn_block_t *b = c->b;
+    const http_request_t *h = &b->req.h;
+
+    b->body_left = h->body_kind == HTTP_BODY_LENGTH ? h->content_length : 0;
+    b->phase_start = timecache_now_ms();
+    b->body_bytes = 0;
+    b->body_streamed = 1;
+    dispatch(c); /* request_next(): CONN_BODY while body_reading */
+    if (!(h->flags & HTTP_REQ_EXPECT_CONTINUE) || h->body_kind == HTTP_BODY_NONE
+        || b->in_off != b->in_len || c->state != CONN_BODY) {
+        return;
+    }
+    if (b->finished && !b->streaming) {
+        b->body_reading = 0;
+        b->resp.close = 1;
+        start_response(c);
+        return;
+    }
+    send_continue(c);
 }
 
 /* The head is parsed: route it, decide errors, and set up reading the body. */
@@ -1054,6 +1180,10 @@ static void begin_request(conn_t *c)
         status = 413;
     }
     b->pending_status = status;
+    if (status == 0 && rt != NULL && (rt->flags & ROUTE_BODY_STREAM)) {
+        begin_streamed_body(c); /* with no body too: the handler gets its one last piece */
+        return;
+    }
     if (!has_body) {
         dispatch(c);
         return;
@@ -1065,13 +1195,13 @@ static void begin_request(conn_t *c)
         dispatch(c);
         return;
     }
+    b->body_left = h->body_kind == HTTP_BODY_LENGTH ? h->content_length : 0;
+    b->phase_start = timecache_now_ms();
+    b->body_bytes = 0;
     b->keep_body = status == 0 && rt != NULL && (rt->flags & ROUTE_TAKES_BODY);
     if ((h->flags & HTTP_REQ_EXPECT_CONTINUE) && b->in_off == b->in_len) {
         send_continue(c);
     }
-    b->body_left = h->body_kind == HTTP_BODY_LENGTH ? h->content_length : 0;
-    b->phase_start = timecache_now_ms();
-    b->body_bytes = 0;
     c->state = CONN_BODY;
 }
 
@@ -1109,10 +1239,13 @@ static void pending_begin(conn_t *c)
         b->pending = 1;
         TAILQ_INSERT_TAIL(&p->pending, b, pending_link);
         pending_end(c, FORKD_ABORT_STOP);
+        free(b->sbuf); /* a stream started in the handler's call: its head is not sent yet */
+        b->sbuf = NULL;
+        b->streaming = 0;
         resp_reset(&b->resp, p->srv, c);
         forkd_resp_error(&b->resp, 500);
         b->resp.close = 1;
-        start_response(c);
+        b->finished = 1; /* request_next() sends it */
         return;
     }
     b->pending = 1;
@@ -1257,18 +1390,59 @@ static void dispatch(conn_t *c)
     b->req.body_len = b->body_len;
     resp->self = rt->self;
     b->finished = 0;
+    b->body_reading = b->body_streamed;
     b->calling = 1;
     rc = rt->fn(&b->req, resp, rt->self);
     b->calling = 0;
     if (rc == FORKD_DONE || b->finished) {
-        if (!LIST_EMPTY(&b->jobs)) {
-            cancel_jobs(b); /* the request ends here: its jobs are told */
-        }
-        start_response(c);
-        return;
+        handler_done(c);
+    } else {
+        /* FORKD_ASYNC: forkd_resp_finish() continues when the handler is done */
+        pending_begin(c);
     }
-    /* FORKD_ASYNC: forkd_resp_finish() continues when the handler is done */
-    pending_begin(c);
+    request_next(c);
+}
+
+/*
+ * The handler answered (FORKD_DONE, or forkd_resp_finish()): the request
+ * is no longer its (out of the pending index, its jobs told), its callbacks
+ * are dropped, and a stream gets its last chunk. Called again, a no-op.
+ */
+static void handler_done(conn_t *c)
+{
+    conn_block_t *b = c->b;
+
+    if (b->pending) {
+        pending_end(c, 0);
+    } else if (!LIST_EMPTY(&b->jobs)) {
+        cancel_jobs(b);
+    }
+    b->finished = 1;
+    b->writable_cb = NULL;
+    b->body_cb = NULL;
+    if (b->streaming && !b->stream_ended) {
+        stream_last(b);
+    }
+}
+
+/*
+ * What the request waits for next: the rest of a streamed body (read
+ * first: the response goes out after it), then its stream, its response,
+ * or its handler.
+ */
+static void request_next(conn_t *c)
+{
+    conn_block_t *b = c->b;
+
+    if (b->body_reading) {
+        c->state = CONN_BODY;
+    } else if (b->streaming) {
+        c->state = CONN_STREAM;
+    } else if (b->finished) {
+        start_response(c);
+    } else {
+        c->state = CONN_HANDLER;
+    }
 }
 
 /* An async handler's response is ready: send it, and run the connection on. */
@@ -1277,16 +1451,313 @@ void forkd_resp_finish(forkd_resp_t *resp)
     conn_t *c = resp->conn;
 
     if (c->b->calling) {
-        /* from within the handler's own call: dispatch() sends it on its return */
+        /* from within the handler's (or a callback's) own call: handler_done() on its return */
         c->b->finished = 1;
         return;
     }
     if (!c->b->pending) {
         return; /* not the handler's (any more): a stale pointer, ignored */
     }
-    pending_end(c, 0);
-    start_response(c);
+    handler_done(c);
+    if (c->state == CONN_BODY) {
+        return; /* sent once the rest of the body is read (state_body()) */
+    }
+    request_next(c);
     run(c);
+}
+
+/*
+ * Streamed responses. forkd_resp_stream() builds the head in out[] and
+ * gives the request a buffer of STREAM_CAP bytes; forkd_resp_write() frames
+ * what it takes into it, and the connection (CONN_STREAM, state_stream())
+ * writes the head and the buffer out as the socket takes them. Writes only
+ * fill the buffer and ask the loop to write (stream_kick()): a handler's
+ * call never closes its own connection under it.
+ *
+ * A graceful stop lets a stream run on, like any response in flight, until
+ * [server] graceful_timeout: then conn_close_all() aborts it with
+ * FORKD_ABORT_STOP. Aborting at the stop itself would cut every download
+ * that a reload happens to meet; waiting for streams without a bound would
+ * let one Server-Sent Events client hold the old generation forever. So an
+ * endless stream delays a worker's exit by graceful_timeout at most, and
+ * its client (an EventSource reconnects by itself) comes back to the new one.
+ */
+
+/* The block whose response resp is, while it is the current request of its connection; else NULL.
+ */
+static conn_block_t *resp_block(forkd_resp_t *resp)
+{
+    conn_block_t *b = (conn_block_t *)(void *)((char *)resp - offsetof(conn_block_t, resp));
+
+    return resp->conn->b == b ? b : NULL;
+}
+
+/* The stream's buffer has had something to write: write it from the loop, soon. */
+static void stream_kick(conn_t *c)
+{
+    /* within a call of ours (the handler, a callback) run() follows: nothing to ask */
+    if (!c->b->calling && c->state == CONN_STREAM && c->ev_what != 0) {
+        event_active(&c->ev, EV_WRITE, 1);
+    }
+}
+
+/* Room for n more bytes at the end of sbuf: move what waits to its start if need be. */
+static char *stream_room(conn_block_t *b, size_t n)
+{
+    if (b->s_len + n > STREAM_CAP) {
+        memmove(b->sbuf, b->sbuf + b->s_off, b->s_len - b->s_off);
+        b->s_len -= b->s_off;
+        b->s_off = 0;
+    }
+    return b->sbuf + b->s_len;
+}
+
+/* The chunk-size line of a chunk of n bytes ("1f4\r\n") at p; returns its length. */
+static size_t chunk_line(char *p, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    char tmp[16];
+    size_t len = 0, i;
+
+    do {
+        tmp[len++] = hex[n & 15];
+        n >>= 4;
+    } while (n != 0);
+    for (i = 0; i < len; i++) {
+        p[i] = tmp[len - 1 - i];
+    }
+    p[len++] = '\r';
+    p[len++] = '\n';
+    return len;
+}
+
+/* The body ends: the last chunk, for a chunked one. */
+static void stream_last(conn_block_t *b)
+{
+    b->stream_ended = 1;
+    if (b->sbuf != NULL && b->resp.framing == RESP_FRAME_CHUNKED) {
+        memcpy(stream_room(b, sizeof(STREAM_LAST) - 1), STREAM_LAST, sizeof(STREAM_LAST) - 1);
+        b->s_len += sizeof(STREAM_LAST) - 1;
+    }
+}
+
+/*
+ * Write the head and the buffer as far as the socket takes them. 1 all
+ * written, 0 the socket is full, -1 error (errno).
+ */
+static int stream_flush(conn_t *c)
+{
+    conn_block_t *b = c->b;
+    struct iovec iov[2];
+    int iovcnt;
+    size_t head;
+    ssize_t n;
+
+    while (b->out_sent < b->out_len || b->s_off < b->s_len) {
+        iovcnt = 0;
+        if (b->out_sent < b->out_len) {
+            iov[iovcnt].iov_base = b->out + b->out_sent;
+            iov[iovcnt++].iov_len = b->out_len - b->out_sent;
+        }
+        if (b->s_off < b->s_len) {
+            iov[iovcnt].iov_base = b->sbuf + b->s_off;
+            iov[iovcnt++].iov_len = b->s_len - b->s_off;
+        }
+        n = writev(c->fd, iov, iovcnt);
+        if (n < 0) {
+            return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
+        }
+        head = b->out_len - b->out_sent < (size_t)n ? b->out_len - b->out_sent : (size_t)n;
+        b->out_sent += head;
+        b->s_off += (size_t)n - head;
+        b->stream_sent += (size_t)n - head;
+        if (b->congested) {
+            b->wait_bytes += (size_t)n - head;
+        }
+    }
+    b->s_off = b->s_len = 0;
+    return 1;
+}
+
+/*
+ * min_rate for a stream: how long to wait more for a socket that does not
+ * take what waits for it (within send_timeout). Only the time spent waiting
+ * so counts (wait_ms), against what the client took meanwhile (wait_bytes):
+ * a quiet stream is the handler's choice, a slow reader is not. 0: the
+ * client is already below min_rate.
+ */
+static uint64_t stream_wait(conn_t *c)
+{
+    const config_t *cfg = c->pool->env.cfg;
+    conn_block_t *b = c->b;
+    uint64_t allowed;
+
+    if (cfg->min_rate == 0) {
+        return cfg->send_timeout;
+    }
+    allowed = b->wait_bytes * 1000 / cfg->min_rate;
+    if (allowed < MIN_RATE_GRACE_MS) {
+        allowed = MIN_RATE_GRACE_MS;
+    }
+    if (b->wait_ms >= allowed) {
+        return 0;
+    }
+    return allowed - b->wait_ms < cfg->send_timeout ? allowed - b->wait_ms : cfg->send_timeout;
+}
+
+/* Is the handler's room callback due (it asked, and half the buffer or more is free)? */
+static int writable_due(const conn_block_t *b)
+{
+    return b->writable_cb != NULL && b->pending && b->s_len - b->s_off <= FORKD_STREAM_BUFFER / 2;
+}
+
+/*
+ * The client cannot take the stream: it is gone (reset: -1 from the
+ * socket), or slower than min_rate (reset 1: the bytes queued for it are
+ * dropped, as for abort_conn()). The handler is told (FORKD_ABORT_CLIENT)
+ * if it still holds the request; the access log has what was sent.
+ */
+static void stream_cut(conn_t *c, int reset)
+{
+    conn_block_t *b = c->b;
+
+    if (b->pending) {
+        pending_end(c, FORKD_ABORT_CLIENT);
+        b->resp.status = 499; /* as check_client() logs it: the body is not complete */
+    }
+    access_log(c, b->stream_sent);
+    if (reset) {
+        abort_conn(c);
+    } else {
+        c->state = CONN_CLOSE;
+    }
+}
+
+/*
+ * The stream's socket changed, or stream_kick() asked: account the time
+ * waited for the client, see whether a change of the socket is the client
+ * going away (check_client()), and call the room callback when due (once:
+ * state_stream() asks the loop again if it is due again).
+ */
+static void stream_event(conn_t *c, short what)
+{
+    conn_block_t *b = c->b;
+    forkd_writable_fn cb;
+
+    if (b->wait_since != 0) {
+        b->wait_ms += timecache_now_ms() - b->wait_since;
+        b->wait_since = 0;
+    }
+    if ((what & (EV_READ | EV_CLOSED)) && c->ev_what == CLIENT_GONE_EVENTS) {
+        check_client(c);
+        if (c->state != CONN_STREAM) {
+            return;
+        }
+    }
+    if (writable_due(b)) {
+        cb = b->writable_cb;
+        b->writable_cb = NULL;
+        b->calling = 1; /* forkd_resp_finish() from cb: handler_done() here, not run() */
+        cb(&b->resp, b->writable_arg);
+        b->calling = 0;
+        if (b->finished) {
+            handler_done(c);
+        }
+    }
+}
+
+int forkd_resp_stream(forkd_resp_t *resp)
+{
+    conn_block_t *b = resp_block(resp);
+    conn_t *c = resp->conn;
+    conn_pool_t *p = c->pool;
+    int head, http10;
+
+    if (b == NULL || !(b->calling || b->pending) || b->finished || b->streaming) {
+        return -1;
+    }
+    head = b->req.h.method == HTTP_METHOD_HEAD;
+    http10 = b->req.h.version_minor == 0;
+    if (!head && resp->status != 204 && resp->status != 304) {
+        b->sbuf = malloc(STREAM_CAP);
+        if (b->sbuf == NULL) {
+            return -1;
+        }
+        if (http10) {
+            resp->close = 1; /* the close ends the body */
+        }
+    }
+    timecache_update(&p->time);
+    c->keepalive = (uint8_t)keep_alive(c);
+    b->out_len = resp_stream_start(resp, head, http10, p->time.date, c->keepalive, b->out);
+    b->out_sent = 0;
+    b->streaming = 1;
+    if (c->state == CONN_HANDLER) {
+        c->state = CONN_STREAM; /* handler_timeout stops here */
+    }
+    stream_kick(c);
+    return 0;
+}
+
+ssize_t forkd_resp_write(forkd_resp_t *resp, const void *p, size_t len)
+{
+    conn_block_t *b = resp_block(resp);
+    size_t waiting, take;
+    char *dst;
+
+    if (b == NULL || !b->streaming || b->finished) {
+        return -1;
+    }
+    if (len > SSIZE_MAX) {
+        len = SSIZE_MAX;
+    }
+    if (b->sbuf == NULL || len == 0) {
+        return (ssize_t)len; /* no body (HEAD, 204, 304): taken and dropped */
+    }
+    waiting = b->s_len - b->s_off;
+    take = waiting < FORKD_STREAM_BUFFER ? FORKD_STREAM_BUFFER - waiting : 0;
+    if (take > len) {
+        take = len;
+    }
+    if (take == 0) {
+        return 0;
+    }
+    dst = stream_room(b, take + STREAM_FRAME_MAX);
+    if (resp->framing == RESP_FRAME_CHUNKED) {
+        dst += chunk_line(dst, take);
+    }
+    memcpy(dst, p, take);
+    dst += take;
+    if (resp->framing == RESP_FRAME_CHUNKED) {
+        *dst++ = '\r';
+        *dst++ = '\n';
+    }
+    b->s_len = (size_t)(dst - b->sbuf);
+    stream_kick(resp->conn);
+    return (ssize_t)take;
+}
+
+int forkd_resp_on_writable(forkd_resp_t *resp, forkd_writable_fn cb, void *arg)
+{
+    conn_block_t *b = resp_block(resp);
+
+    if (b == NULL || !b->streaming || b->finished) {
+        return -1;
+    }
+    b->writable_cb = cb;
+    b->writable_arg = arg;
+    if (writable_due(b)) {
+        stream_kick(resp->conn); /* "soon after this call" */
+    }
+    return 0;
+}
+
+void forkd_req_on_body(forkd_req_t *req, forkd_body_fn cb, void *arg)
+{
+    conn_block_t *b = (conn_block_t *)(void *)((char *)req - offsetof(conn_block_t, req));
+
+    b->body_cb = cb;
+    b->body_arg = arg;
 }
 
 /*
@@ -1375,8 +1846,11 @@ static int state_body(conn_t *c)
         wait_for(c, EV_READ, ms);
         return 0;
     }
-    if (rc == 1) {
+    if (rc == 1 && !b->body_streamed) {
         dispatch(c);
+    } else if (rc == 1) {
+        b->pending_since = timecache_now_ms(); /* handler_timeout from the body's end */
+        request_next(c);
     }
     return 1;
 }
@@ -1440,6 +1914,51 @@ static int state_handler(conn_t *c)
     return 0;
 }
 
+/*
+ * A streamed response: write what waits; when all is out, end the request
+ * if its handler finished it, else wait for the handler (and watch for
+ * the client's close, as state_handler() does, without handler_timeout).
+ * When the socket is full, wait for it within send_timeout and min_rate
+ * (stream_wait()). The room callback, when due, runs from the loop
+ * (stream_event()): one call per turn of the loop, however often it asks.
+ */
+static int state_stream(conn_t *c)
+{
+    conn_block_t *b = c->b;
+    int rc = stream_flush(c);
+    uint64_t ms;
+
+    if (rc < 0) {
+        if (errno != EPIPE && errno != ECONNRESET) {
+            log_msg(c->pool->env.log, LOG_LVL_INFO, "writev() failed: %s", strerror(errno));
+        }
+        stream_cut(c, 0);
+        return 1;
+    }
+    if (rc == 1) {
+        b->congested = 0;
+        if (b->finished) {
+            finish_response(c, b->stream_sent);
+            return 1;
+        }
+        wait_for(c, CLIENT_GONE_EVENTS, WAIT_FOREVER);
+    } else {
+        ms = stream_wait(c);
+        if (ms == 0) {
+            log_msg(c->pool->env.log, LOG_LVL_INFO, "client reads the stream slower than min_rate");
+            stream_cut(c, 1);
+            return 1;
+        }
+        b->congested = 1;
+        b->wait_since = timecache_now_ms();
+        wait_for(c, EV_WRITE, ms);
+    }
+    if (writable_due(b)) {
+        event_active(&c->ev, EV_WRITE, 1);
+    }
+    return 0;
+}
+
 /* Lingering close: wait for the client's input (do_linger() drains it) until the deadline. */
 static int state_linger(conn_t *c)
 {
@@ -1465,6 +1984,7 @@ static void run(conn_t *c)
         case CONN_BODY: more = state_body(c); break;
         case CONN_HANDLER: more = state_handler(c); break;
         case CONN_SEND: more = state_send(c); break;
+        case CONN_STREAM: more = state_stream(c); break;
         case CONN_LINGER: more = state_linger(c); break;
         case CONN_CLOSE:
         default:

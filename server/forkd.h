@@ -288,6 +288,82 @@ typedef void (*forkd_done_fn)(forkd_server_t *srv, forkd_ref_t ref, void *arg);
  */
 int forkd_pool_submit(forkd_req_t *req, forkd_job_fn job, forkd_done_fn done, void *arg);
 
+/*
+ * Streaming a response: its body as the handler produces it, of a length
+ * not known in advance (a large export, Server-Sent Events). After
+ * forkd_resp_stream() the head is sent at once (no Content-Length):
+ * HTTP/1.1 bodies go out chunked, HTTP/1.0 ones end with the connection's
+ * close (the response then says "Connection: close"), and for HEAD no body
+ * is sent (writes are taken and dropped). forkd_resp_finish() ends the
+ * body (the last chunk) and the request. The server holds at most
+ * FORKD_STREAM_BUFFER bytes written but not yet sent: a handler writes
+ * while forkd_resp_write() takes its bytes, and when it takes fewer than
+ * offered asks forkd_resp_on_writable() to be called back once the client
+ * has read enough. A stream is pending like any FORKD_ASYNC request
+ * (forkd_lookup(), the abort callback when the client goes away), but
+ * handler_timeout stops counting once it started: a stream may stay quiet
+ * as long as it likes (its handler sends what keeps the client and any
+ * proxy waiting), while a client that reads slower than [http] min_rate
+ * while data waits for it is cut (FORKD_ABORT_CLIENT), as is one that
+ * takes nothing for send_timeout. When the worker stops gracefully a stream
+ * runs on like any response in flight, until [server] graceful_timeout:
+ * then it ends with FORKD_ABORT_STOP (so an endless stream delays a reload
+ * by graceful_timeout at most; an EventSource client reconnects by itself).
+ * The access log has the bytes sent; a stream the client left unfinished
+ * is logged 499.
+ */
+#define FORKD_STREAM_BUFFER (64 * 1024)
+
+/*
+ * Start streaming resp (status and headers set before this call are sent;
+ * later ones are ignored; a body set before is dropped; a status outside
+ * 200..599 is sent as 500). From the handler, which then returns
+ * FORKD_ASYNC, or a callback while the request is pending. 0 ok; -1 the
+ * response already started, the request is not pending, or no memory for
+ * the stream's buffer (nothing sent: answer otherwise).
+ */
+int forkd_resp_stream(forkd_resp_t *resp);
+
+/*
+ * Append p[0..len) to the streamed body (copied). Returns how many bytes
+ * were taken, 0..len: fewer than len when FORKD_STREAM_BUFFER bytes are
+ * waiting for the client (keep the rest, and call forkd_resp_on_writable());
+ * -1 when resp is not a started stream. len 0 is a no-op (it never ends
+ * the body: forkd_resp_finish() does).
+ */
+ssize_t forkd_resp_write(forkd_resp_t *resp, const void *p, size_t len);
+
+/* A stream's room callback: on the worker's loop, with the stream's response. */
+typedef void (*forkd_writable_fn)(forkd_resp_t *resp, void *arg);
+
+/*
+ * Call cb(resp, arg) once, from the loop, when what waits for the client
+ * has fallen to half of FORKD_STREAM_BUFFER or less (soon after this call
+ * if it already has): there cb writes more, finishes, or asks again.
+ * Another call replaces cb and arg. Never called once the request ended
+ * (the abort callback says so). 0 ok, -1 resp is not a started stream.
+ */
+int forkd_resp_on_writable(forkd_resp_t *resp, forkd_writable_fn cb, void *arg);
+
+/*
+ * Streaming a request body: on a route with body = stream the handler is
+ * called as soon as the head is in (the body still to come; forkd_req_body()
+ * is NULL), registers cb here and returns FORKD_ASYNC. cb(resp, p, len,
+ * last, arg) then runs on the loop for each piece as it arrives (p
+ * borrowed for the call; chunked framing removed), the last call with last
+ * set (and len possibly 0); the body stays within max_body_size and the
+ * body_timeout and min_rate rules, and a client that breaks them ends the
+ * request (the abort callback, FORKD_ABORT_CLIENT). The handler answers
+ * once it has seen the last piece: a response finished earlier is sent
+ * after the rest of the body is read and discarded. With no cb registered
+ * the body is read and discarded. From the handler's own call only.
+ * A request with no body gets one call (len 0, last set). A stream
+ * started before the last piece goes out once the body is read (its
+ * writes are held within FORKD_STREAM_BUFFER meanwhile).
+ */
+typedef void (*forkd_body_fn)(forkd_resp_t *resp, const char *p, size_t len, int last, void *arg);
+void forkd_req_on_body(forkd_req_t *req, forkd_body_fn cb, void *arg);
+
 /* The worker: for a handler's own timers and I/O. */
 struct event_base *forkd_event_base(forkd_server_t *srv);
 

@@ -29,6 +29,11 @@
 #define RESP_HEAD_MAX 2048
 #define RESP_BUSY_MAX 256 /* what resp_busy() writes at most */
 
+/* How a response's body ends (its head says it). */
+#define RESP_FRAME_LENGTH 0  /* Content-Length */
+#define RESP_FRAME_CHUNKED 1 /* a streamed body, HTTP/1.1: Transfer-Encoding: chunked */
+#define RESP_FRAME_CLOSE 2   /* a streamed body, HTTP/1.0: the connection's close */
+
 typedef struct conn conn_t;
 typedef struct forkd_req req_t;
 typedef struct forkd_resp resp_t;
@@ -81,6 +86,7 @@ struct forkd_resp {
     void *release_arg;
     void *self;  /* the routed handler's context, for release */
     int no_body; /* 204/304 or HEAD: headers only (Content-Length still sent for HEAD) */
+    int framing; /* RESP_FRAME_*: how the end of the body is told */
 
     char *big; /* malloc'd, big_cap bytes: built text past RESP_GEN_SIZE */
     size_t big_cap;
@@ -116,6 +122,18 @@ void resp_cleanup(resp_t *resp);
  * response.
  */
 size_t resp_start(resp_t *resp, int head_request, const char *date, int keepalive, char *out);
+
+/*
+ * A streamed response (forkd_resp_stream()) starts: its head into out
+ * (RESP_HEAD_MAX bytes), as resp_start() writes it but with no
+ * Content-Length: "Transfer-Encoding: chunked" unless http10 (the body then
+ * ends with the connection, which keepalive 0 must say), and no body at
+ * all for HEAD (head_request), 204 and 304 (resp->no_body set: writes are
+ * dropped). A body set before is released, unsent; a status outside
+ * 200..599 becomes 500 (a stream has no error page). Returns the head's length.
+ */
+size_t resp_stream_start(resp_t *resp, int head_request, int http10, const char *date,
+                         int keepalive, char *out);
 
 /*
  * The fixed 503 for a client refused for lack of memory, into out

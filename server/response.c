@@ -25,6 +25,7 @@ void resp_reset(resp_t *resp, forkd_server_t *srv, conn_t *conn)
     resp->release = NULL;
     resp->self = NULL;
     resp->no_body = 0;
+    resp->framing = RESP_FRAME_LENGTH;
     resp->big = NULL;
     resp->big_cap = 0;
     resp->gen_len = 0;
@@ -295,7 +296,11 @@ static size_t write_head(const resp_t *resp, const char *date, int keepalive, ch
         p += fmt_put(p, resp->content_type, n);
         p += FMT_LIT(p, "\r\n");
     }
-    if (resp->status != 204 && resp->status != 304 && resp->status >= 200) {
+    if (resp->framing == RESP_FRAME_CHUNKED) {
+        p += FMT_LIT(p, "Transfer-Encoding: chunked\r\n");
+    } else if (resp->framing == RESP_FRAME_CLOSE) {
+        /* nothing: the close ends the body */
+    } else if (resp->status != 204 && resp->status != 304 && resp->status >= 200) {
         p += FMT_LIT(p, "Content-Length: ");
         p += fmt_uint(p, resp->fd >= 0 ? resp->file_len : resp->mem_len);
         p += FMT_LIT(p, "\r\n");
@@ -320,6 +325,23 @@ size_t resp_start(resp_t *resp, int head_request, const char *date, int keepaliv
     }
     if (head_request || resp->status == 204 || resp->status == 304) {
         resp->no_body = 1;
+    }
+    return write_head(resp, date, keepalive, out);
+}
+
+size_t resp_stream_start(resp_t *resp, int head_request, int http10, const char *date,
+                         int keepalive, char *out)
+{
+    if (resp->status < 200 || resp->status > 599) {
+        resp->status = 500;
+    }
+    drop_body(resp);
+    resp->gen_len = 0;
+    resp->no_body = head_request || resp->status == 204 || resp->status == 304;
+    if (resp->status == 204 || resp->status == 304) {
+        resp->framing = RESP_FRAME_LENGTH; /* which sends none for them */
+    } else {
+        resp->framing = http10 ? RESP_FRAME_CLOSE : RESP_FRAME_CHUNKED;
     }
     return write_head(resp, date, keepalive, out);
 }
