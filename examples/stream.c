@@ -6,7 +6,8 @@
  * client has read enough, so a worker streaming a gigabyte holds one
  * buffer, not the gigabyte. With tick=MS it sends one piece (piece=P bytes,
  * default 16 KiB) every MS ms instead, a quiet stream like Server-Sent
- * Events. POST /upload (body = stream) counts the body's bytes and checks
+ * Events; with start=MS the stream starts MS ms after the request, from a
+ * timer. POST /upload (body = stream) counts the body's bytes and checks
  * them with Adler-32 as they arrive, and answers "bytes N adler32 X". GET
  * /stream/stats tells how many streams and uploads ran, finished and were
  * aborted (a client that went away mid-stream) in this worker.
@@ -189,12 +190,38 @@ static void stream_aborted(forkd_server_t *srv, forkd_ref_t ref, int why, void *
     free(s);
 }
 
-/* GET /stream?bytes=N[&piece=P][&tick=MS] */
+/* The stream's head is out: send its body, at once or by ticks. */
+static void stream_begin(forkd_resp_t *resp, stream_t *s)
+{
+    if (s->tick == 0) {
+        produce(resp, s);
+    } else if (forkd_resp_timer(resp, s->tick, on_tick, s) != 0) {
+        stream_end(resp, s);
+    }
+}
+
+/* start=MS: the stream starts later, from a timer (as one waiting for its first data would). */
+static void on_start(forkd_resp_t *resp, void *arg)
+{
+    stream_t *s = arg;
+
+    if (forkd_resp_stream(resp) != 0) {
+        forkd_resp_error(resp, 500);
+        s->mod->streams_done++;
+        free(s);
+        forkd_resp_finish(resp);
+        return;
+    }
+    stream_begin(resp, s);
+}
+
+/* GET /stream?bytes=N[&piece=P][&tick=MS][&start=MS] */
 static int stream(forkd_req_t *req, forkd_resp_t *resp, void *self)
 {
     stream_mod_t *m = self;
     stream_t *s = calloc(1, sizeof(*s));
     uint64_t piece = query_number(req, "piece", PIECE_DEFAULT);
+    uint32_t start;
 
     if (s == NULL) {
         forkd_resp_error(resp, 500);
@@ -204,19 +231,19 @@ static int stream(forkd_req_t *req, forkd_resp_t *resp, void *self)
     s->left = query_number(req, "bytes", BYTES_DEFAULT);
     s->piece = piece == 0 || piece > PIECE_MAX ? PIECE_DEFAULT : (size_t)piece;
     s->tick = (uint32_t)query_number(req, "tick", 0);
+    start = (uint32_t)query_number(req, "start", 0);
     forkd_resp_status(resp, 200);
     forkd_resp_content_type(resp, "text/plain");
-    if (forkd_resp_stream(resp) != 0) {
+    if (start != 0 ? forkd_resp_timer(resp, start, on_start, s) != 0
+                   : forkd_resp_stream(resp) != 0) {
         free(s);
         forkd_resp_error(resp, 500);
         return FORKD_DONE;
     }
     m->streams++;
     forkd_req_on_abort(req, stream_aborted, s);
-    if (s->tick == 0) {
-        produce(resp, s);
-    } else if (forkd_resp_timer(resp, s->tick, on_tick, s) != 0) {
-        stream_end(resp, s);
+    if (start == 0) {
+        stream_begin(resp, s);
     }
     return FORKD_ASYNC;
 }

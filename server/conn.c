@@ -282,6 +282,9 @@ static void wait_for(conn_t *c, short what, uint64_t ms)
         /* persistent: between requests only the timeout changes, no epoll_ctl() */
         event_assign(&c->ev, c->pool->env.base, c->fd, what | EV_PERSIST, on_event, c);
         c->ev_what = what;
+    } else if (ms == WAIT_FOREVER) {
+        /* event_add() without a timeout keeps the one set before (a handler_timeout) */
+        event_remove_timer(&c->ev);
     }
     event_add(&c->ev, ms == WAIT_FOREVER ? NULL : &tv);
 }
@@ -1420,6 +1423,7 @@ static void handler_done(conn_t *c)
     b->finished = 1;
     b->writable_cb = NULL;
     b->body_cb = NULL;
+    resp_timer_stop(&b->resp); /* the request is no longer the handler's: nor is its timer */
     if (b->streaming && !b->stream_ended) {
         stream_last(b);
     }

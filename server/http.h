@@ -110,6 +110,9 @@ void resp_reset(resp_t *resp, forkd_server_t *srv, conn_t *conn);
  */
 void resp_cleanup(resp_t *resp);
 
+/* Cancel the response's forkd_resp_timer(), if one is set: its callback is never called. */
+void resp_timer_stop(resp_t *resp);
+
 /*
  * The response is filled in: seal it and write its head. The body sent is
  * the built text unless memory or a file was given, and none at all for

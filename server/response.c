@@ -71,6 +71,11 @@ void resp_cleanup(resp_t *resp)
         resp->big_cap = 0;
     }
     resp->gen_len = 0;
+    resp_timer_stop(resp);
+}
+
+void resp_timer_stop(resp_t *resp)
+{
     if (resp->timer_cb != NULL) {
         evtimer_del(&resp->timer);
         resp->timer_cb = NULL;

@@ -159,6 +159,14 @@ class Stream(ServerCase):
         self.assertEqual(resp.status, 200, resp)
         self.assertEqual(resp.body, pattern(90))
 
+    def test_a_stream_started_later_is_not_cut_by_handler_timeout(self):
+        # started from a timer 0.5 s after the request, then quiet for 2.5 s twice:
+        # handler_timeout (2 s, counted from the handler's return) stops once it started
+        conn = self.connect(timeout=15)
+        conn.send(build_request("GET", "/stream?bytes=2&piece=1&tick=2500&start=500"))
+        resp = conn.read_response()
+        self.assertEqual((resp.status, resp.body), (200, b"ab"), resp)
+
     def test_slow_reader_is_cut_by_min_rate(self):
         before = self.stats()[0]
         sock = socket.socket()
