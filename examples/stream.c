@@ -179,13 +179,19 @@ static void on_tick(forkd_resp_t *resp, void *arg)
     }
 }
 
+/* An abort callback's log line: what ended (FORKD_ABORT_* why), after how many bytes. */
+static void log_abort(forkd_server_t *srv, const char *what, forkd_ref_t ref, int why,
+                      uint64_t bytes)
+{
+    forkd_log(srv, FORKD_LOG_INFO, "%s: request %" PRIu64 " aborted (%d) after %" PRIu64 " bytes",
+              what, ref.id, why, bytes);
+}
+
 static void stream_aborted(forkd_server_t *srv, forkd_ref_t ref, int why, void *arg)
 {
     stream_t *s = arg;
 
-    forkd_log(srv, FORKD_LOG_INFO,
-              "stream: request %" PRIu64 " aborted (%d) after %" PRIu64 " bytes", ref.id, why,
-              s->sent);
+    log_abort(srv, "stream", ref, why, s->sent);
     s->mod->streams_aborted++;
     free(s);
 }
@@ -317,9 +323,7 @@ static void upload_aborted(forkd_server_t *srv, forkd_ref_t ref, int why, void *
 {
     upload_t *u = arg;
 
-    forkd_log(srv, FORKD_LOG_INFO,
-              "upload: request %" PRIu64 " aborted (%d) after %" PRIu64 " bytes", ref.id, why,
-              u->bytes);
+    log_abort(srv, "upload", ref, why, u->bytes);
     u->mod->uploads_aborted++;
     free(u);
 }

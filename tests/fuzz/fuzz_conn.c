@@ -3,9 +3,9 @@
  * sends on one connection (any number of pipelined requests, bodies, garbage);
  * it goes through a socketpair into the real connection code (conn.c, router,
  * the handlers static, status and demo with the file cache, the response
- * writer) driven by a real libevent loop, like h2o's fuzz driver. The pool
- * is set up as the worker sets it up, without a worker. ASan/UBSan watch it
- * all.
+ * writer, a streamed response and a streamed request body) driven by a real libevent loop, like
+ * h2o's fuzz driver. The pool is set up as the worker sets it up, without a worker. ASan/UBSan
+ * watch it all.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -60,6 +60,84 @@ static void ignore_nomem(void *owner, size_t size, int closed)
     (void)closed;
 }
 
+/*
+ * Streaming through the public API: /fz/stream sends 3 buffers' worth with
+ * backpressure, /fz/upload (body = stream) answers the count of its body.
+ * Each keeps a malloc'd left-over count that its end or its abort frees.
+ */
+static void fz_room(forkd_resp_t *resp, void *arg);
+
+static void fz_aborted(forkd_server_t *srv, forkd_ref_t ref, int why, void *arg)
+{
+    (void)srv;
+    (void)ref;
+    (void)why;
+    free(arg);
+}
+
+static void fz_room(forkd_resp_t *resp, void *arg)
+{
+    static const char piece[5000] = {'s'};
+    size_t *left = arg;
+    ssize_t w;
+
+    while (*left > 0) {
+        w = forkd_resp_write(resp, piece, *left < sizeof(piece) ? *left : sizeof(piece));
+        if (w <= 0) {
+            forkd_resp_on_writable(resp, fz_room, left);
+            return;
+        }
+        *left -= (size_t)w;
+    }
+    free(left);
+    forkd_resp_finish(resp);
+}
+
+static int fz_stream(forkd_req_t *req, forkd_resp_t *resp, void *self)
+{
+    size_t *left = malloc(sizeof(*left));
+    (void)self;
+
+    forkd_resp_status(resp, 200);
+    if (left == NULL || forkd_resp_stream(resp) != 0) {
+        free(left);
+        forkd_resp_error(resp, 500);
+        return FORKD_DONE;
+    }
+    *left = 3 * FORKD_STREAM_BUFFER;
+    forkd_req_on_abort(req, fz_aborted, left);
+    fz_room(resp, left);
+    return FORKD_ASYNC;
+}
+
+static void fz_piece(forkd_resp_t *resp, const char *p, size_t len, int last, void *arg)
+{
+    size_t *count = arg;
+    (void)p;
+
+    *count += len;
+    if (last || *count > 100) { /* over 100 bytes: answered before the body ends */
+        forkd_resp_status(resp, 200);
+        forkd_resp_printf(resp, "%zu\n", *count);
+        free(count);
+        forkd_resp_finish(resp);
+    }
+}
+
+static int fz_upload(forkd_req_t *req, forkd_resp_t *resp, void *self)
+{
+    size_t *count = calloc(1, sizeof(*count));
+    (void)self;
+
+    if (count == NULL) {
+        forkd_resp_error(resp, 500);
+        return FORKD_DONE;
+    }
+    forkd_req_on_abort(req, fz_aborted, count);
+    forkd_req_on_body(req, fz_piece, count);
+    return FORKD_ASYNC;
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -106,7 +184,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         abort();
     }
     status_init(&status, sb, cfg.allow);
-    if (status_register(&router, &status, cfg.status_path, cfg.metrics_path) != 0
+    if (router_add(&router, "/fz/stream", ROUTE_EXACT,
+                   HTTP_METHOD_BIT(HTTP_METHOD_GET) | HTTP_METHOD_BIT(HTTP_METHOD_HEAD), fz_stream,
+                   NULL)
+            != 0
+        || router_add(&router, "/fz/upload", ROUTE_EXACT | ROUTE_BODY_STREAM,
+                      HTTP_METHOD_BIT(HTTP_METHOD_POST), fz_upload, NULL)
+               != 0
+        || status_register(&router, &status, cfg.status_path, cfg.metrics_path) != 0
         || demo_register(&router, &demo) != 0 || static_register(&router, &files) != 0) {
         abort();
     }

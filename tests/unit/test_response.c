@@ -316,6 +316,56 @@ static void test_head_of_odd_statuses(void **state)
     assert_non_null(strstr(head(f, 0, 1), "Content-Type: ttt"));
 }
 
+static void test_head_of_a_stream(void **state)
+{
+    fixture_t *f = *state;
+    size_t n;
+
+    /* HTTP/1.1: chunked, no Content-Length; a body set before is dropped, released */
+    forkd_resp_status(&f->resp, 200);
+    forkd_resp_content_type(&f->resp, "text/event-stream");
+    forkd_resp_body_ref(&f->resp, "old", 3, count_release, NULL);
+    n = resp_stream_start(&f->resp, 0, 0, DATE, 1, f->head);
+    f->head[n] = '\0';
+    assert_string_equal(f->head, "HTTP/1.1 200 OK\r\n"
+                                 "Server: forkd\r\n"
+                                 "Date: " DATE "\r\n"
+                                 "Content-Type: text/event-stream\r\n"
+                                 "Transfer-Encoding: chunked\r\n"
+                                 "Connection: keep-alive\r\n\r\n");
+    assert_int_equal(f->resp.framing, RESP_FRAME_CHUNKED);
+    assert_int_equal(f->resp.no_body, 0);
+    assert_int_equal(f->released, 1);
+
+    /* HTTP/1.0: neither length nor chunks, the close ends it */
+    resp_reset(&f->resp, &f->srv, NULL);
+    forkd_resp_status(&f->resp, 200);
+    n = resp_stream_start(&f->resp, 0, 1, DATE, 0, f->head);
+    f->head[n] = '\0';
+    assert_null(strstr(f->head, "Content-Length"));
+    assert_null(strstr(f->head, "Transfer-Encoding"));
+    assert_non_null(strstr(f->head, "\r\nConnection: close\r\n\r\n"));
+    assert_int_equal(f->resp.framing, RESP_FRAME_CLOSE);
+
+    /* HEAD: the head a GET would get, no body; 204 neither; no status: 500 */
+    resp_reset(&f->resp, &f->srv, NULL);
+    forkd_resp_status(&f->resp, 200);
+    n = resp_stream_start(&f->resp, 1, 0, DATE, 1, f->head);
+    f->head[n] = '\0';
+    assert_non_null(strstr(f->head, "Transfer-Encoding: chunked\r\n"));
+    assert_int_equal(f->resp.no_body, 1);
+    resp_reset(&f->resp, &f->srv, NULL);
+    forkd_resp_status(&f->resp, 204);
+    n = resp_stream_start(&f->resp, 0, 0, DATE, 1, f->head);
+    f->head[n] = '\0';
+    assert_null(strstr(f->head, "Transfer-Encoding"));
+    assert_int_equal(f->resp.no_body, 1);
+    resp_reset(&f->resp, &f->srv, NULL);
+    n = resp_stream_start(&f->resp, 0, 0, DATE, 1, f->head);
+    assert_int_equal(strncmp(f->head, "HTTP/1.1 500 ", 13), 0);
+    assert_int_equal(f->resp.status, 500);
+}
+
 static void test_busy_answer(void **state)
 {
     char out[RESP_BUSY_MAX + 1];
@@ -365,6 +415,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_head_of_a_response, setup, teardown),
         cmocka_unit_test_setup_teardown(test_head_of_head_204_304_and_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_head_of_odd_statuses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_head_of_a_stream, setup, teardown),
         cmocka_unit_test(test_busy_answer),
         cmocka_unit_test_setup_teardown(test_timer_fires_once_and_dies_with_the_request, setup,
                                         teardown),
