@@ -8,7 +8,8 @@ static int plain(unsigned char ch)
     return ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\';
 }
 
-char *escape_bytes(char *p, const char *s, size_t len)
+/* s[0..len) to p, each byte that is not plain as prefix (n bytes) and two hex digits. */
+static char *escape_hex(char *p, const char *s, size_t len, const char *prefix, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     size_t i;
@@ -18,32 +19,23 @@ char *escape_bytes(char *p, const char *s, size_t len)
         if (plain(ch)) {
             *p++ = (char)ch;
         } else {
-            *p++ = '\\';
-            *p++ = 'x';
-            *p++ = hex[ch >> 4];
-            *p++ = hex[ch & 15];
+            memcpy(p, prefix, n);
+            p[n] = hex[ch >> 4];
+            p[n + 1] = hex[ch & 15];
+            p += n + 2;
         }
     }
     return p;
 }
 
+char *escape_bytes(char *p, const char *s, size_t len)
+{
+    return escape_hex(p, s, len, "\\x", 2);
+}
+
 char *escape_json(char *p, const char *s, size_t len)
 {
-    static const char hex[] = "0123456789abcdef";
-    size_t i;
-
-    for (i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (plain(ch)) {
-            *p++ = (char)ch;
-        } else {
-            memcpy(p, "\\u00", 4);
-            p[4] = hex[ch >> 4];
-            p[5] = hex[ch & 15];
-            p += 6;
-        }
-    }
-    return p;
+    return escape_hex(p, s, len, "\\u00", 4);
 }
 
 char *escape_str(char *out, size_t outsz, const char *s, size_t len)
