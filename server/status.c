@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "escape.h"
@@ -33,6 +34,65 @@ static int allowed(const forkd_req_t *req, forkd_resp_t *resp, const status_t *s
     return 0;
 }
 
+/* What a GET of [status] path answers with. */
+typedef enum { VIEW_JSON, VIEW_PAGE, VIEW_EVENTS } view_t;
+
+/* Does the Accept value v[0..len) list the media type type (parameters and q ignored)? */
+static int accepts(const char *v, size_t len, const char *type)
+{
+    size_t tlen = strlen(type), i = 0;
+
+    while (i < len) {
+        size_t start, end;
+        while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) {
+            i++;
+        }
+        start = i;
+        while (i < len && v[i] != ',' && v[i] != ';' && v[i] != ' ' && v[i] != '\t') {
+            i++;
+        }
+        end = i;
+        if (end - start == tlen && strncasecmp(v + start, type, tlen) == 0) {
+            return 1;
+        }
+        while (i < len && v[i] != ',') {
+            i++;
+        }
+    }
+    return 0;
+}
+
+/*
+ * The query picks the view: "json", "live" (the page) or "events" (its
+ * stream); without one of these, Accept does: text/event-stream (what
+ * EventSource sends), then text/html (a browser), else JSON.
+ */
+static view_t view(const forkd_req_t *req)
+{
+    size_t len;
+    const char *q = forkd_req_query(req, &len), *accept;
+
+    if (q != NULL) {
+        if (len == 4 && memcmp(q, "json", 4) == 0) {
+            return VIEW_JSON;
+        }
+        if (len == 4 && memcmp(q, "live", 4) == 0) {
+            return VIEW_PAGE;
+        }
+        if (len == 6 && memcmp(q, "events", 6) == 0) {
+            return VIEW_EVENTS;
+        }
+    }
+    accept = forkd_req_header(req, "Accept", &len);
+    if (accept != NULL && accepts(accept, len, "text/event-stream")) {
+        return VIEW_EVENTS;
+    }
+    if (accept != NULL && accepts(accept, len, "text/html")) {
+        return VIEW_PAGE;
+    }
+    return VIEW_JSON;
+}
+
 /* s[0..len) (len <= SB_CURRENT_LEN) as a JSON string, escaped into one buffer first. */
 static void json_string(forkd_resp_t *resp, const char *s, size_t len)
 {
@@ -42,9 +102,9 @@ static void json_string(forkd_resp_t *resp, const char *s, size_t len)
     forkd_resp_printf(resp, "\"%s\"", out);
 }
 
-static int status_json(forkd_req_t *req, forkd_resp_t *resp, void *self)
+static int status_path_get(forkd_req_t *req, forkd_resp_t *resp, void *self)
 {
-    const status_t *st = self;
+    status_t *st = self;
     scoreboard_t *sb = st->sb;
     time_t now = time(NULL);
     int64_t mono = (int64_t)forkd_now_ms(forkd_req_server(req));
@@ -53,9 +113,15 @@ static int status_json(forkd_req_t *req, forkd_resp_t *resp, void *self)
     if (!allowed(req, resp, st)) {
         return FORKD_DONE;
     }
+    switch (view(req)) {
+    case VIEW_PAGE: return live_page(req, resp, &st->live);
+    case VIEW_EVENTS: return live_events(req, resp, &st->live);
+    case VIEW_JSON: break;
+    }
     forkd_resp_status(resp, 200);
     forkd_resp_content_type(resp, "application/json");
     forkd_resp_header(resp, "Cache-Control", "no-store");
+    forkd_resp_header(resp, "Vary", "Accept");
     forkd_resp_printf(resp, "{\"master_pid\":%d,\"uptime_s\":%lld,\"generation\":%d,\"workers\":[",
                       (int)SB_GET(sb->master_pid), (long long)(now - SB_GET(sb->started)),
                       (int)SB_GET(sb->generation));
@@ -165,6 +231,7 @@ void status_init(status_t *st, scoreboard_t *sb, const char *allow)
     char err[NET_ERR_LEN];
 
     st->sb = sb;
+    live_init(&st->live, sb);
     st->nallow = net_parse_cidr_list(allow, st->allow, err);
     if (st->nallow < 0) {
         st->nallow = 0; /* the config check refused it already: allow nobody */
@@ -175,7 +242,7 @@ int status_register(router_t *r, status_t *st, const char *path, const char *met
 {
     unsigned get = HTTP_METHOD_BIT(HTTP_METHOD_GET) | HTTP_METHOD_BIT(HTTP_METHOD_HEAD);
 
-    if (router_add(r, path, ROUTE_EXACT, get, status_json, st) != 0
+    if (router_add(r, path, ROUTE_EXACT, get, status_path_get, st) != 0
         || router_add(r, metrics_path, ROUTE_EXACT, get, status_metrics, st) != 0) {
         return -1;
     }

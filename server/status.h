@@ -1,8 +1,13 @@
-/* status: the scoreboard as JSON ([status] path) and Prometheus text (metrics_path). */
+/*
+ * status: the scoreboard as JSON ([status] path), a live page for browsers
+ * and its event stream (live.c, at the same path), and Prometheus text
+ * (metrics_path).
+ */
 #ifndef FORKD_STATUS_H
 #define FORKD_STATUS_H
 
 #include "forkd.h"
+#include "live.h"
 #include "net.h"
 #include "router.h"
 #include "scoreboard.h"
@@ -12,6 +17,7 @@ typedef struct {
     scoreboard_t *sb;                /* borrowed: the master's, mapped in every worker */
     net_cidr_t allow[NET_MAX_CIDRS]; /* clients allowed, from [status] allow */
     int nallow;
+    live_t live; /* the live page's streams in this worker */
 } status_t;
 
 /*
@@ -21,7 +27,8 @@ typedef struct {
 void status_init(status_t *st, scoreboard_t *sb, const char *allow);
 
 /*
- * Register the JSON route at path and the Prometheus one at metrics_path
+ * Register the status route at path (JSON; ?live the page, ?events its
+ * stream; see view() for Accept) and the Prometheus one at metrics_path
  * (both borrowed, like st, for the router's lifetime). 0 ok, -1 when the
  * router is full.
  */
