@@ -7,7 +7,8 @@
  * buffer, not the gigabyte. With tick=MS it sends one piece (piece=P bytes,
  * default 16 KiB) every MS ms instead, a quiet stream like Server-Sent
  * Events; with start=MS the stream starts MS ms after the request, from a
- * timer. POST /upload (body = stream) counts the body's bytes and checks
+ * timer. POST /upload?stream=1 streams its answer, a line per piece
+ * received. POST /upload (body = stream) counts the body's bytes and checks
  * them with Adler-32 as they arrive, and answers "bytes N adler32 X". GET
  * /stream/stats tells how many streams and uploads ran, finished and were
  * aborted (a client that went away mid-stream) in this worker.
@@ -62,6 +63,8 @@ typedef struct {
     uint64_t bytes;
     uint32_t a, b; /* Adler-32's two sums */
     int early;     /* answer at the first piece, before the body ends */
+    int streamed;  /* the answer is a stream: a line per piece, then the count */
+    uint64_t pieces;
 } upload_t;
 
 static int stream_init(forkd_server_t *srv, const forkd_config_t *keys, void **self)
@@ -306,13 +309,34 @@ static void upload_answer(forkd_resp_t *resp, upload_t *u, const char *what)
     forkd_resp_finish(resp);
 }
 
+/* stream=1: one line into the streamed answer (a short one: the server's buffer takes it) */
+static void upload_line(forkd_resp_t *resp, upload_t *u, const char *what, uint64_t n)
+{
+    char line[96];
+    int len = snprintf(line, sizeof(line), "%s %" PRIu64 " adler32 %08" PRIx32 "\n", what, n,
+                       (u->b << 16) | u->a);
+
+    forkd_resp_write(resp, line, (size_t)len);
+}
+
 static void on_piece(forkd_resp_t *resp, const char *p, size_t len, int last, void *arg)
 {
     upload_t *u = arg;
 
     u->bytes += len;
     adler_update(u, (const unsigned char *)p, len);
-    if (last) {
+    if (u->streamed) {
+        /* written while the body still comes: the server sends it all once the body is in */
+        if (len > 0) {
+            upload_line(resp, u, "piece", ++u->pieces);
+        }
+        if (last) {
+            upload_line(resp, u, "bytes", u->bytes);
+            u->mod->uploads_done++;
+            free(u);
+            forkd_resp_finish(resp);
+        }
+    } else if (last) {
         upload_answer(resp, u, "bytes");
     } else if (u->early) {
         upload_answer(resp, u, "early"); /* sent once the server has read the rest */
@@ -328,7 +352,7 @@ static void upload_aborted(forkd_server_t *srv, forkd_ref_t ref, int why, void *
     free(u);
 }
 
-/* POST /upload[?early=1][?reject=1], body = stream */
+/* POST /upload[?early=1][?reject=1][?stream=1], body = stream */
 static int upload(forkd_req_t *req, forkd_resp_t *resp, void *self)
 {
     stream_mod_t *m = self;
@@ -347,6 +371,16 @@ static int upload(forkd_req_t *req, forkd_resp_t *resp, void *self)
     u->mod = m;
     u->a = 1;
     u->early = query_number(req, "early", 0) != 0;
+    if (query_number(req, "stream", 0) != 0) {
+        forkd_resp_status(resp, 200);
+        forkd_resp_content_type(resp, "text/plain");
+        if (forkd_resp_stream(resp) != 0) {
+            free(u);
+            forkd_resp_error(resp, 500);
+            return FORKD_DONE;
+        }
+        u->streamed = 1;
+    }
     m->uploads++;
     forkd_req_on_abort(req, upload_aborted, u);
     forkd_req_on_body(req, on_piece, u);

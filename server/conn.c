@@ -43,6 +43,8 @@
 #define STREAM_FRAME_MAX 20
 #define STREAM_LAST "0\r\n\r\n"
 #define STREAM_CAP (FORKD_STREAM_BUFFER + STREAM_FRAME_MAX + sizeof(STREAM_LAST))
+/* A stream's buffer starts this small (a quiet stream's events fit) and grows to STREAM_CAP. */
+#define STREAM_MIN 4096
 
 typedef enum {
     CONN_IDLE,    /* between requests (or before the first): no buffers held */
@@ -108,7 +110,8 @@ struct conn_block {
     uint8_t streaming;
     uint8_t stream_ended; /* the last chunk is in sbuf (or the body just ends) */
     uint8_t congested;    /* waiting for the socket to take what sbuf holds */
-    char *sbuf;           /* malloc'd, STREAM_CAP bytes; NULL for a body-less stream */
+    char *sbuf;           /* malloc'd, sbuf_cap bytes; NULL for a body-less stream */
+    size_t sbuf_cap;      /* STREAM_MIN .. STREAM_CAP */
     size_t s_off, s_len;
     uint64_t stream_sent; /* body bytes written to the socket, framing included */
     uint64_t wait_since;  /* ms: the current wait for the socket began, 0: none */
@@ -1472,7 +1475,8 @@ void forkd_resp_finish(forkd_resp_t *resp)
 
 /*
  * Streamed responses. forkd_resp_stream() builds the head in out[] and
- * gives the request a buffer of STREAM_CAP bytes; forkd_resp_write() frames
+ * gives the request a buffer that grows from STREAM_MIN to STREAM_CAP
+ * bytes as the handler fills it; forkd_resp_write() frames
  * what it takes into it, and the connection (CONN_STREAM, state_stream())
  * writes the head and the buffer out as the socket takes them. Writes only
  * fill the buffer and ask the loop to write (stream_kick()): a handler's
@@ -1505,15 +1509,36 @@ static void stream_kick(conn_t *c)
     }
 }
 
-/* Room for n more bytes at the end of sbuf: move what waits to its start if need be. */
-static char *stream_room(conn_block_t *b, size_t n)
+/*
+ * Room for n more bytes at the end of sbuf (what waits plus n never passes
+ * STREAM_CAP): move what waits to its start, or grow the buffer (at least
+ * doubling, up to STREAM_CAP). 0 ok, -1 out of memory (nothing changed).
+ */
+static int stream_room(conn_block_t *b, size_t n)
 {
-    if (b->s_len + n > STREAM_CAP) {
-        memmove(b->sbuf, b->sbuf + b->s_off, b->s_len - b->s_off);
-        b->s_len -= b->s_off;
-        b->s_off = 0;
+    size_t cap = b->sbuf_cap;
+    char *nb;
+
+    if (b->s_len + n <= cap) {
+        return 0;
     }
-    return b->sbuf + b->s_len;
+    memmove(b->sbuf, b->sbuf + b->s_off, b->s_len - b->s_off);
+    b->s_len -= b->s_off;
+    b->s_off = 0;
+    if (b->s_len + n <= cap) {
+        return 0;
+    }
+    while (cap < b->s_len + n) {
+        cap *= 2;
+    }
+    cap = cap < STREAM_CAP ? cap : STREAM_CAP;
+    nb = realloc(b->sbuf, cap);
+    if (nb == NULL) {
+        return -1;
+    }
+    b->sbuf = nb;
+    b->sbuf_cap = cap;
+    return 0;
 }
 
 /* The chunk-size line of a chunk of n bytes ("1f4\r\n") at p; returns its length. */
@@ -1539,8 +1564,10 @@ static size_t chunk_line(char *p, size_t n)
 static void stream_last(conn_block_t *b)
 {
     b->stream_ended = 1;
-    if (b->sbuf != NULL && b->resp.framing == RESP_FRAME_CHUNKED) {
-        memcpy(stream_room(b, sizeof(STREAM_LAST) - 1), STREAM_LAST, sizeof(STREAM_LAST) - 1);
+    /* forkd_resp_write() left room for it: no growth, no failure */
+    if (b->sbuf != NULL && b->resp.framing == RESP_FRAME_CHUNKED
+        && stream_room(b, sizeof(STREAM_LAST) - 1) == 0) {
+        memcpy(b->sbuf + b->s_len, STREAM_LAST, sizeof(STREAM_LAST) - 1);
         b->s_len += sizeof(STREAM_LAST) - 1;
     }
 }
@@ -1683,7 +1710,8 @@ int forkd_resp_stream(forkd_resp_t *resp)
     head = b->req.h.method == HTTP_METHOD_HEAD;
     http10 = b->req.h.version_minor == 0;
     if (!head && resp->status != 204 && resp->status != 304) {
-        b->sbuf = malloc(STREAM_CAP);
+        b->sbuf = malloc(STREAM_MIN);
+        b->sbuf_cap = STREAM_MIN;
         if (b->sbuf == NULL) {
             return -1;
         }
@@ -1726,7 +1754,11 @@ ssize_t forkd_resp_write(forkd_resp_t *resp, const void *p, size_t len)
     if (take == 0) {
         return 0;
     }
-    dst = stream_room(b, take + STREAM_FRAME_MAX);
+    /* room for the last chunk too, so that stream_last() never needs memory */
+    if (stream_room(b, take + STREAM_FRAME_MAX + sizeof(STREAM_LAST)) != 0) {
+        return 0; /* out of memory: nothing taken, the room callback tries again */
+    }
+    dst = b->sbuf + b->s_len;
     if (resp->framing == RESP_FRAME_CHUNKED) {
         dst += chunk_line(dst, take);
     }

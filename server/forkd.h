@@ -318,7 +318,9 @@ int forkd_pool_submit(forkd_req_t *req, forkd_job_fn job, forkd_done_fn done, vo
  * Start streaming resp (status and headers set before this call are sent;
  * later ones are ignored; a body set before is dropped; a status outside
  * 200..599 is sent as 500). From the handler, which then returns
- * FORKD_ASYNC, or a callback while the request is pending. 0 ok; -1 the
+ * FORKD_ASYNC (returning FORKD_DONE ends the stream there, as
+ * forkd_resp_finish() would), or a callback while the request is pending.
+ * 0 ok; -1 the
  * response already started, the request is not pending, or no memory for
  * the stream's buffer (nothing sent: answer otherwise).
  */

@@ -288,6 +288,20 @@ class Stream(ServerCase):
         conn.send(build_request("GET", "/stream?bytes=2"))  # the body was all read
         self.assertEqual(conn.read_response().body, b"ab")
 
+    def test_answer_streamed_while_the_body_comes(self):
+        # the handler streams from its call on, a line per piece: sent once the body is in
+        data = os.urandom(300000)
+        resp, conn = self.upload(data, target="/upload?stream=1")
+        self.assertEqual(resp.get("Transfer-Encoding"), "chunked", resp)
+        lines = resp.body.split(b"\n")
+        self.assertEqual(lines[-1], b"")
+        self.assertEqual(lines[-2] + b"\n", self.expected(data))
+        self.assertGreaterEqual(len(lines), 3, resp.body)
+        self.assertTrue(all(ln.startswith(b"piece ") for ln in lines[:-2]), resp.body)
+        self.assertEqual(resp.get("Connection"), "keep-alive")
+        conn.send(build_request("GET", "/stream?bytes=2"))  # the body was all read
+        self.assertEqual(conn.read_response().body, b"ab")
+
     def test_oversized_upload_gets_413(self):
         resp, _ = self.upload(b"x" * (1024 * 1024 + 1))
         self.assertEqual(resp.status, 413, resp)
