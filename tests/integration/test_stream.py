@@ -9,6 +9,7 @@ or oversized upload and a graceful stop each reach the handler's abort callback.
 import http.client
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -326,6 +327,26 @@ class Stream(ServerCase):
         resp = conn.read_response("POST")
         self.assertEqual(resp.status, 408, resp)
         self.assertLess(time.monotonic() - started, 4, "body_timeout is 2 s")
+        self.assertTrue(wait_until(lambda: self.stats()[1][2] == before[2] + 1, 3),
+                        "the handler was not told: %r" % (self.stats(),))
+
+    def test_trickled_upload_is_cut_by_min_rate(self):
+        # 20 bytes/s: never a pause of body_timeout (2 s), but far below min_rate (2000 B/s):
+        # without min_rate the 100000 bytes would take 80 minutes
+        before = self.stats()[1]
+        conn = self.connect(timeout=15)
+        conn.send(build_request("POST", "/upload", headers={"Content-Length": "100000"}))
+        started = time.monotonic()
+        try:
+            while time.monotonic() - started < 20:
+                if select.select([conn.sock], [], [], 0.5)[0]:
+                    break  # answered
+                conn.send(b"x" * 10)
+        except OSError:
+            pass  # cut: its answer is waiting
+        resp = conn.read_response("POST")
+        self.assertEqual(resp.status, 408, resp)
+        self.assertLess(time.monotonic() - started, 20)
         self.assertTrue(wait_until(lambda: self.stats()[1][2] == before[2] + 1, 3),
                         "the handler was not told: %r" % (self.stats(),))
 
