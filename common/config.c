@@ -896,6 +896,12 @@ static int validate_handlers(loader_t *ld)
         if (r->body_line == 0) {
             r->body = (r->methods & with_body) ? CONFIG_BODY_WHOLE : CONFIG_BODY_NONE;
         }
+        if (r->pool && r->body == CONFIG_BODY_STREAM) {
+            /* a streamed body's pieces come on the loop; a pool handler gets it whole */
+            ld->line = r->body_line;
+            fail(ld, "body = stream cannot go with pool = yes (use body = whole)");
+            return -1;
+        }
     }
     return 0;
 }

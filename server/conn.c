@@ -1330,10 +1330,17 @@ static void job_complete(pool_job_t *pj)
 
 int forkd_pool_submit(forkd_req_t *req, forkd_job_fn job, forkd_done_fn done, void *arg)
 {
-    conn_block_t *b = (conn_block_t *)(void *)((char *)req - offsetof(conn_block_t, req));
-    conn_t *c = b->resp.conn;
-    conn_pool_t *p = c->pool;
+    conn_block_t *b;
+    conn_t *c;
+    conn_pool_t *p;
     job_t *j;
+
+    if (req->cancelled != NULL) {
+        return -1; /* a pool = yes handler's copy, on its thread */
+    }
+    b = (conn_block_t *)(void *)((char *)req - offsetof(conn_block_t, req));
+    c = b->resp.conn;
+    p = c->pool;
 
     /* the handler's: in its call, or pending */
     if (p->env.jobs == NULL || c->b != b || !(b->calling || b->pending)) {
@@ -1457,6 +1464,9 @@ void forkd_resp_finish(forkd_resp_t *resp)
 {
     conn_t *c = resp->conn;
 
+    if (c == NULL) {
+        return; /* a pool = yes handler's own response, on its thread: it answers by returning */
+    }
     if (c->b->calling) {
         /* from within the handler's (or a callback's) own call: handler_done() on its return */
         c->b->finished = 1;
@@ -1497,7 +1507,8 @@ static conn_block_t *resp_block(forkd_resp_t *resp)
 {
     conn_block_t *b = (conn_block_t *)(void *)((char *)resp - offsetof(conn_block_t, resp));
 
-    return resp->conn->b == b ? b : NULL;
+    /* no conn: a pool = yes handler's own response, on its thread */
+    return resp->conn != NULL && resp->conn->b == b ? b : NULL;
 }
 
 /* The stream's buffer has had something to write: write it from the loop, soon. */
@@ -1701,12 +1712,13 @@ int forkd_resp_stream(forkd_resp_t *resp)
 {
     conn_block_t *b = resp_block(resp);
     conn_t *c = resp->conn;
-    conn_pool_t *p = c->pool;
+    conn_pool_t *p;
     int head, http10;
 
     if (b == NULL || !(b->calling || b->pending) || b->finished || b->streaming) {
         return -1;
     }
+    p = c->pool;
     head = b->req.h.method == HTTP_METHOD_HEAD;
     http10 = b->req.h.version_minor == 0;
     if (!head && resp->status != 204 && resp->status != 304) {
@@ -1792,6 +1804,9 @@ void forkd_req_on_body(forkd_req_t *req, forkd_body_fn cb, void *arg)
 {
     conn_block_t *b = (conn_block_t *)(void *)((char *)req - offsetof(conn_block_t, req));
 
+    if (req->cancelled != NULL) {
+        return; /* a pool = yes handler's copy, on its thread */
+    }
     b->body_cb = cb;
     b->body_arg = arg;
 }

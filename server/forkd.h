@@ -2,7 +2,8 @@
  * forkd.h: the request handler API, all a handler sees of the server
  * (installed as forkd/forkd.h). Types are opaque; every function says what
  * it borrows and what it copies. Handlers run on their worker's event loop,
- * one at a time: nothing here is thread-safe.
+ * one at a time: nothing here is thread-safe, but for what a [route] pool =
+ * yes handler calls on its thread (see forkd_req_cancelled()).
  */
 #ifndef FORKD_H
 #define FORKD_H
@@ -365,6 +366,29 @@ int forkd_resp_on_writable(forkd_resp_t *resp, forkd_writable_fn cb, void *arg);
  */
 typedef void (*forkd_body_fn)(forkd_resp_t *resp, const char *p, size_t len, int last, void *arg);
 void forkd_req_on_body(forkd_req_t *req, forkd_body_fn cb, void *arg);
+
+/*
+ * A [route] with pool = yes has its handler called on one of the worker's
+ * threads: blocking code written plainly, while the loop serves everyone
+ * else. It gets a copy of the request and a response of its own, which are
+ * its thread's alone, and it answers by returning FORKD_DONE (anything else
+ * is answered 500); its response is then sent from the loop. On its thread
+ * it may call the forkd_req_ readers (its copy's strings live until it
+ * returns), the forkd_resp_ setters of status, headers, Content-Type and
+ * body (a release callback runs later, on the loop), forkd_req_cancelled()
+ * and forkd_log(), and nothing else: forkd_resp_timer(),
+ * forkd_pool_submit() and the streaming calls fail, forkd_resp_finish(),
+ * forkd_req_on_abort() and forkd_req_on_body() do nothing. handler_timeout, a client that goes
+ * away and a stop end the real request as for any pending one (a 504, a
+ * close): the thread is not interrupted, its answer is dropped.
+ */
+
+/*
+ * Non-zero once the request a pool = yes handler is running for is gone
+ * (aborted, timed out) or the worker stops: a long handler polls it and
+ * returns early. 0 on the loop (a handler there has forkd_lookup()).
+ */
+int forkd_req_cancelled(const forkd_req_t *req);
 
 /* The worker: for a handler's own timers and I/O. */
 struct event_base *forkd_event_base(forkd_server_t *srv);

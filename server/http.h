@@ -58,6 +58,8 @@ struct forkd_req {
     forkd_server_t *srv;
     forkd_abort_fn abort_cb; /* forkd_req_on_abort() */
     void *abort_arg;
+    /* a pool = yes handler's copy, while its thread runs it: the job's flag; else NULL */
+    const volatile int *cancelled;
 };
 
 /*
@@ -143,6 +145,12 @@ size_t resp_stream_start(resp_t *resp, int head_request, int http10, const char 
  * (RESP_BUSY_MAX bytes), with date as in resp_head(). Returns its length.
  */
 size_t resp_busy(const char *date, char *out);
+
+/*
+ * Move what src holds (status, headers, body, Content-Type) into dst, an
+ * empty response of the same handler: src is left empty.
+ */
+void resp_move(resp_t *dst, resp_t *src);
 
 /* Reason phrase for a status code ("Not Found"); "Unknown" for one it does not know. */
 const char *http_reason(int status);

@@ -174,9 +174,11 @@ int modules_init(modules_t *ms, struct event_base *base, const log_t *log, char 
     return blame(ms->cfg, c->path_line, err, "[module %s] '%s': init failed", c->name, c->path);
 }
 
-int modules_route(const modules_t *ms, router_t *r)
+int modules_route(modules_t *ms, router_t *r)
 {
     const config_route_t *rt;
+    forkd_handler_fn fn;
+    void *self;
     int i, flags;
 
     for (i = 0; i < ms->cfg->nroutes; i++) {
@@ -188,12 +190,15 @@ int modules_route(const modules_t *ms, router_t *r)
             /* until bodies are streamed (phase C) such a route gets it whole */
             flags |= ROUTE_BODY_STREAM | ROUTE_TAKES_BODY;
         }
+        fn = ms->route_fn[i];
+        self = ms->mods[rt->module_index].self;
         if (rt->pool) {
-            flags |= ROUTE_POOL;
+            ms->pool_route[i].fn = fn;
+            ms->pool_route[i].self = self;
+            fn = poolroute_handler;
+            self = &ms->pool_route[i];
         }
-        if (router_add(r, rt->path, flags, rt->methods, ms->route_fn[i],
-                       ms->mods[rt->module_index].self)
-            != 0) {
+        if (router_add(r, rt->path, flags, rt->methods, fn, self) != 0) {
             return -1;
         }
     }

@@ -10,6 +10,7 @@
 #include "forkd.h"
 #include "http.h"
 #include "log.h"
+#include "poolroute.h"
 #include "router.h"
 
 /* forkd_config_t: what a module's init reads its keys through. */
@@ -32,6 +33,7 @@ typedef struct {
     module_t mods[CONFIG_MAX_MODULES];
     int n;
     forkd_handler_fn route_fn[CONFIG_MAX_ROUTES]; /* cfg->routes[i]'s handler */
+    poolroute_t pool_route[CONFIG_MAX_ROUTES];    /* for a pool = yes route: its handler, self */
     forkd_server_t srv;                           /* what init gets */
 } modules_t;
 
@@ -56,10 +58,12 @@ int modules_init(modules_t *ms, struct event_base *base, const log_t *log,
 
 /*
  * Add every [route] of the config to r, with the module's self, in file
- * order; call it before the built-in handlers' routes, so that a [route]
- * wins over a built-in one of the same path. 0 ok, -1 when r is full.
+ * order (a pool = yes route through poolroute_handler()); call it after
+ * modules_init() and before the built-in handlers' routes, so that a
+ * [route] wins over a built-in one of the same path. 0 ok, -1 when r is
+ * full.
  */
-int modules_route(const modules_t *ms, router_t *r);
+int modules_route(modules_t *ms, router_t *r);
 
 /* Call fini of every module whose init succeeded, last first (graceful exit). */
 void modules_fini(modules_t *ms);

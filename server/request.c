@@ -107,3 +107,8 @@ void forkd_req_on_abort(forkd_req_t *req, forkd_abort_fn cb, void *arg)
     req->abort_cb = cb;
     req->abort_arg = arg;
 }
+
+int forkd_req_cancelled(const forkd_req_t *req)
+{
+    return req->cancelled != NULL && *req->cancelled;
+}

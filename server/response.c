@@ -86,24 +86,38 @@ void resp_timer_stop(resp_t *resp)
 #define STATUSES(X)                                                                                \
     X(100, "Continue")                                                                             \
     X(200, "OK")                                                                                   \
+    X(201, "Created")                                                                              \
+    X(202, "Accepted")                                                                             \
     X(204, "No Content")                                                                           \
     X(206, "Partial Content")                                                                      \
     X(301, "Moved Permanently")                                                                    \
+    X(302, "Found")                                                                                \
+    X(303, "See Other")                                                                            \
     X(304, "Not Modified")                                                                         \
+    X(307, "Temporary Redirect")                                                                   \
+    X(308, "Permanent Redirect")                                                                   \
     X(400, "Bad Request")                                                                          \
+    X(401, "Unauthorized")                                                                         \
     X(403, "Forbidden")                                                                            \
     X(404, "Not Found")                                                                            \
     X(405, "Method Not Allowed")                                                                   \
     X(408, "Request Timeout")                                                                      \
+    X(409, "Conflict")                                                                             \
+    X(410, "Gone")                                                                                 \
     X(411, "Length Required")                                                                      \
     X(412, "Precondition Failed")                                                                  \
     X(413, "Content Too Large")                                                                    \
     X(414, "URI Too Long")                                                                         \
+    X(415, "Unsupported Media Type")                                                               \
     X(416, "Range Not Satisfiable")                                                                \
     X(417, "Expectation Failed")                                                                   \
+    X(421, "Misdirected Request")                                                                  \
+    X(422, "Unprocessable Content")                                                                \
+    X(429, "Too Many Requests")                                                                    \
     X(431, "Request Header Fields Too Large")                                                      \
     X(500, "Internal Server Error")                                                                \
     X(501, "Not Implemented")                                                                      \
+    X(502, "Bad Gateway")                                                                          \
     X(503, "Service Unavailable")                                                                  \
     X(504, "Gateway Timeout")                                                                      \
     X(505, "HTTP Version Not Supported")
@@ -351,6 +365,39 @@ size_t resp_stream_start(resp_t *resp, int head_request, int http10, const char 
     return write_head(resp, date, keepalive, out);
 }
 
+void resp_move(resp_t *dst, resp_t *src)
+{
+    dst->status = src->status;
+    dst->content_type = src->content_type;
+    dst->close = src->close;
+    memcpy(dst->xhdr, src->xhdr, src->xhdr_len);
+    dst->xhdr_len = src->xhdr_len;
+    dst->mem = src->mem;
+    dst->mem_len = src->mem_len;
+    dst->fd = src->fd;
+    dst->fd_owned = src->fd_owned;
+    dst->file_off = src->file_off;
+    dst->file_len = src->file_len;
+    dst->release = src->release;
+    dst->release_arg = src->release_arg;
+    dst->self = src->self;
+    dst->big = src->big;
+    dst->big_cap = src->big_cap;
+    if (src->big == NULL) {
+        memcpy(dst->gen, src->gen, src->gen_len);
+    }
+    dst->gen_len = src->gen_len;
+    /* src keeps nothing to release or free */
+    src->mem = NULL;
+    src->mem_len = 0;
+    src->fd = -1;
+    src->fd_owned = 0;
+    src->release = NULL;
+    src->big = NULL;
+    src->big_cap = 0;
+    src->gen_len = 0;
+}
+
 size_t resp_busy(const char *date, char *out)
 {
     char *p = out;
@@ -376,7 +423,7 @@ int forkd_resp_timer(forkd_resp_t *resp, uint32_t ms, forkd_timer_fn cb, void *a
 {
     struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (suseconds_t)(ms % 1000) * 1000};
 
-    if (resp->timer_cb != NULL
+    if (resp->timer_cb != NULL || resp->srv == NULL /* a pool = yes handler's, on its thread */
         || evtimer_assign(&resp->timer, resp->srv->base, on_timer, resp) != 0) {
         return -1;
     }

@@ -254,6 +254,8 @@ class ModuleRouteConfigTests(unittest.TestCase):
              "unknown method 'BREW'"),
             ("bad body", threads.replace("pool = yes", "body = some"), "body",
              "bad value for body"),
+            ("streamed body on the pool", threads.replace("pool = yes", "pool = yes\nbody = stream"),
+             "body = stream", "body = stream cannot go with pool = yes"),
             ("unknown route key", threads.replace("pool = yes", "workers = 3"),
              "workers = 3", "unknown key 'workers' in [route /api/]"),
         ]

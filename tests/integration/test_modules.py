@@ -185,12 +185,18 @@ const forkd_module_t forkd_module = {ABI, "probe", probe_init, probe_fini, handl
 
 def build_probe(directory, name, *defines):
     """Compile PROBE_C with -D defines into directory/name (written by rename); its path."""
-    src = os.path.join(directory, "probe.c")
+    return build_module(directory, name, PROBE_C, *defines)
+
+
+def build_module(directory, name, source, *defines):
+    """Compile the C source of a module, as its author would, against the installed-style
+    header alone, with -D defines, into directory/name (written by rename); its path."""
+    src = os.path.join(directory, name + ".c")
     with open(src, "w") as f:
-        f.write(PROBE_C)
+        f.write(source)
     out = os.path.join(directory, name)
     cmd = ["cc", "-shared", "-fPIC", "-std=c11", "-Wall", "-Werror", "-I" + INCLUDE,
-           "-o", out + ".tmp", src, "-levent"] + ["-D" + d for d in defines]
+           "-o", out + ".tmp", src, "-levent", "-lpthread"] + ["-D" + d for d in defines]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     if done.returncode != 0:
         raise AssertionError(" ".join(cmd) + "\n" + done.stderr)

@@ -265,6 +265,59 @@ static void test_head_of_a_response(void **state)
     assert_int_equal(f->resp.no_body, 0);
 }
 
+/*
+ * A pool = yes handler's response (no loop) moved into the real one: the
+ * head, built text inline or grown, and lent memory go across; the source
+ * releases nothing afterwards, the destination releases it once.
+ */
+static void test_move_a_threads_response(void **state)
+{
+    fixture_t *f = *state;
+    resp_t *src = malloc(sizeof(*src));
+    static char lent[] = "lent";
+    int i;
+
+    assert_non_null(src);
+    resp_reset(src, NULL, NULL);
+    src->self = f;
+    assert_int_equal(forkd_resp_timer(src, 1, NULL, NULL), -1); /* no loop on a thread */
+    forkd_resp_status(src, 201);
+    forkd_resp_content_type(src, "text/plain");
+    forkd_resp_header(src, "X-A", "1");
+    forkd_resp_printf(src, "small");
+    resp_move(&f->resp, src);
+    resp_cleanup(src);
+    assert_string_equal(sealed_body(f, 0), "small");
+    assert_non_null(strstr(f->head, "HTTP/1.1 201 Created\r\n"));
+    assert_non_null(strstr(f->head, "Content-Type: text/plain\r\nContent-Length: 5\r\nX-A: 1\r\n"));
+
+    resp_cleanup(&f->resp);
+    resp_reset(&f->resp, &f->srv, NULL);
+    resp_reset(src, NULL, NULL);
+    forkd_resp_status(src, 200);
+    for (i = 0; i < 1000; i++) {
+        forkd_resp_printf(src, "0123456789");
+    }
+    resp_move(&f->resp, src);
+    resp_cleanup(src);
+    assert_int_equal(strlen(sealed_body(f, 0)), 10000);
+
+    resp_cleanup(&f->resp);
+    resp_reset(&f->resp, &f->srv, NULL);
+    resp_reset(src, NULL, NULL);
+    src->self = f;
+    forkd_resp_status(src, 200);
+    forkd_resp_body_ref(src, lent, 4, count_release, lent);
+    resp_move(&f->resp, src);
+    resp_cleanup(src);
+    assert_int_equal(f->released, 0);
+    assert_string_equal(sealed_body(f, 0), "lent");
+    resp_cleanup(&f->resp);
+    assert_int_equal(f->released, 1);
+    assert_ptr_equal(f->release_of, lent);
+    free(src);
+}
+
 static void test_head_of_head_204_304_and_close(void **state)
 {
     fixture_t *f = *state;
@@ -414,6 +467,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_error_page_keeps_headers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_head_of_a_response, setup, teardown),
         cmocka_unit_test_setup_teardown(test_head_of_head_204_304_and_close, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_move_a_threads_response, setup, teardown),
         cmocka_unit_test_setup_teardown(test_head_of_odd_statuses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_head_of_a_stream, setup, teardown),
         cmocka_unit_test(test_busy_answer),
