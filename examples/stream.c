@@ -6,12 +6,14 @@
  * client has read enough, so a worker streaming a gigabyte holds one
  * buffer, not the gigabyte. With tick=MS it sends one piece (piece=P bytes,
  * default 16 KiB) every MS ms instead, a quiet stream like Server-Sent
- * Events; with start=MS the stream starts MS ms after the request, from a
- * timer. POST /upload?stream=1 streams its answer, a line per piece
- * received. POST /upload (body = stream) counts the body's bytes and checks
- * them with Adler-32 as they arrive, and answers "bytes N adler32 X". GET
- * /stream/stats tells how many streams and uploads ran, finished and were
- * aborted (a client that went away mid-stream) in this worker.
+ * Events, from its own timer on the worker's event base that finds the
+ * response again with forkd_lookup(); with start=MS the stream starts MS ms
+ * after the request, from a timer. POST /upload (body = stream) counts the
+ * body's bytes and checks them with Adler-32 as they arrive, and answers
+ * "bytes N adler32 X" (with stream=1 it streams its answer, a line per
+ * piece received). GET /stream/stats tells how many streams and uploads
+ * ran, finished and were aborted (a client that went away mid-stream) in
+ * this worker.
  *
  *     [module stream]
  *     path = /usr/local/lib/forkd/stream.so
@@ -55,6 +57,10 @@ typedef struct {
     uint64_t sent, left;
     size_t piece;
     uint32_t tick; /* ms between pieces; 0: as fast as the client reads */
+    /* tick: the handler's own timer, which finds the response again by reference */
+    forkd_server_t *srv;
+    forkd_ref_t ref;
+    struct event *ev;
 } stream_t;
 
 /* One POST /upload: the count and the checksum so far. */
@@ -118,15 +124,24 @@ static uint64_t query_number(const forkd_req_t *req, const char *name, uint64_t 
     return def;
 }
 
+static void stream_free(stream_t *s)
+{
+    if (s->ev != NULL) {
+        event_free(s->ev);
+    }
+    free(s);
+}
+
 /* The stream is all sent: end it. */
 static void stream_end(forkd_resp_t *resp, stream_t *s)
 {
     s->mod->streams_done++;
-    free(s);
+    stream_free(s);
     forkd_resp_finish(resp);
 }
 
 static void on_room(forkd_resp_t *resp, void *arg);
+static void on_tick(evutil_socket_t fd, short what, void *arg);
 
 /*
  * Write pieces until the server's buffer is full (then on_room() when it
@@ -162,13 +177,37 @@ static void on_room(forkd_resp_t *resp, void *arg)
     produce(resp, arg);
 }
 
-/* tick=MS: one piece per tick, whatever the client reads (what it does not take is dropped). */
-static void on_tick(forkd_resp_t *resp, void *arg)
+/* Wait tick ms more, on the handler's own timer. 0 ok, -1 failed. */
+static int tick_later(stream_t *s)
+{
+    struct timeval tv = {(time_t)(s->tick / 1000), (suseconds_t)(s->tick % 1000) * 1000};
+
+    if (s->ev == NULL && (s->ev = evtimer_new(forkd_event_base(s->srv), on_tick, s)) == NULL) {
+        return -1;
+    }
+    return evtimer_add(s->ev, &tv);
+}
+
+/*
+ * tick=MS: one piece per tick, whatever the client reads (what it does not
+ * take is dropped). The timer is the handler's own, as a feed from
+ * elsewhere would be: it holds the request's reference, and
+ * forkd_lookup() gives the response back (the abort callback frees s and
+ * the timer first if the request ended).
+ */
+static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     stream_t *s = arg;
+    forkd_resp_t *resp = forkd_lookup(s->srv, s->ref);
     size_t n = s->left < s->piece ? (size_t)s->left : s->piece;
-    ssize_t w = forkd_resp_write(resp, s->mod->pattern + s->sent % 26, n);
+    ssize_t w;
+    (void)fd;
+    (void)what;
 
+    if (resp == NULL) {
+        return; /* cannot happen: stream_aborted() freed this timer */
+    }
+    w = forkd_resp_write(resp, s->mod->pattern + s->sent % 26, n);
     if (w > 0) {
         s->sent += (uint64_t)w;
         s->left -= (uint64_t)w;
@@ -177,7 +216,7 @@ static void on_tick(forkd_resp_t *resp, void *arg)
         stream_end(resp, s); /* done, or the client fell behind: end short */
         return;
     }
-    if (forkd_resp_timer(resp, s->tick, on_tick, s) != 0) {
+    if (tick_later(s) != 0) {
         stream_end(resp, s);
     }
 }
@@ -196,7 +235,7 @@ static void stream_aborted(forkd_server_t *srv, forkd_ref_t ref, int why, void *
 
     log_abort(srv, "stream", ref, why, s->sent);
     s->mod->streams_aborted++;
-    free(s);
+    stream_free(s);
 }
 
 /* The stream's head is out: send its body, at once or by ticks. */
@@ -204,7 +243,7 @@ static void stream_begin(forkd_resp_t *resp, stream_t *s)
 {
     if (s->tick == 0) {
         produce(resp, s);
-    } else if (forkd_resp_timer(resp, s->tick, on_tick, s) != 0) {
+    } else if (tick_later(s) != 0) {
         stream_end(resp, s);
     }
 }
@@ -240,6 +279,8 @@ static int stream(forkd_req_t *req, forkd_resp_t *resp, void *self)
     s->left = query_number(req, "bytes", BYTES_DEFAULT);
     s->piece = piece == 0 || piece > PIECE_MAX ? PIECE_DEFAULT : (size_t)piece;
     s->tick = (uint32_t)query_number(req, "tick", 0);
+    s->srv = forkd_req_server(req);
+    s->ref = forkd_req_ref(req);
     start = (uint32_t)query_number(req, "start", 0);
     forkd_resp_status(resp, 200);
     forkd_resp_content_type(resp, "text/plain");
