@@ -453,6 +453,9 @@ class TestLivePageInChromium(ServerCase):
         # request line as HTML would show "<b>bold</b>" (or make a <b>), not these entities
         target = "/demo/sleep?ms=2500&x=&lt;b&gt;bold&lt;/b&gt;&amp;"
         self.browser.open("http://127.0.0.1:%d/status?live" % self.port)
+        # the stream first: a worker shows its newest pending request, and a stream that
+        # came after the sleep would hide it
+        self.assertTrue(wait_until(lambda: self.dom()["events"] >= 1, 10, 0.1))
         with self.server.connect(timeout=5) as c:
             c.send(build_request("GET", target))
             seen = []
