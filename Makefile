@@ -164,6 +164,10 @@ $(BUILD)/fuzz_http_parser: tests/fuzz/fuzz_http_parser.c common/http_parser.c co
 	@mkdir -p $(BUILD)
 	clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_http_parser.c common/http_parser.c
 
+$(BUILD)/fuzz_proxy_proto: tests/fuzz/fuzz_proxy_proto.c common/proxy_proto.c common/proxy_proto.h
+	@mkdir -p $(BUILD)
+	clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_proxy_proto.c common/proxy_proto.c
+
 # forkd, nginx and a canned-response probe side by side: a table of medians and ratios
 bench:
 	@sh scripts/deps.sh build bench
@@ -180,10 +184,13 @@ $(BUILD)/fuzz_conn: $(FUZZ_CONN_SRC) $(wildcard server/*.h common/*.h)
 # make fuzz FUZZ_TIME=seconds: each fuzzer that long; new inputs go to build/, seeds stay committed
 fuzz:
 	@sh scripts/deps.sh build fuzz
-	@$(MAKE) --no-print-directory $(BUILD)/fuzz_http_parser $(BUILD)/fuzz_conn
-	@mkdir -p $(BUILD)/fuzz-corpus $(BUILD)/fuzz-conn-corpus
+	@$(MAKE) --no-print-directory $(BUILD)/fuzz_http_parser $(BUILD)/fuzz_proxy_proto \
+		$(BUILD)/fuzz_conn
+	@mkdir -p $(BUILD)/fuzz-corpus $(BUILD)/fuzz-proxy-corpus $(BUILD)/fuzz-conn-corpus
 	$(BUILD)/fuzz_http_parser -max_total_time=$(FUZZ_TIME) -dict=tests/fuzz/http.dict \
 		-print_final_stats=1 $(BUILD)/fuzz-corpus tests/fuzz/corpus/http_parser
+	$(BUILD)/fuzz_proxy_proto -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
+		$(BUILD)/fuzz-proxy-corpus tests/fuzz/corpus/proxy_proto
 	$(BUILD)/fuzz_conn -max_total_time=$(FUZZ_TIME) -dict=tests/fuzz/http.dict \
 		-print_final_stats=1 $(BUILD)/fuzz-conn-corpus tests/fuzz/corpus/conn
 
