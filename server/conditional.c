@@ -6,13 +6,36 @@
 
 #include "httpdate.h"
 
-/* Keep a field's value in *slot if it is the first of its name. */
+/* Keep a single field's value in *slot if it is the first of its name. */
 static void keep_first(http_slice_t *slot, const char *value, size_t value_len)
 {
     if (slot->p == NULL) {
         slot->p = value;
         slot->len = value_len;
     }
+}
+
+void conditional_init(conditional_t *c, const char *etag)
+{
+    memset(c, 0, sizeof(*c));
+    c->etag = etag;
+}
+
+static int list_scan(const char *v, size_t len, const char *etag, int weak_ok);
+
+/* One more line of a list of tags: it matches unless an earlier line stopped parsing. */
+static void note_list(conditional_list_t *l, const char *value, size_t value_len, const char *etag,
+                      int weak_ok)
+{
+    int rc;
+
+    l->present = 1;
+    if (l->broken || l->matched) {
+        return;
+    }
+    rc = list_scan(value, value_len, etag, weak_ok);
+    l->matched = rc > 0;
+    l->broken = rc < 0;
 }
 
 void conditional_note(conditional_t *c, const char *name, size_t name_len, const char *value,
@@ -29,14 +52,14 @@ void conditional_note(conditional_t *c, const char *name, size_t name_len, const
         break;
     case 8:
         if (http_slice_eq_nocase(n, "if-match")) {
-            keep_first(&c->if_match, value, value_len);
+            note_list(&c->if_match, value, value_len, c->etag, 0); /* strong comparison */
         } else if (http_slice_eq_nocase(n, "if-range")) {
             keep_first(&c->if_range, value, value_len);
         }
         break;
     case 13:
         if (http_slice_eq_nocase(n, "if-none-match")) {
-            keep_first(&c->if_none_match, value, value_len);
+            note_list(&c->if_none_match, value, value_len, c->etag, 1); /* weak comparison */
         }
         break;
     case 17:
@@ -62,11 +85,24 @@ static size_t skip_list_sep(const char *s, size_t i, size_t len)
     return i;
 }
 
-int conditional_etag_match(const char *v, size_t len, const char *etag, int weak_ok)
+/* Split a tag ("x" or W/"x") into its weakness and its quoted part. */
+static const char *tag_opaque(const char *etag, int *weak)
 {
-    size_t i = 0, elen = strlen(etag), start;
-    int weak;
+    *weak = etag[0] == 'W' && etag[1] == '/';
+    return *weak ? etag + 2 : etag;
+}
 
+/*
+ * Scan a list of tags (or "*") for etag: 1 matched, 0 not matched and the
+ * whole list parsed, -1 not matched before an element that does not parse.
+ */
+static int list_scan(const char *v, size_t len, const char *etag, int weak_ok)
+{
+    size_t i = 0, elen, start;
+    int weak, etag_weak;
+    const char *opaque = tag_opaque(etag, &etag_weak);
+
+    elen = strlen(opaque);
     if (len == 1 && v[0] == '*') {
         return 1;
     }
@@ -77,30 +113,35 @@ int conditional_etag_match(const char *v, size_t len, const char *etag, int weak
             i += 2;
         }
         if (i >= len || v[i] != '"') {
-            return 0;
+            return -1;
         }
         start = i++;
         while (i < len && v[i] != '"') {
             i++;
         }
         if (i >= len) {
-            return 0;
+            return -1;
         }
         i++;
-        if ((!weak || weak_ok) && i - start == elen && memcmp(v + start, etag, elen) == 0) {
+        if ((weak_ok || (!weak && !etag_weak)) && i - start == elen
+            && memcmp(v + start, opaque, elen) == 0) {
             return 1;
         }
     }
     return 0;
 }
 
-int conditional_preconditions(const conditional_t *c, int get_or_head, const char *etag,
-                              time_t mtime)
+int conditional_etag_match(const char *v, size_t len, const char *etag, int weak_ok)
+{
+    return list_scan(v, len, etag, weak_ok) > 0;
+}
+
+int conditional_preconditions(const conditional_t *c, int get_or_head, time_t mtime)
 {
     time_t t;
 
-    if (c->if_match.p != NULL) {
-        if (!conditional_etag_match(c->if_match.p, c->if_match.len, etag, 0)) {
+    if (c->if_match.present) {
+        if (!c->if_match.matched) {
             return 412;
         }
     } else if (c->if_unmodified_since.p != NULL) {
@@ -109,8 +150,8 @@ int conditional_preconditions(const conditional_t *c, int get_or_head, const cha
             return 412;
         }
     }
-    if (c->if_none_match.p != NULL) {
-        if (conditional_etag_match(c->if_none_match.p, c->if_none_match.len, etag, 1)) {
+    if (c->if_none_match.present) {
+        if (c->if_none_match.matched) {
             return get_or_head ? 304 : 412;
         }
     } else if (get_or_head && c->if_modified_since.p != NULL) {
@@ -152,8 +193,11 @@ int conditional_parse_range(const char *s, size_t len, int64_t size, int64_t *fi
         if (b < 0 || i != len) {
             return 0;
         }
-        if (b == 0 || size == 0) {
+        if (b == 0) {
             return -1;
+        }
+        if (size == 0) {
+            return 0; /* satisfiable (RFC 9110 14.1.2), yet no byte to send: the whole, empty */
         }
         *first = b >= size ? 0 : size - b;
         *last = size - 1;
@@ -185,18 +229,18 @@ int conditional_if_range_ok(const char *v, size_t len, const char *etag, time_t 
     time_t t;
 
     if (len > 0 && (v[0] == '"' || (len > 1 && v[0] == 'W' && v[1] == '/'))) {
-        /* an entity-tag: strong comparison, so a weak one never matches */
-        return v[0] == '"' && len == strlen(etag) && memcmp(v, etag, len) == 0;
+        /* an entity-tag: strong comparison, so a weak one on either side never matches */
+        return v[0] == '"' && etag[0] == '"' && len == strlen(etag) && memcmp(v, etag, len) == 0;
     }
     return httpdate_parse(v, len, &t) == 0 && t == mtime;
 }
 
-int conditional_range(const conditional_t *c, int64_t size, const char *etag, time_t mtime,
-                      int64_t *first, int64_t *last)
+int conditional_range(const conditional_t *c, int64_t size, time_t mtime, int64_t *first,
+                      int64_t *last)
 {
     if (c->range.p == NULL
         || (c->if_range.p != NULL
-            && !conditional_if_range_ok(c->if_range.p, c->if_range.len, etag, mtime))) {
+            && !conditional_if_range_ok(c->if_range.p, c->if_range.len, c->etag, mtime))) {
         return 0;
     }
     return conditional_parse_range(c->range.p, c->range.len, size, first, last);

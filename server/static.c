@@ -142,12 +142,12 @@ static int serve(forkd_req_t *req, forkd_resp_t *resp, fc_entry_t *e, static_t *
 
     forkd_resp_header(resp, "Last-Modified", e->last_modified);
     forkd_resp_header(resp, "ETag", e->etag);
-    memset(&cond, 0, sizeof(cond));
+    conditional_init(&cond, e->etag);
     for (i = 0; forkd_req_header_at(req, i, &name, &name_len, &value, &value_len) == 0; i++) {
         conditional_note(&cond, name, name_len, value, value_len);
     }
-    status = conditional_preconditions(&cond, method == FORKD_GET || method == FORKD_HEAD, e->etag,
-                                       e->mtime);
+    status =
+        conditional_preconditions(&cond, method == FORKD_GET || method == FORKD_HEAD, e->mtime);
     if (status != 0) {
         filecache_release(&st->fc, e);
         if (status == 304) {
@@ -164,7 +164,7 @@ static int serve(forkd_req_t *req, forkd_resp_t *resp, fc_entry_t *e, static_t *
     last = (int64_t)e->size - 1;
 
     if (method == FORKD_GET && cond.range.p != NULL) {
-        rc = conditional_range(&cond, e->size, e->etag, e->mtime, &first, &last);
+        rc = conditional_range(&cond, e->size, e->mtime, &first, &last);
         if (rc < 0) {
             snprintf(cr, sizeof(cr), "bytes */%lld", (long long)e->size);
             filecache_release(&st->fc, e);
