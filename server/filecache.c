@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 static uint32_t hash_path(const char *s)
@@ -91,6 +92,29 @@ static void evict(filecache_t *fc, fc_entry_t *e)
     filecache_release(fc, e);
 }
 
+int filecache_same(const fc_entry_t *e, const struct stat *st)
+{
+    return st->st_ino == e->ino && st->st_dev == e->dev && st->st_size == e->size
+           && st->st_mtim.tv_sec == e->mtim.tv_sec && st->st_mtim.tv_nsec == e->mtim.tv_nsec
+           && st->st_mode == e->mode && st->st_uid == e->uid && st->st_gid == e->gid;
+}
+
+/*
+ * Was the file modified less than a second ago (by the wall clock, which
+ * mtime follows)? A file's timestamps move in clock ticks, so two writes of
+ * the same size within one tick leave inode, mtime and size alike: a tag
+ * made of them is only safe as a strong validator once the file has been
+ * still for a while (Apache's rule, the second it uses).
+ */
+static int recently_changed(const struct stat *st)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    return now.tv_sec - st->st_mtim.tv_sec < 1
+           || (now.tv_sec - st->st_mtim.tv_sec == 1 && now.tv_nsec < st->st_mtim.tv_nsec);
+}
+
 static fc_entry_t *find(filecache_t *fc, const char *path, uint32_t h)
 {
     fc_entry_t *e = fc->buckets[h & (fc->nbuckets - 1)];
@@ -114,14 +138,14 @@ fc_entry_t *filecache_get(filecache_t *fc, int root_fd, const char *path, uint64
         return NULL;
     }
     if (fc->valid_ms == 0 || now_ms - e->checked_ms >= fc->valid_ms) {
-        if (fstatat(root_fd, path[0] ? path : ".", &st, 0) != 0 || st.st_ino != e->ino
-            || st.st_dev != e->dev || st.st_size != e->size || st.st_mtim.tv_sec != e->mtim.tv_sec
-            || st.st_mtim.tv_nsec != e->mtim.tv_nsec) {
+        if (fstatat(root_fd, path[0] ? path : ".", &st, 0) != 0 || !filecache_same(e, &st)
+            || (e->weak && !recently_changed(&st))) {
             /*
              * Gone or changed: out of the table now, or a large file's
              * descriptor would keep a deleted file's blocks allocated while
              * the worker lives. Responses still sending from it hold their
-             * own references; the last one frees it.
+             * own references; the last one frees it. A weak ETag whose
+             * second has passed goes too: read again, it gets a strong one.
              */
             evict(fc, e);
             return NULL;
@@ -164,9 +188,21 @@ static void describe(fc_entry_t *e, int fd, const struct stat *st, const char *c
     e->mtim = st->st_mtim;
     e->ino = st->st_ino;
     e->dev = st->st_dev;
+    e->mode = st->st_mode;
+    e->uid = st->st_uid;
+    e->gid = st->st_gid;
     e->content_type = content_type;
-    /* nginx's form: hex mtime and size; strong, it changes with either */
-    snprintf(e->etag, sizeof(e->etag), "\"%llx-%llx\"", (unsigned long long)st->st_mtime,
+    /*
+     * Hex inode, mtime in nanoseconds and size: a rewrite in the same second
+     * changes the nanoseconds, a rename over the file the inode (nginx's
+     * "mtime-size" repeats for both). Weak while the file may still change
+     * within its timestamp's tick, so If-Range never splices with it.
+     */
+    e->weak = recently_changed(st);
+    snprintf(e->etag, sizeof(e->etag), "%s\"%llx-%llx-%llx\"", e->weak ? "W/" : "",
+             (unsigned long long)st->st_ino,
+             (unsigned long long)st->st_mtim.tv_sec * 1000000000ull
+                 + (unsigned long long)st->st_mtim.tv_nsec,
              (unsigned long long)st->st_size);
     httpdate_format(st->st_mtime, e->last_modified);
 }
@@ -236,6 +272,16 @@ fc_entry_t *filecache_put(filecache_t *fc, const char *path, int fd, const struc
     e->refs = 2; /* the table's and the caller's */
     fc->count++;
     return e;
+}
+
+void filecache_release_sent(filecache_t *fc, fc_entry_t *e)
+{
+    struct stat st;
+
+    if (e->in_table && e->fd >= 0 && (fstat(e->fd, &st) != 0 || !filecache_same(e, &st))) {
+        evict(fc, e); /* truncated or rewritten in place: the next request opens it afresh */
+    }
+    filecache_release(fc, e);
 }
 
 void filecache_release(filecache_t *fc, fc_entry_t *e)

@@ -38,12 +38,16 @@ typedef struct fc_entry {
     int fd;     /* -1 when data holds the file */
     off_t size;
     time_t mtime;
-    struct timespec mtim; /* with ino and dev: has the file changed? */
+    struct timespec mtim; /* with ino, dev, mode and owner: has the file changed? */
     ino_t ino;
     dev_t dev;
+    mode_t mode; /* chmod 000 is a change: the next open would fail */
+    uid_t uid;
+    gid_t gid;
+    int weak;            /* the ETag is weak: the file had changed within a second of being read */
     uint64_t checked_ms; /* when it was last found unchanged */
     const char *content_type;
-    char etag[48];
+    char etag[64]; /* W/"ino-mtime_ns-size", hex */
     char last_modified[HTTPDATE_LEN + 1];
     char path[]; /* the key: the path relative to the root */
 } fc_entry_t;
@@ -108,13 +112,19 @@ void filecache_destroy(filecache_t *fc);
  * The entry for path (relative to root_fd) with a new reference for the
  * caller (release it with filecache_release()). Past valid_ms since its last
  * check (with valid_ms 0: always) one fstatat() tells whether the file is
- * still the same (inode, size, mtime); NULL when absent or changed: then open
+ * still the same (filecache_same()); NULL when absent or changed: then open
  * the file and call filecache_put(). A changed entry is evicted at once (its
  * descriptor closed when no response holds it any more), so a deleted file's
  * space is freed. The stat follows symlinks, so a link swapped to point
  * elsewhere reads as changed and the open decides.
  */
 fc_entry_t *filecache_get(filecache_t *fc, int root_fd, const char *path, uint64_t now_ms);
+
+/*
+ * Does st still describe e's file: inode, device, size, mtime to the
+ * nanosecond, mode and owner (a chmod 000 or chown must show as well)?
+ */
+int filecache_same(const fc_entry_t *e, const struct stat *st);
 
 /*
  * Make an entry for the regular file open as fd (st from fstat()); replaces
@@ -129,6 +139,15 @@ fc_entry_t *filecache_get(filecache_t *fc, int root_fd, const char *path, uint64
  */
 fc_entry_t *filecache_put(filecache_t *fc, const char *path, int fd, const struct stat *st,
                           const char *content_type, uint64_t now_ms);
+
+/*
+ * Give back the reference of a response that sent from e (or stopped
+ * trying). A descriptor-backed entry whose open file no longer matches it
+ * (truncated or rewritten in place: the send may have come up short) is
+ * evicted at once, so the next request sees the file as it is instead of
+ * the old length until valid_ms runs out. One fstat() per large-file response.
+ */
+void filecache_release_sent(filecache_t *fc, fc_entry_t *e);
 
 /* Give back a reference from filecache_get() or filecache_put(). */
 void filecache_release(filecache_t *fc, fc_entry_t *e);

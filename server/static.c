@@ -122,7 +122,7 @@ static void release_entry(void *self, void *entry)
 {
     static_t *st = self;
 
-    filecache_release(&st->fc, entry);
+    filecache_release_sent(&st->fc, entry);
 }
 
 /*
