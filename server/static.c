@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -267,34 +268,24 @@ static int open_file(static_t *st, forkd_server_t *srv, const char *rel, uint64_
     return fd;
 }
 
-/* A file below root, a directory's index file, or a redirect to the directory's URL. */
-static int static_handler(forkd_req_t *req, forkd_resp_t *resp, void *self)
+/*
+ * A file below root, a directory's index file, or a redirect to the
+ * directory's URL, for rel: the request's path without its leading '/'
+ * (and with the index file's name after a trailing '/').
+ */
+static int serve_path(forkd_req_t *req, forkd_resp_t *resp, static_t *st, const char *rel)
 {
-    static_t *st = self;
     forkd_server_t *srv = forkd_req_server(req);
-    char rel[4096 + 256], why[160], since[64];
+    char why[160], since[64];
     struct stat sb;
     uint32_t more;
     int fd, status, err;
     uint64_t now = forkd_now_ms(srv);
-    const char *name, *index = "", *path;
-    size_t path_len, plen, ilen = 0;
+    const char *name, *path;
+    size_t path_len;
     fc_entry_t *e;
 
     path = forkd_req_path(req, &path_len);
-    plen = path_len - 1; /* the path without its leading '/' */
-    if (path[path_len - 1] == '/') {
-        index = st->index;
-        ilen = strlen(index);
-    }
-    if (plen + ilen >= sizeof(rel)) {
-        forkd_resp_error(resp, 414);
-        return FORKD_DONE;
-    }
-    /* memcpy, not snprintf(): this runs for every static request */
-    memcpy(rel, path + 1, plen);
-    memcpy(rel + plen, index, ilen);
-    rel[plen + ilen] = '\0';
     e = filecache_get(&st->fc, st->root_fd, rel, now);
     if (e != NULL) {
         return serve(req, resp, e, st);
@@ -351,6 +342,40 @@ static int static_handler(forkd_req_t *req, forkd_resp_t *resp, void *self)
         return FORKD_DONE;
     }
     return serve(req, resp, e, st);
+}
+
+/*
+ * The handler: rel built on the stack for the usual path, on the heap for a
+ * longer one, so the only limits on a path are the configured head size and
+ * what the kernel can name (ENAMETOOLONG: 404), never this buffer's size.
+ */
+static int static_handler(forkd_req_t *req, forkd_resp_t *resp, void *self)
+{
+    static_t *st = self;
+    char small[1024], *rel = small;
+    const char *index = "", *path;
+    size_t path_len, plen, ilen = 0;
+    int rc;
+
+    path = forkd_req_path(req, &path_len);
+    plen = path_len - 1; /* the path without its leading '/' */
+    if (path[path_len - 1] == '/') {
+        index = st->index;
+        ilen = strlen(index);
+    }
+    if (plen + ilen >= sizeof(small) && (rel = malloc(plen + ilen + 1)) == NULL) {
+        forkd_resp_error(resp, 503);
+        return FORKD_DONE;
+    }
+    /* memcpy, not snprintf(): this runs for every static request */
+    memcpy(rel, path + 1, plen);
+    memcpy(rel + plen, index, ilen);
+    rel[plen + ilen] = '\0';
+    rc = serve_path(req, resp, st, rel);
+    if (rel != small) {
+        free(rel);
+    }
+    return rc;
 }
 
 int static_register(router_t *r, static_t *st)
