@@ -31,7 +31,8 @@ typedef enum {
     KEY_SIZE64,
     KEY_UINT,
     KEY_BOOL,
-    KEY_LEVEL
+    KEY_LEVEL,
+    KEY_TERM /* "graceful" or "fast" */
 } key_type_t;
 
 typedef struct {
@@ -54,6 +55,8 @@ static const key_def_t keys[] = {
     {"server", "shutdown_timeout", KEY_DURATION, F(shutdown_timeout), 100, 3600000},
     {"server", "graceful_timeout", KEY_DURATION, F(graceful_timeout), 100, 86400000},
     {"server", "worker_timeout", KEY_DURATION, F(worker_timeout), 0, 3600000},
+    {"server", "drain_delay", KEY_DURATION, F(drain_delay), 0, 3600000},
+    {"server", "term", KEY_TERM, F(term_graceful), 0, 0},
     {"server", "reuse_port", KEY_BOOL, F(reuse_port), 0, 0},
     {"server", "cpu_affinity", KEY_BOOL, F(cpu_affinity), 0, 0},
     {"server", "threads", KEY_UINT, F(threads), 0, CONFIG_MAX_THREADS},
@@ -81,6 +84,8 @@ static const key_def_t keys[] = {
     {"status", "path", KEY_URLPATH, F(status_path), 0, 0},
     {"status", "metrics_path", KEY_URLPATH, F(metrics_path), 0, 0},
     {"status", "allow", KEY_CIDRS, F(allow), 0, 0},
+    {"health", "path", KEY_URLPATH, F(health_path), 0, 0},
+    {"health", "log", KEY_BOOL, F(health_log), 0, 0},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -114,6 +119,7 @@ typedef struct {
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 static const char *const bool_names[] = {"no", "yes"};
+static const char *const term_names[] = {"fast", "graceful"};        /* term_graceful 0, 1 */
 static const char *const body_names[] = {"none", "whole", "stream"}; /* config_body_t order */
 
 void config_defaults(config_t *cfg)
@@ -469,6 +475,12 @@ static int set_key(loader_t *ld, const key_def_t *k, const char *value)
             return fail(ld, "bad level '%s' (error, warn, info or debug)", value);
         }
         *(log_level_t *)field = (log_level_t)i;
+        return 1;
+    case KEY_TERM:
+        if ((i = word_index(value, term_names, 2)) < 0) {
+            return fail(ld, "bad term '%s' (graceful or fast)", value);
+        }
+        *(int *)field = i;
         return 1;
     }
     return 0;

@@ -75,6 +75,8 @@ typedef struct {
     uint32_t shutdown_timeout; /* fast stop: SIGKILL after this */
     uint32_t graceful_timeout; /* graceful stop/reload: drain for at most this */
     uint32_t worker_timeout;   /* no heartbeat this long: SIGKILL (0 = off) */
+    uint32_t drain_delay;      /* stop: serve on, health failing, this long before closing */
+    int term_graceful;         /* [server] term = graceful: TERM stops like QUIT */
     int reuse_port;            /* one SO_REUSEPORT socket per worker slot */
     int cpu_affinity;          /* worker slot i runs only on the i-th allowed CPU */
     uint32_t threads;          /* per worker thread pool for blocking handlers, 0 = none */
@@ -112,6 +114,10 @@ typedef struct {
     char status_path[256];  /* "" = off */
     char metrics_path[256]; /* "" = status_path + "/metrics" */
     char allow[512];        /* CIDR list, checked by net_parse_cidr_list() */
+
+    /* [health] */
+    char health_path[256]; /* "" = off */
+    int health_log;        /* its requests go to the access log */
 
     /* [module NAME] and [route PATH] sections, in file order */
     config_module_t modules[CONFIG_MAX_MODULES];

@@ -39,9 +39,18 @@ typedef struct {
     char pad[52];
 } sb_slot_t;
 
+/* The service's stop, as the master tells its workers (scoreboard_t.drain). */
+typedef enum {
+    SB_SERVING = 0,  /* no stop under way (a reload is not a drain) */
+    SB_DRAIN_DELAY,  /* [server] drain_delay: serve on, health URL failing, no keep-alive */
+    SB_DRAIN_CLOSING /* listening sockets closing: take what is queued, finish in-flight */
+} sb_drain_t;
+
 typedef struct {
     int32_t master_pid;
     int32_t generation;
+    int32_t drain; /* sb_drain_t, written by the master before it signals the workers */
+    int32_t pad;
     int64_t started; /* unix seconds */
     sb_slot_t slots[SB_SLOTS];
 } scoreboard_t;

@@ -185,6 +185,7 @@ struct conn_pool {
     int nfree_blocks;
     size_t block_size; /* bytes of one conn_block_t with its arrays */
     int stopping;      /* conn_stop(): close each connection after its response */
+    int closing;       /* conn_keepalive_off(): no keep-alive, new clients still served */
     uint64_t req_ids;  /* the last request id given */
     timecache_t time;  /* the Date header and the access log's time */
     forkd_server_t own_srv;
@@ -253,6 +254,11 @@ void conn_pool_free(conn_pool_t *p)
 void conn_stop(conn_pool_t *p)
 {
     p->stopping = 1;
+}
+
+void conn_keepalive_off(conn_pool_t *p)
+{
+    p->closing = 1;
 }
 
 int conn_count(const conn_pool_t *p)
@@ -778,7 +784,9 @@ static void write_access_log(conn_t *c, uint64_t body_bytes)
 /* The access log line for the request just answered, if the log is on. */
 static void access_log(conn_t *c, uint64_t body_bytes)
 {
-    if (accesslog_on(c->pool->env.alog)) {
+    const route_t *rt = c->b->route;
+
+    if (accesslog_on(c->pool->env.alog) && (rt == NULL || !(rt->flags & ROUTE_NO_LOG))) {
         write_access_log(c, body_bytes);
     }
 }
@@ -802,8 +810,9 @@ static int keep_alive(conn_t *c)
     const config_t *cfg = c->pool->env.cfg;
     conn_block_t *b = c->b;
 
-    if (b->resp.close || c->pool->stopping || b->head_len == 0 || cfg->keepalive_timeout == 0
-        || c->requests + 1 >= cfg->keepalive_requests || client_closes(&b->req.h)) {
+    if (b->resp.close || c->pool->stopping || c->pool->closing || b->head_len == 0
+        || cfg->keepalive_timeout == 0 || c->requests + 1 >= cfg->keepalive_requests
+        || client_closes(&b->req.h)) {
         return 0;
     }
     /* a streamed body still coming (body = stream) is read to its end before the response */

@@ -83,6 +83,14 @@ void conn_accept(conn_pool_t *p, int fd, const struct sockaddr_storage *peer);
 void conn_stop(conn_pool_t *p);
 
 /*
+ * The service drains ([server] drain_delay): from now on every response
+ * carries "Connection: close" (a client, or a balancer's pooled connection,
+ * goes elsewhere for its next request), while new connections are still
+ * served and idle ones are left alone.
+ */
+void conn_keepalive_off(conn_pool_t *p);
+
+/*
  * Close idle connections now (graceful stop), and lingering ones whose
  * answers are all acknowledged; busy ones close after their response.
  */

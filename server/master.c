@@ -71,6 +71,7 @@ typedef struct {
     int reload_failed;      /* the pending reload was reported failed (still retrying) */
 
     int stopping;         /* 0, SIGTERM (fast) or SIGQUIT (graceful) */
+    uint64_t drain_until; /* ms: the drain_delay of a graceful stop ends (0 = none) */
     int inherited;        /* set 0 came from systemd or an upgrading master */
     int ready_sent;       /* READY=1 told for the current generation */
     pid_t upgrade_pid;    /* USR2: the new master we started, until it takes over */
@@ -658,21 +659,104 @@ static void shrink(master_t *m, int n)
     }
 }
 
-static void begin_stop(master_t *m, int sig)
+/*
+ * Close the master's copies of every listening socket. The kernel goes on
+ * queueing connections while any process holds one: the workers, which take
+ * what is queued before they close theirs (worker.c close_listeners()), so
+ * the socket stops listening with nothing queued and a client that comes
+ * later is refused, which any balancer may retry, instead of reset. Sockets
+ * passed by systemd stay open in systemd (README: socket activation).
+ */
+static void close_listeners(master_t *m)
 {
     int i;
+
+    for (i = 0; i < MAX_WORKERS; i++) {
+        listeners_close(&m->sets[i]);
+    }
+}
+
+/* Stop every worker with sig, after closing the master's listening sockets. */
+static void stop_workers(master_t *m, int sig)
+{
+    int i;
+
+    close_listeners(m);
+    if (sig == SIGQUIT && !m->handed_over) { /* an upgrade is no drain: the new master serves */
+        SB_SET(m->sb->drain, SB_DRAIN_CLOSING);
+        sdnotify_send("STATUS=draining: listening sockets closed, finishing requests");
+    }
+    for (i = 0; i < SB_SLOTS; i++) {
+        if (m->procs[i].pid != 0) {
+            stop_proc(m, &m->procs[i], sig);
+        }
+    }
+}
+
+/*
+ * [server] drain_delay: the stop is announced (the health URL fails, every
+ * response says Connection: close) while the workers serve on, so a
+ * balancer sees it and stops sending before any socket closes. The workers
+ * learn it from the scoreboard when the QUIT arrives; drain_tick() ends it.
+ */
+static void begin_drain_delay(master_t *m)
+{
+    int i;
+
+    m->drain_until = now_ms() + m->cfg->drain_delay;
+    SB_SET(m->sb->drain, SB_DRAIN_DELAY);
+    log_msg(m->log, LOG_LVL_INFO,
+            "draining: the health URL fails and connections close after each response for "
+            "%ums (drain_delay), then the listening sockets close",
+            m->cfg->drain_delay);
+    sdnotify_send("STOPPING=1\nSTATUS=draining: health URL failing, %ums before the listening "
+                  "sockets close",
+                  m->cfg->drain_delay);
+    for (i = 0; i < SB_SLOTS; i++) {
+        if (m->procs[i].pid != 0) {
+            signal_proc(&m->procs[i], SIGQUIT);
+        }
+    }
+}
+
+/* The drain delay is over: close the sockets and let in-flight requests finish. */
+static void drain_tick(master_t *m)
+{
+    if (m->drain_until == 0 || now_ms() < m->drain_until) {
+        return;
+    }
+    m->drain_until = 0;
+    log_msg(m->log, LOG_LVL_INFO, "drain_delay over: closing the listening sockets");
+    stop_workers(m, SIGQUIT);
+}
+
+/*
+ * Stop the service: sig SIGTERM now (in-flight requests are cut after
+ * shutdown_timeout), SIGQUIT gracefully (after drain_delay, if any; not
+ * after a binary upgrade handed the sockets to the new master, which
+ * serves on them).
+ */
+static void begin_stop(master_t *m, int sig)
+{
+    int was = m->stopping;
 
     if (!m->stopping || sig == SIGTERM) {
         log_msg(m->log, LOG_LVL_INFO, "%s: stopping %s", strsignal(sig),
                 sig == SIGQUIT ? "gracefully" : "now");
     }
     m->stopping = sig;
-    sdnotify_send("STOPPING=1");
-    for (i = 0; i < SB_SLOTS; i++) {
-        if (m->procs[i].pid != 0) {
-            stop_proc(m, &m->procs[i], sig);
-        }
+    if (sig == SIGTERM) {
+        m->drain_until = 0;
     }
+    if (sig == SIGQUIT && !was && m->cfg->drain_delay > 0 && !m->handed_over) {
+        begin_drain_delay(m);
+        return;
+    }
+    if (m->drain_until != 0) {
+        return; /* a second QUIT during the delay changes nothing */
+    }
+    sdnotify_send("STOPPING=1");
+    stop_workers(m, sig);
 }
 
 /*
@@ -877,6 +961,13 @@ static void handle(master_t *m, int sig, const siginfo_t *info)
 {
     switch (sig) {
     case SIGTERM:
+        /* [server] term = graceful: what containers and Kubernetes send means QUIT */
+        if (m->cfg->term_graceful && m->stopping != SIGTERM) {
+            begin_stop(m, SIGQUIT);
+            break;
+        }
+        begin_stop(m, SIGTERM);
+        break;
     case SIGINT: begin_stop(m, SIGTERM); break;
     case SIGQUIT:
         if (m->upgrade_pid != 0 && info->si_pid == m->upgrade_pid && !m->handed_over) {
@@ -924,6 +1015,7 @@ static void handle(master_t *m, int sig, const siginfo_t *info)
         begin_stop(m, SIGTERM);
     }
     check_heartbeats(m);
+    drain_tick(m);
     drain_old(m);
     if (!m->stopping) {
         respawn(m);

@@ -15,6 +15,7 @@
 #define ROUTE_PREFIX 1
 #define ROUTE_TAKES_BODY 2  /* the body is kept for forkd_req_body() (else it is discarded) */
 #define ROUTE_BODY_STREAM 4 /* [route] body = stream: the body in pieces (phase C) */
+#define ROUTE_NO_LOG 8      /* no access log line (the health URL a balancer polls) */
 
 typedef struct {
     const char *path; /* borrowed for the router's lifetime */

@@ -15,6 +15,7 @@
 
 #include "conn.h"
 #include "demo.h"
+#include "health.h"
 #include "module.h"
 #include "router.h"
 #include "static.h"
@@ -61,6 +62,7 @@ typedef struct worker {
     conn_pool_t *conns; /* the connections */
     pool_t *jobs;       /* the thread pool ([server] threads) of forkd_pool_submit() */
     demo_t demo;        /* the demo handlers' context */
+    health_t health;    /* the health URL's context: draining, set here */
 
     struct event *sig_term, *sig_int, *sig_quit, *sig_usr1;
     struct event *tick;        /* once a second: heartbeat, access log flush */
@@ -425,6 +427,45 @@ static void on_drain_timer(evutil_socket_t fd, short what, void *arg)
     evtimer_add(w->drain_timer, &tv);
 }
 
+/*
+ * The service drains (the master said so in the scoreboard): the health URL
+ * fails and every response closes its connection, so a balancer takes this
+ * instance out; new clients are still served meanwhile.
+ */
+static void announce_drain(worker_t *w)
+{
+    w->health.draining = 1;
+    conn_keepalive_off(w->conns);
+}
+
+/*
+ * Stop listening for good: take every connection the kernel already
+ * completed (it would be reset when the last copy of the socket closes),
+ * then close this worker's copies. Once the master and every worker did, a
+ * new client is refused instead. Called before w->stopping is set, which
+ * accept_batch() honours.
+ */
+static void close_listeners(worker_t *w)
+{
+    uint64_t before;
+    int i;
+
+    for (i = 0; i < w->nlisten; i++) {
+        do {
+            before = SB_GET(w->slot->accepted);
+            accept_batch(w, w->listen_fds[i], 0);
+        } while (SB_GET(w->slot->accepted) - before == ACCEPT_BATCH);
+        event_free(w->listen_ev[i]);
+        w->listen_ev[i] = NULL;
+        close(w->listen_fds[i]);
+    }
+    w->nlisten = 0;
+}
+
+/*
+ * QUIT (the service stops, a reload retires this generation, or fewer
+ * workers are wanted): no new connections, the in-flight ones finish.
+ */
 static void start_drain(worker_t *w)
 {
     struct timeval tv;
@@ -433,10 +474,14 @@ static void start_drain(worker_t *w)
     if (w->stopping) {
         return;
     }
+    if (SB_GET(w->sb->drain) != SB_SERVING) {
+        announce_drain(w);
+    }
+    listeners_enable(w, 0);
+    close_listeners(w);
     w->stopping = 1;
     conn_stop(w->conns);
     SB_SET(w->slot->state, SB_DRAINING);
-    listeners_enable(w, 0);
     if (w->accept_paused) {
         evtimer_del(w->accept_retry);
     }
@@ -469,14 +514,20 @@ static void reopen_logs(worker_t *w)
     }
 }
 
-/* TERM/INT: stop now. QUIT: graceful stop. USR1: reopen logs. */
+/* TERM/INT: stop now. QUIT: the drain delay, or a graceful stop. USR1: reopen logs. */
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     worker_t *w = arg;
     (void)what;
 
     switch (sig) {
-    case SIGQUIT: start_drain(w); break;
+    case SIGQUIT:
+        if (SB_GET(w->sb->drain) == SB_DRAIN_DELAY) {
+            announce_drain(w);
+        } else {
+            start_drain(w);
+        }
+        break;
     case SIGUSR1: reopen_logs(w); break;
     default:
         w->stopping = 1;
@@ -577,6 +628,8 @@ static int init_serving(worker_t *w)
         return -1;
     }
     if (modules_route(&w->mods, &w->router) != 0
+        || (cfg->health_path[0] != '\0'
+            && health_register(&w->router, &w->health, cfg->health_path, cfg->health_log) != 0)
         || (cfg->status_path[0] != '\0'
             && status_register(&w->router, &w->status, cfg->status_path, cfg->metrics_path) != 0)
         || (cfg->demo_enabled && demo_register(&w->router, &w->demo) != 0)
