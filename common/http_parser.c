@@ -287,6 +287,22 @@ ssize_t http_parse_request(const char *buf, size_t len, const http_limits_t *lim
     return p - buf;
 }
 
+int http_head_bytes_plausible(const char *p, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (IS(c, C_VALUE) || c == '\n') {
+            continue;
+        }
+        if (c != '\r' || (i + 1 < len && p[i + 1] != '\n')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* Set the error status and reason; returns HTTP_PARSE_BAD. */
 static int fail(http_request_t *req, int status, const char *reason)
 {

@@ -112,6 +112,19 @@ typedef struct {
 ssize_t http_parse_request(const char *buf, size_t len, const http_limits_t *lim,
                            http_request_t *req);
 
+/*
+ * May p[0..len) still be part of a request head? 0 when it holds a byte no
+ * head has anywhere (a control byte other than HTAB, CR and LF, or DEL) or
+ * a CR followed by anything but LF. For a caller that parses a head again
+ * only when a line ends (http_parse_request() starts over from buf[0] on
+ * each call: a client dripping bytes would cost O(n^2)): checking the new
+ * bytes with this (from the one before them, which may be the CR) catches
+ * such a byte at once, so the client gets its 400 instead of waiting for a
+ * timeout. Bytes that are wrong only where they stand (a space in a field
+ * name) are found when the line ends.
+ */
+int http_head_bytes_plausible(const char *p, size_t len);
+
 /* Case-insensitive lookup of the first header named name; NULL if absent. */
 const http_header_t *http_find_header(const http_request_t *req, const char *name);
 

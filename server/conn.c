@@ -1857,10 +1857,12 @@ static int state_head(conn_t *c)
     /*
      * The parser starts over on each call: a client dripping a byte at a
      * time would cost O(n^2). A head can only end (or break a rule that
-     * ends it) with a new '\n', or by reaching the size limit.
+     * ends it) with a new '\n', by reaching the size limit, or by a byte
+     * no head may hold (checked from the byte before: it may be a CR).
      */
     if (b->in_len < cfg->max_header_size && b->parsed_len > 0
-        && memchr(b->in + b->parsed_len, '\n', b->in_len - b->parsed_len) == NULL) {
+        && memchr(b->in + b->parsed_len, '\n', b->in_len - b->parsed_len) == NULL
+        && http_head_bytes_plausible(b->in + b->parsed_len - 1, b->in_len - b->parsed_len + 1)) {
         n = HTTP_PARSE_NEED_MORE;
     } else {
         lim.max_head = cfg->max_header_size;

@@ -3,6 +3,7 @@ refused by max_header_size and by what the kernel can name (ENAMETOOLONG: 404), 
 a buffer of the static handler (4.3 KB used to give 414, and 4,097-4,352 bytes 404)."""
 
 import os
+import time
 
 from harness import ServerCase
 
@@ -40,3 +41,38 @@ class LongPathTests(ServerCase):
     def test_beyond_the_head_size_is_the_parser_s_answer(self):
         resp = self.request("GET", "/" + "z" * 70000)
         self.assertIn(resp.status, (414, 431))
+
+
+class EarlyInvalidByteTests(ServerCase):
+    """A byte no head may hold, sent in a later packet of a head not yet complete, gets its
+    400 at once: the client does not wait for header_timeout and a 408."""
+
+    config = {"http": {"header_timeout": "5s"}}
+
+    def drip(self, first, second):
+        conn = self.connect(timeout=4)
+        conn.send(first)
+        time.sleep(0.2)  # the server has read and parsed the first part: "need more"
+        started = time.monotonic()
+        conn.send(second)
+        resp = conn.read_response()
+        return resp, time.monotonic() - started
+
+    def test_control_byte_in_a_value(self):
+        resp, took = self.drip(b"GET / HTTP/1.1\r\nHost: x\r\nX-A: v", b"a\x01b")
+        self.assertEqual(resp.status, 400)
+        self.assertLess(took, 2)
+
+    def test_control_byte_in_the_request_line(self):
+        resp, took = self.drip(b"GET /ind", b"ex\x7f")
+        self.assertEqual(resp.status, 400)
+        self.assertLess(took, 2)
+
+    def test_cr_without_lf(self):
+        resp, took = self.drip(b"GET / HTTP/1.1\r\nHost: x\r", b"X")
+        self.assertEqual(resp.status, 400)
+        self.assertLess(took, 2)
+
+    def test_valid_drip_still_served(self):
+        resp, _ = self.drip(b"GET / HTTP/1.1\r\nHo", b"st: x\r\n\r\n")
+        self.assertEqual(resp.status, 200)

@@ -1505,6 +1505,41 @@ static void test_chunked_data_len_on_need_more(void **state)
     assert_int_equal(data_len, 0);
 }
 
+/*
+ * http_head_bytes_plausible() agrees with the parser: a byte it calls
+ * impossible makes every incomplete head holding it a 400 (in the request
+ * line, a field name, a value), so a caller that parses again on such a byte
+ * answers at once; and it passes every byte some position of a head takes.
+ */
+static void test_head_bytes_plausible(void **state)
+{
+    static const char *const prefixes[] = {"GET /a", "GET / HTTP/1.1\r\nHost: x\r\nX-A",
+                                           "GET / HTTP/1.1\r\nHost: x\r\nX-A: v"};
+    char buf[128];
+    fx_t fx;
+    size_t i, n;
+    int c;
+    (void)state;
+
+    for (c = 0; c < 256; c++) {
+        char b = (char)c;
+        int ok = http_head_bytes_plausible(&b, 1);
+        int want = c == '\t' || c == '\r' || c == '\n' || (c >= 0x20 && c != 0x7f);
+        assert_int_equal(ok, want);
+        for (i = 0; !ok && i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+            n = strlen(prefixes[i]);
+            memcpy(buf, prefixes[i], n);
+            buf[n] = b;
+            assert_int_equal(parse_lim(&fx, buf, n + 1, &default_limits), HTTP_PARSE_BAD);
+            assert_int_equal(fx.req.status, 400);
+        }
+    }
+    assert_false(http_head_bytes_plausible("a\rb", 3)); /* CR not followed by LF */
+    assert_true(http_head_bytes_plausible("a\r", 2));   /* the LF may come next */
+    assert_true(http_head_bytes_plausible("a\r\nb: \x80\xff", 7));
+    assert_int_equal(parse(&fx, "GET / HTTP/1.1\r\nHost: x\r\nX: a\rb"), HTTP_PARSE_BAD);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1603,6 +1638,7 @@ int main(void)
         cmocka_unit_test(test_chunked_size_overflow_400),
         cmocka_unit_test(test_chunked_state_after_end),
         cmocka_unit_test(test_chunked_data_len_on_need_more),
+        cmocka_unit_test(test_head_bytes_plausible),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
