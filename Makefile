@@ -54,6 +54,7 @@ $(OBJDIR)/%.o: %.c
 # unit tests link the common/ objects (pure code), and the server/ ones named here
 $(OBJDIR)/test_conditional: $(OBJDIR)/server/conditional.o
 $(OBJDIR)/test_live: $(OBJDIR)/server/live.o
+$(OBJDIR)/test_log: $(OBJDIR)/server/log.o $(OBJDIR)/server/sdnotify.o
 $(OBJDIR)/test_pending: $(OBJDIR)/server/pending.o
 $(OBJDIR)/test_pool: $(OBJDIR)/server/pool.o
 $(OBJDIR)/test_request: $(OBJDIR)/server/request.o

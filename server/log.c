@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "escape.h"
@@ -270,21 +271,67 @@ void accesslog_write(accesslog_t *al, const log_t *log, const accesslog_entry_t 
     al->len += (size_t)(p - line);
 }
 
+/*
+ * A write came up short inside a line and the rest of the file's space or
+ * size is gone: take back the partial line, len bytes just written, so that
+ * it is absent rather than torn. Only while it is still the file's end (the
+ * descriptor's offset, after an O_APPEND write, equal to the size): if
+ * another worker appended after it, cutting would take its lines too.
+ */
+static void take_back(int fd, size_t len)
+{
+    struct stat st;
+    off_t end = lseek(fd, 0, SEEK_CUR);
+
+    if (end >= (off_t)len && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == end) {
+        (void)!ftruncate(fd, end - (off_t)len);
+    }
+}
+
+/*
+ * Write the buffer (whole lines) so that each line lands whole or not at
+ * all (log_open_file() took a regular file only). A short write is
+ * continued; when the rest cannot be written (disk full, file size limit,
+ * quota) the partial line is taken back and the lines after it are dropped
+ * and reported.
+ */
 void accesslog_flush(accesslog_t *al, const log_t *log)
 {
-    ssize_t n;
+    const char *p = al->buf;
+    size_t left = al->len, line_start = 0, done = 0;
+    ssize_t n = 0;
 
     if (al->fd < 0 || al->len == 0) {
         return;
     }
-    n = write(al->fd, al->buf, al->len);
-    if (n < 0 || (size_t)n != al->len) {
+    while (left > 0) {
+        n = write(al->fd, p + done, left);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        done += (size_t)n;
+        left -= (size_t)n;
+        if (p[done - 1] == '\n') {
+            line_start = done;
+        } else {
+            const char *nl = memrchr(p + line_start, '\n', done - line_start);
+            line_start = nl != NULL ? (size_t)(nl - p) + 1 : line_start;
+        }
+    }
+    if (left > 0) {
+        int err = n < 0 ? errno : 0;
+        if (done > line_start) {
+            take_back(al->fd, done - line_start);
+        }
         /* disk full or gone: keep serving, say so at most once a second */
         time_t now = time(NULL);
         if (now != al->last_error) {
             al->last_error = now;
-            log_msg(log, LOG_LVL_ERROR, "write() to access log failed: %s",
-                    n < 0 ? strerror(errno) : "short write");
+            log_msg(log, LOG_LVL_ERROR, "write() to access log failed: %s (%zu bytes dropped)",
+                    err != 0 ? strerror(err) : "short write", al->len - line_start);
         }
     }
     al->len = 0;

@@ -91,7 +91,12 @@ int accesslog_on(const accesslog_t *al);
  */
 void accesslog_write(accesslog_t *al, const log_t *log, const accesslog_entry_t *e);
 
-/* Write the buffered lines out (whole lines only, one write with O_APPEND). */
+/*
+ * Write the buffered lines out, each whole or not at all: one write with
+ * O_APPEND; a short write is continued, and a partial line that cannot be
+ * completed (disk full, file size limit) is taken back while it is the
+ * file's end.
+ */
 void accesslog_flush(accesslog_t *al, const log_t *log);
 
 /*
