@@ -235,6 +235,33 @@ def line_of(text, section, key):
     raise KeyError((section, key))
 
 
+class ModuleServerCase(ServerCase):
+    """A server whose config needs a directory of its own (modules built for it, a
+    database): made before the start as cls.mods, removed after the stop."""
+
+    @classmethod
+    def module_config(cls, directory):
+        """The config sections, given the class's directory."""
+        raise NotImplementedError
+
+    @classmethod
+    def setUpClass(cls):
+        cls.mods = tempfile.mkdtemp(prefix="forkd-mods-")
+        try:
+            cls.config = cls.module_config(cls.mods)
+            super().setUpClass()
+        except BaseException:
+            shutil.rmtree(cls.mods, ignore_errors=True)
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            shutil.rmtree(cls.mods, ignore_errors=True)
+
+
 class ExampleHello(ServerCase):
     """examples/hello.c: its greeting key, its route, and a route that wins over a built-in."""
 
@@ -265,23 +292,13 @@ class ExampleHello(ServerCase):
         self.assertEqual(self.request("GET", "/demo/sleep?ms=1").status, 200)
 
 
-class ProbeServed(ServerCase):
+class ProbeServed(ModuleServerCase):
     """The server a module's init gets is the one its requests are looked up in."""
 
     @classmethod
-    def setUpClass(cls):
-        cls.mods = tempfile.mkdtemp(prefix="forkd-mods-")
-        so = build_probe(cls.mods, "probe.so")
-        cls.config = merge_config(probe_sections(so),
-                                  {"route /later": {"handler": "probe:later"}})
-        super().setUpClass()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            shutil.rmtree(cls.mods, ignore_errors=True)
+    def module_config(cls, directory):
+        so = build_probe(directory, "probe.so")
+        return merge_config(probe_sections(so), {"route /later": {"handler": "probe:later"}})
 
     def test_answered_later_through_inits_server(self):
         for _ in range(4):  # both workers
@@ -289,26 +306,18 @@ class ProbeServed(ServerCase):
             self.assertEqual((resp.status, resp.body), (200, b"later\n"), resp)
 
 
-class ExampleKv(ServerCase):
+class ExampleKv(ModuleServerCase):
     """examples/kv.c: SQLite behind GET/PUT/DELETE /kv/KEY, on the thread pool."""
 
     @classmethod
-    def setUpClass(cls):
-        cls.dbdir = tempfile.mkdtemp(prefix="forkd-kv-")
-        cls.config = {
+    def module_config(cls, directory):
+        cls.dbdir = directory
+        return {
             "server": {"workers": "1", "threads": "2"},
             "module kv": {"path": os.path.join(EXAMPLES, "kv.so"),
-                          "database": os.path.join(cls.dbdir, "kv.sqlite")},
+                          "database": os.path.join(directory, "kv.sqlite")},
             "route /kv/": {"handler": "kv:kv", "methods": "GET PUT DELETE"},
         }
-        super().setUpClass()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            shutil.rmtree(cls.dbdir, ignore_errors=True)
 
     def put(self, key, value):
         return self.request("PUT", "/kv/" + key, body=value,

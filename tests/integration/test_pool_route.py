@@ -5,14 +5,11 @@ loop refuses it on the thread; a request that ends first (client gone, handler_t
 seen by forkd_req_cancelled() and the thread's answer is dropped, its lent body released on
 the loop."""
 
-import os
-import shutil
 import socket
-import tempfile
 import threading
 import time
 
-from harness import ServerCase, build_request, wait_until
+from harness import build_request, wait_until
 import test_modules
 
 
@@ -148,28 +145,19 @@ const forkd_module_t forkd_module = {FORKD_ABI, "blocker", blocker_init, NULL, h
 """
 
 
-class PoolRoute(ServerCase):
+class PoolRoute(test_modules.ModuleServerCase):
     """One worker with 4 threads; /p/ on the pool, /stats on the loop, handler_timeout 1 s."""
 
     @classmethod
-    def setUpClass(cls):
-        cls.mods = tempfile.mkdtemp(prefix="forkd-pool-")
-        so = test_modules.build_module(cls.mods, "blocker.so", BLOCKER_C)
-        cls.config = {
+    def module_config(cls, directory):
+        so = test_modules.build_module(directory, "blocker.so", BLOCKER_C)
+        return {
             "server": {"workers": "1", "threads": "4"},
             "http": {"handler_timeout": "1s"},
             "module blocker": {"path": so},
             "route /p/": {"handler": "blocker:echo", "methods": "GET POST", "pool": "yes"},
             "route /stats": {"handler": "blocker:stats"},
         }
-        super().setUpClass()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            shutil.rmtree(cls.mods, ignore_errors=True)
 
     def stats(self):
         resp = self.request("GET", "/stats")
