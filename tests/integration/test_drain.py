@@ -136,6 +136,23 @@ class DrainTests(FreshServerCase):
         self.assertTrue(wait_until(refused, 2), "the port still accepts after the drain")
         self.stop_and_check(server, signal.SIGQUIT)
 
+    def test_reuse_port_every_workers_socket_closes(self):
+        # one SO_REUSEPORT socket per worker slot: all of them stop listening
+        server = self.start_server(with_health({"workers": "3", "reuse_port": "yes",
+                                                "drain_delay": "300ms"}))
+        slow = self.start_in_flight(server, 1000)
+        server.send_signal(signal.SIGQUIT)
+        self.assertTrue(wait_until(lambda: self.get(server, "/healthz").status == 503 or None,
+                                   0.25), "health URL still 200 during drain_delay")
+
+        def refused_every_time():
+            return all(self.connect_error(server) == errno.ECONNREFUSED
+                       for _ in range(20)) or None
+
+        self.assertTrue(wait_until(refused_every_time, 2), "a worker's socket still listens")
+        self.assertEqual(slow.read_response().status, 200)
+        self.stop_and_check(server, signal.SIGQUIT)
+
     def test_quit_without_drain_delay_refuses_at_once(self):
         server = self.start_server(with_health())
         slow = self.start_in_flight(server, 1000)

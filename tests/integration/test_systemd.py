@@ -64,7 +64,7 @@ class NotifyListener:
         self.sock.close()
 
 
-class NotifyCase(unittest.TestCase):
+class NotifyServerCase(unittest.TestCase):
     """A server whose NOTIFY_SOCKET we hold; its binary is a copy we may replace (USR2)."""
 
     config = {"server": {"workers": "2", "pid_file": "forkd.pid", "graceful_timeout": "5s"},
@@ -104,6 +104,10 @@ class NotifyCase(unittest.TestCase):
                 return int(f.read())
         except (OSError, ValueError):
             return None
+
+
+class NotifyCase(NotifyServerCase):
+    """READY, RELOADING, STOPPING and the binary upgrade's hand-over, as systemd sees them."""
 
     def test_ready_reload_and_stopping_in_order(self):
         ready = self.notify.wait_for(lambda f: f.get("READY") == "1")
@@ -199,6 +203,23 @@ class TestJournal(unittest.TestCase):
                 self.assertRegex(line, r"^<[3467]>\[(error|warn|info|debug)\] \d+: ")
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+class DrainNotifyTests(NotifyServerCase):
+    """A graceful stop with [server] drain_delay tells systemd it is draining."""
+
+    config = {"server": {"workers": "2", "pid_file": "forkd.pid", "drain_delay": "600ms"},
+              "health": {"path": "/healthz"}}
+
+    def test_quit_says_draining_then_stops(self):
+        self.notify.wait_for(lambda f: f.get("READY") == "1")
+        self.server.send_signal(signal.SIGQUIT)
+        first = self.notify.wait_for(lambda f: f.get("STOPPING") == "1")
+        self.assertRegex(first.get("STATUS", ""), r"^draining: health URL failing")
+        self.assertEqual(get(self.server.port, "/healthz").status, 503)
+        closing = self.notify.wait_for(lambda f: "STATUS" in f)
+        self.assertRegex(closing["STATUS"], r"^draining: listening sockets closed")
+        self.assertEqual(self.server.proc.wait(10), 0)
 
 
 @unittest.skipUnless(SOCKET_ACTIVATE, "systemd-socket-activate is not installed")
