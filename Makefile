@@ -7,7 +7,8 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 WARN += -Wno-format-truncation
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) -Icommon -Iserver -MMD -MP
-LIBS := $(shell pkg-config --libs libevent inih libsystemd 2>/dev/null || echo -levent -linih -lsystemd)
+PKGS := libevent inih libsystemd
+LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -levent -linih -lsystemd)
 ifdef WERROR
 CFLAGS += -Werror
 endif
@@ -19,6 +20,13 @@ ifneq ($(SANITIZE),)
 CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=$(SANITIZE)
 endif
+
+# forkd -V: the libraries' versions (pkg-config) and the flags main.o was built with
+BUILD_LIBS := $(shell s=; for p in $(PKGS); do \
+	printf '%s%s %s' "$$s" $$p "$$(pkg-config --modversion $$p 2>/dev/null || echo '?')"; s=', '; done)
+BUILD_FLAGS := $(strip $(CC) $(CFLAGS) $(LDFLAGS))
+$(BUILD)/obj$(if $(SANITIZE),-san)/server/main.o: CFLAGS += -DFORKD_BUILD_LIBS='"$(BUILD_LIBS)"' \
+	-DFORKD_BUILD_FLAGS='"$(BUILD_FLAGS)"'
 
 COMMON_SRC := $(wildcard common/*.c)
 SERVER_SRC := $(wildcard server/*.c)

@@ -988,7 +988,7 @@ int config_load(config_t *cfg, const char *path, char err[CONFIG_ERR_LEN])
     strcpy(cfg->path, path);
     ld.fp = fopen(path, "r");
     if (ld.fp == NULL) {
-        snprintf(err, CONFIG_ERR_LEN, "%s:0: cannot open: %s", path, strerror(errno));
+        snprintf(err, CONFIG_ERR_LEN, "cannot open %s: %s", path, strerror(errno));
         return -1;
     }
     rc = ini_parse_stream(read_line, &ld, on_key, &ld);

@@ -1,5 +1,7 @@
 /* main: command line, config check, then the master. */
 #include <errno.h>
+#include <event2/event.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,13 +18,20 @@
 #include "sdnotify.h"
 
 #define FORKD_VERSION "0.1.0"
+/* set by the Makefile for main.o: the pkg-config versions of the libraries and the flags */
+#ifndef FORKD_BUILD_LIBS
+#define FORKD_BUILD_LIBS "unknown"
+#endif
+#ifndef FORKD_BUILD_FLAGS
+#define FORKD_BUILD_FLAGS "unknown"
+#endif
 #define DEFAULT_CONFIG "/etc/forkd/forkd.ini"
 /* -s reload: the new workers get 5 s to serve, checks and forks come on top */
 #define RELOAD_WAIT_MS 30000
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: forkd [-c FILE] [-t] [-s SIGNAL] [-v] [-h]\n"
+    fprintf(out, "usage: forkd [-c FILE] [-t] [-s SIGNAL] [-v] [-V] [-h]\n"
                  "  -c FILE  configuration file (default " DEFAULT_CONFIG ")\n"
                  "  -s SIG   signal the running master ($MAINPID under systemd, else\n"
                  "           [server] pid_file): stop (TERM), quit (QUIT: graceful),\n"
@@ -30,8 +39,19 @@ static void usage(FILE *out)
                  "           reopen (USR1)\n"
                  "  -t       check the configuration and what a start needs, and exit\n"
                  "           (0 ok, 1 refused)\n"
-                 "  -v       print the version and exit\n"
-                 "  -h       this help\n");
+                 "  -v, --version  print the version and exit\n"
+                 "  -V       the version, the libraries' versions and the build flags\n"
+                 "  -h, --help     this help\n");
+}
+
+/* forkd -V: what a bug report needs (nginx -V's role). */
+static void print_build_info(void)
+{
+    printf("forkd " FORKD_VERSION "\n"
+           "libraries (built with): " FORKD_BUILD_LIBS "\n"
+           "libevent at run time: %s\n"
+           "build flags: " FORKD_BUILD_FLAGS "\n",
+           event_get_version());
 }
 
 /*
@@ -74,8 +94,14 @@ static pid_t master_pid(const config_t *cfg)
         return -1;
     }
     pid = pidfile_read(cfg->pid_file);
-    if (pid <= 0) {
+    if (pid <= 0 && access(cfg->pid_file, F_OK) != 0 && errno == ENOENT) {
+        complain("forkd is not running (no pid file %s)", cfg->pid_file);
+    } else if (pid <= 0) {
         complain("cannot read a pid from \"%s\"", cfg->pid_file);
+    } else if (kill(pid, 0) != 0 && errno == ESRCH) {
+        complain("forkd is not running (pid %d in %s is gone: a stale pid file)", (int)pid,
+                 cfg->pid_file);
+        return -1;
     }
     return pid;
 }
@@ -139,6 +165,8 @@ static int send_signal(const config_t *cfg, const char *name)
 
 int main(int argc, char **argv)
 {
+    static const struct option long_options[] = {
+        {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'v'}, {NULL, 0, NULL, 0}};
     const char *path = DEFAULT_CONFIG, *sig = NULL;
     char err[CONFIG_ERR_LEN];
     int opt, test_only = 0, rc;
@@ -148,12 +176,13 @@ int main(int argc, char **argv)
 
     /* files forkd creates (pid file, logs) are never group- or world-writable */
     umask(umask(0) | 022);
-    while ((opt = getopt(argc, argv, "c:ts:vh")) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:ts:vVh", long_options, NULL)) != -1) {
         switch (opt) {
         case 'c': path = optarg; break;
         case 't': test_only = 1; break;
         case 's': sig = optarg; break;
         case 'v': printf("forkd " FORKD_VERSION "\n"); return 0;
+        case 'V': print_build_info(); return 0;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 1;
         }

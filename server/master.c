@@ -612,8 +612,8 @@ static void reload(master_t *m)
     m->reload_failed = 0;
     m->fails = 0;
     m->respawn_after = 0;
-    log_msg(m->log, LOG_LVL_INFO, "reloading: starting generation %d with %d workers",
-            m->generation, m->nworkers);
+    log_msg(m->log, LOG_LVL_INFO, "reloading: starting generation %d with %d worker%s",
+            m->generation, m->nworkers, m->nworkers == 1 ? "" : "s");
     respawn(m);
     m->drain_pending = 1;
     m->drain_after = now_ms() + READY_WAIT_MS;
@@ -734,15 +734,20 @@ static void drain_tick(master_t *m)
  * Stop the service: sig SIGTERM now (in-flight requests are cut after
  * shutdown_timeout), SIGQUIT gracefully (after drain_delay, if any; not
  * after a binary upgrade handed the sockets to the new master, which
- * serves on them).
+ * serves on them). received: the signal that asked for it (logged by its
+ * name: SIGINT is not SIGTERM), 0 when the master stops on its own.
  */
-static void begin_stop(master_t *m, int sig)
+static void begin_stop(master_t *m, int sig, int received)
 {
     int was = m->stopping;
 
     if (!m->stopping || sig == SIGTERM) {
-        log_msg(m->log, LOG_LVL_INFO, "%s: stopping %s", strsignal(sig),
-                sig == SIGQUIT ? "gracefully" : "now");
+        if (received > 0) {
+            log_msg(m->log, LOG_LVL_INFO, "SIG%s received: stopping %s", sigabbrev_np(received),
+                    sig == SIGQUIT ? "gracefully" : "now");
+        } else {
+            log_msg(m->log, LOG_LVL_INFO, "stopping %s", sig == SIGQUIT ? "gracefully" : "now");
+        }
     }
     m->stopping = sig;
     if (sig == SIGTERM) {
@@ -963,18 +968,18 @@ static void handle(master_t *m, int sig, const siginfo_t *info)
     case SIGTERM:
         /* [server] term = graceful: what containers and Kubernetes send means QUIT */
         if (m->cfg->term_graceful && m->stopping != SIGTERM) {
-            begin_stop(m, SIGQUIT);
+            begin_stop(m, SIGQUIT, SIGTERM);
             break;
         }
-        begin_stop(m, SIGTERM);
+        begin_stop(m, SIGTERM, SIGTERM);
         break;
-    case SIGINT: begin_stop(m, SIGTERM); break;
+    case SIGINT: begin_stop(m, SIGTERM, SIGINT); break;
     case SIGQUIT:
         if (m->upgrade_pid != 0 && info->si_pid == m->upgrade_pid && !m->handed_over) {
             handed_over(m);
         }
         if (m->stopping != SIGTERM) {
-            begin_stop(m, SIGQUIT);
+            begin_stop(m, SIGQUIT, SIGQUIT);
         }
         break;
     case SIGHUP:
@@ -987,13 +992,14 @@ static void handle(master_t *m, int sig, const siginfo_t *info)
     case SIGTTIN:
         if (!m->stopping && m->nworkers < MAX_WORKERS) {
             m->nworkers++;
-            log_msg(m->log, LOG_LVL_INFO, "SIGTTIN: %d workers", m->nworkers);
+            log_msg(m->log, LOG_LVL_INFO, "SIGTTIN: %d workers", m->nworkers); /* 2 or more */
         }
         break;
     case SIGTTOU:
         if (!m->stopping && m->nworkers > 1) {
             shrink(m, m->nworkers - 1);
-            log_msg(m->log, LOG_LVL_INFO, "SIGTTOU: %d workers", m->nworkers);
+            log_msg(m->log, LOG_LVL_INFO, "SIGTTOU: %d worker%s", m->nworkers,
+                    m->nworkers == 1 ? "" : "s");
         }
         break;
     case SIGUSR2: upgrade(m); break;
@@ -1012,7 +1018,7 @@ static void handle(master_t *m, int sig, const siginfo_t *info)
         /* the first generation cannot run: never sit on the port with no worker */
         log_msg(m->log, LOG_LVL_ERROR, "cannot start: the workers cannot run (see above)");
         m->exit_status = 1;
-        begin_stop(m, SIGTERM);
+        begin_stop(m, SIGTERM, 0);
     }
     check_heartbeats(m);
     drain_tick(m);
@@ -1146,7 +1152,8 @@ static int start(master_t *m)
     log_resolve_mode(m);
     prepare_access_log(m, m->cfg);
     respawn(m);
-    log_msg(m->log, LOG_LVL_INFO, "forkd started: %d workers", m->nworkers);
+    log_msg(m->log, LOG_LVL_INFO, "forkd started: %d worker%s", m->nworkers,
+            m->nworkers == 1 ? "" : "s");
     return 0;
 }
 
