@@ -292,11 +292,16 @@ void filecache_release(filecache_t *fc, fc_entry_t *e)
     }
 }
 
-void filecache_destroy(filecache_t *fc)
+void filecache_flush(filecache_t *fc)
 {
     while (!TAILQ_EMPTY(&fc->lru)) {
         evict(fc, TAILQ_FIRST(&fc->lru));
     }
+}
+
+void filecache_destroy(filecache_t *fc)
+{
+    filecache_flush(fc);
     free(fc->buckets);
     fc->buckets = NULL;
 }

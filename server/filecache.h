@@ -149,6 +149,9 @@ fc_entry_t *filecache_put(filecache_t *fc, const char *path, int fd, const struc
  */
 void filecache_release_sent(filecache_t *fc, fc_entry_t *e);
 
+/* Evict every entry (responses holding one keep it until they are done). */
+void filecache_flush(filecache_t *fc);
+
 /* Give back a reference from filecache_get() or filecache_put(). */
 void filecache_release(filecache_t *fc, fc_entry_t *e);
 

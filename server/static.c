@@ -20,6 +20,55 @@
 /* How every file and directory below the root is opened: a FIFO must not block us. */
 #define OPEN_FLAGS (O_RDONLY | O_NONBLOCK | O_NOCTTY)
 
+/* Open the root (following a symlink to it) and say which directory it is. */
+static int open_root(const char *root, dev_t *dev, ino_t *ino)
+{
+    struct stat sb;
+    int fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+    if (fd >= 0 && fstat(fd, &sb) != 0) {
+        close(fd);
+        return -1;
+    }
+    *dev = fd >= 0 ? sb.st_dev : 0;
+    *ino = fd >= 0 ? sb.st_ino : 0;
+    return fd;
+}
+
+/*
+ * The rule for a root that is a symlink switched to a new release (an
+ * atomic deploy): every worker follows the switch within cache_valid, as it
+ * does for a changed file (with cache_valid 0 at most once per millisecond
+ * of the event loop's clock: at once for a deploy, one stat() per busy
+ * millisecond). The new tree is opened and the file cache emptied, so no
+ * worker mixes the old release's cached files with the new one's. When the
+ * root cannot be opened (mid-deploy) the old one serves on.
+ */
+static void follow_root(static_t *st, uint64_t now)
+{
+    struct stat sb;
+    dev_t dev;
+    ino_t ino;
+    int fd;
+
+    if (now - st->root_checked_ms < (st->fc.valid_ms > 0 ? st->fc.valid_ms : 1)) {
+        return;
+    }
+    st->root_checked_ms = now;
+    if (stat(st->root, &sb) != 0 || (sb.st_dev == st->root_dev && sb.st_ino == st->root_ino)) {
+        return;
+    }
+    fd = open_root(st->root, &dev, &ino);
+    if (fd < 0) {
+        return;
+    }
+    close(st->root_fd);
+    st->root_fd = fd;
+    st->root_dev = dev;
+    st->root_ino = ino;
+    filecache_flush(&st->fc);
+}
+
 int static_init(static_t *st, const config_t *cfg, char *err, size_t errlen)
 {
     uint64_t nofile;
@@ -32,7 +81,9 @@ int static_init(static_t *st, const config_t *cfg, char *err, size_t errlen)
     /* cached descriptors count against the open files limit (the master warned once) */
     filecache_limit_fds(&st->fc, cfg->max_connections, &nofile);
     st->mime = mime_load("/etc/mime.types");
-    st->root_fd = open(cfg->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    st->root = cfg->root;
+    st->root_checked_ms = 0;
+    st->root_fd = open_root(st->root, &st->root_dev, &st->root_ino);
     if (st->mime == NULL || st->root_fd < 0) {
         snprintf(err, errlen, "open(\"%s\") failed: %s", cfg->root, strerror(errno));
         return -1;
@@ -363,6 +414,7 @@ static int static_handler(forkd_req_t *req, forkd_resp_t *resp, void *self)
         index = st->index;
         ilen = strlen(index);
     }
+    follow_root(st, forkd_now_ms(forkd_req_server(req)));
     if (plen + ilen >= sizeof(small) && (rel = malloc(plen + ilen + 1)) == NULL) {
         forkd_resp_error(resp, 503);
         return FORKD_DONE;

@@ -3,6 +3,8 @@
 #define FORKD_STATIC_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "beneath.h"
 #include "config.h"
@@ -16,7 +18,11 @@
  * nothing, and static_fini() on it does nothing.
  */
 typedef struct {
-    int root_fd;            /* O_PATH descriptor of [static] root */
+    int root_fd;      /* O_PATH descriptor of [static] root */
+    const char *root; /* [static] root, borrowed from the config */
+    dev_t root_dev;   /* what root_fd is: a root that is a symlink switched */
+    ino_t root_ino;   /* to a new release is opened again (static_handler) */
+    uint64_t root_checked_ms;
     beneath_mode_t resolve; /* how files below root_fd are opened (beneath_probe()) */
     filecache_t fc;         /* open files and their validators */
     mime_table_t *mime;

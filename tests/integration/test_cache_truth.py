@@ -203,3 +203,65 @@ class TruncatedLargeFileTests(TruthCase):
             resp = self.get("/big.bin")
             self.assertEqual(resp.status, 200)
             self.assertEqual(resp.body, data[:1000])
+
+
+class RootSymlinkSwitchTests(unittest.TestCase):
+    """A root that is a symlink switched to a new release (atomic deploy): every worker
+    follows within cache_valid (the README's rule), none keeps serving the old tree."""
+
+    def serve_releases(self, cache_valid):
+        tmp = tempfile.mkdtemp(prefix="forkd-it-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        os.chmod(tmp, 0o755)
+        for rel in ("one", "two"):
+            os.mkdir(os.path.join(tmp, rel))
+            os.chmod(os.path.join(tmp, rel), 0o755)
+            for name, size in (("index.html", 0), ("big.bin", 256 << 10)):
+                with open(os.path.join(tmp, rel, name), "wb") as f:
+                    f.write(rel.encode() + b"\n" + b"x" * size)
+                os.chmod(os.path.join(tmp, rel, name), 0o644)
+        current = os.path.join(tmp, "current")
+        os.symlink("one", current)
+        config = {"server": {"workers": "2"}, "static": {"cache_valid": cache_valid}}
+        server = Server(tmp, current, config)
+        server.start()
+        self.addCleanup(server.kill)
+        return tmp, current, server
+
+    def releases_seen(self, server, n=40):
+        """The first line of / and /big.bin over n new connections (both workers answer)."""
+        seen = set()
+        for i in range(n):
+            with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+                sock.sendall(build_request("GET", "/" if i % 2 else "/big.bin",
+                                           headers=[("Connection", "close")]))
+                got = b""
+                while True:
+                    chunk = sock.recv(1 << 20)
+                    if not chunk:
+                        break
+                    got += chunk
+            head, _, body = got.partition(b"\r\n\r\n")
+            self.assertTrue(head.startswith(b"HTTP/1.1 200 "), head[:100])
+            seen.add(body.split(b"\n", 1)[0].decode())
+        return seen
+
+    def switch(self, tmp, current, to):
+        tmp_link = os.path.join(tmp, "current.new")
+        os.symlink(to, tmp_link)
+        os.rename(tmp_link, current)  # atomic: never a moment without a root
+
+    def test_switch_shows_at_once_with_cache_valid_0(self):
+        tmp, current, server = self.serve_releases("0")
+        self.assertEqual(self.releases_seen(server), {"one"})
+        self.switch(tmp, current, "two")
+        time.sleep(0.05)
+        self.assertEqual(self.releases_seen(server), {"two"})
+        self.assertEqual(len(server.worker_pids()), 2)
+
+    def test_switch_shows_within_cache_valid(self):
+        tmp, current, server = self.serve_releases("1s")
+        self.assertEqual(self.releases_seen(server), {"one"})
+        self.switch(tmp, current, "two")
+        time.sleep(1.3)
+        self.assertEqual(self.releases_seen(server), {"two"})
