@@ -4,6 +4,7 @@ a buffer of the static handler (4.3 KB used to give 414, and 4,097-4,352 bytes 4
 
 import os
 import time
+import urllib.parse
 
 from harness import ServerCase
 
@@ -76,3 +77,34 @@ class EarlyInvalidByteTests(ServerCase):
     def test_valid_drip_still_served(self):
         resp, _ = self.drip(b"GET / HTTP/1.1\r\nHo", b"st: x\r\n\r\n")
         self.assertEqual(resp.status, 200)
+
+
+class LongRedirectTests(ServerCase):
+    """A directory's redirect whose absolute Location passes the header area (about 1 KiB)
+    is relative ("name/"), resolved by the client to the same URL: never a 414."""
+
+    config = {"http": {"max_header_size": "65536"}}
+
+    @classmethod
+    def make_docroot(cls, root):
+        os.makedirs(os.path.join(root, DEEP, "a:b"))
+
+    def test_long_directory_redirect(self):
+        target = "/" + DEEP
+        resp = self.request("GET", target + "?q=1")
+        self.assertEqual(resp.status, 301, resp)
+        location = resp.get("Location")
+        self.assertEqual(urllib.parse.urljoin("http://h" + target + "?q=1", location),
+                         "http://h" + target + "/?q=1")
+        resp = self.request("GET", urllib.parse.urlsplit(
+            urllib.parse.urljoin("http://h" + target, location)).path)
+        self.assertIn(resp.status, (403, 404))  # the directory itself, no index, no listing
+
+    def test_relative_location_never_starts_with_a_scheme(self):
+        resp = self.request("GET", "/" + DEEP + "/a:b")
+        self.assertEqual(resp.status, 301, resp)
+        self.assertEqual(resp.get("Location"), "a%3Ab/")
+
+    def test_short_paths_stay_absolute(self):
+        resp = self.request("GET", "/d000")
+        self.assertEqual(resp.get("Location"), "/d000/")
