@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,7 +33,9 @@ typedef enum {
     KEY_UINT,
     KEY_BOOL,
     KEY_LEVEL,
-    KEY_TERM /* "graceful" or "fast" */
+    KEY_TERM,      /* "graceful" or "fast" */
+    KEY_IP_HEADER, /* a config_ip_header_t by its header's name, any case */
+    KEY_LOG_FORMAT /* combined or json */
 } key_type_t;
 
 typedef struct {
@@ -60,6 +63,7 @@ static const key_def_t keys[] = {
     {"server", "reuse_port", KEY_BOOL, F(reuse_port), 0, 0},
     {"server", "cpu_affinity", KEY_BOOL, F(cpu_affinity), 0, 0},
     {"server", "threads", KEY_UINT, F(threads), 0, CONFIG_MAX_THREADS},
+    {"server", "proxy_from", KEY_CIDRS, F(proxy_from), 0, 0},
     {"static", "root", KEY_PATH, F(root), 0, 0},
     {"static", "index", KEY_STRING, F(index), 0, 0},
     {"static", "cache_entries", KEY_UINT, F(cache_entries), 0, 1000000},
@@ -77,9 +81,12 @@ static const key_def_t keys[] = {
     {"http", "max_connections", KEY_UINT, F(max_connections), 1, 1000000},
     {"http", "min_rate", KEY_SIZE32, F(min_rate), 0, 1 << 30},
     {"http", "handler_timeout", KEY_DURATION, F(handler_timeout), 0, 3600000},
+    {"http", "real_ip_from", KEY_CIDRS, F(real_ip_from), 0, 0},
+    {"http", "real_ip_header", KEY_IP_HEADER, F(real_ip_header), 0, 0},
     {"log", "access_log", KEY_PATH_OFF, F(access_log), 0, 0},
     {"log", "error_log", KEY_PATH_STDERR, F(error_log), 0, 0},
     {"log", "level", KEY_LEVEL, F(level), 0, 0},
+    {"log", "format", KEY_LOG_FORMAT, F(log_format), 0, 0},
     {"demo", "enabled", KEY_BOOL, F(demo_enabled), 0, 0},
     {"status", "path", KEY_URLPATH, F(status_path), 0, 0},
     {"status", "metrics_path", KEY_URLPATH, F(metrics_path), 0, 0},
@@ -119,7 +126,10 @@ typedef struct {
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 static const char *const bool_names[] = {"no", "yes"};
-static const char *const term_names[] = {"fast", "graceful"};        /* term_graceful 0, 1 */
+static const char *const term_names[] = {"fast", "graceful"}; /* term_graceful 0, 1 */
+static const char *const ip_header_names[] = {"X-Forwarded-For", "X-Real-IP",
+                                              "Forwarded"}; /* config_ip_header_t order */
+static const char *const log_format_names[] = {"combined", "json"};
 static const char *const body_names[] = {"none", "whole", "stream"}; /* config_body_t order */
 
 void config_defaults(config_t *cfg)
@@ -334,7 +344,16 @@ static int set_listen(loader_t *ld, config_t *cfg, const char *value)
     }
     strcpy(buf, value);
     cfg->nlisten = 0;
+    memset(cfg->listen_proxy, 0, sizeof(cfg->listen_proxy));
     for (tok = strtok_r(buf, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
+        if (strcmp(tok, "proxy_protocol") == 0) {
+            /* a flag of the address before it (nginx's spelling) */
+            if (cfg->nlisten == 0 || cfg->listen_proxy[cfg->nlisten - 1]) {
+                return fail(ld, "proxy_protocol must follow a listen address (once)");
+            }
+            cfg->listen_proxy[cfg->nlisten - 1] = 1;
+            continue;
+        }
         if (cfg->nlisten == CONFIG_MAX_LISTEN) {
             return fail(ld, "more than 8 listen addresses");
         }
@@ -481,6 +500,21 @@ static int set_key(loader_t *ld, const key_def_t *k, const char *value)
             return fail(ld, "bad term '%s' (graceful or fast)", value);
         }
         *(int *)field = i;
+        return 1;
+    case KEY_IP_HEADER:
+        for (i = 0; i < 3 && strcasecmp(value, ip_header_names[i]) != 0; i++) {
+        }
+        if (i == 3) {
+            return fail(ld, "bad real_ip_header '%s' (X-Forwarded-For, X-Real-IP or Forwarded)",
+                        value);
+        }
+        *(config_ip_header_t *)field = (config_ip_header_t)i;
+        return 1;
+    case KEY_LOG_FORMAT:
+        if ((i = word_index(value, log_format_names, 2)) < 0) {
+            return fail(ld, "bad log format '%s' (combined or json)", value);
+        }
+        *(config_log_format_t *)field = (config_log_format_t)i;
         return 1;
     }
     return 0;
@@ -918,6 +952,28 @@ static int validate_handlers(loader_t *ld)
     return 0;
 }
 
+/*
+ * A proxy_protocol listener believes PROXY headers from [server] proxy_from
+ * only: with that empty it would refuse every client, a mistake said now.
+ */
+static int validate_proxy(loader_t *ld)
+{
+    const config_t *cfg = ld->cfg;
+    int i;
+
+    for (i = 0; i < cfg->nlisten; i++) {
+        if (cfg->listen_proxy[i] && cfg->proxy_from[0] == '\0') {
+            ld->line = config_line(cfg, "server", "listen");
+            fail(ld,
+                 "listen %s has proxy_protocol, but [server] proxy_from is empty "
+                 "(the balancers' addresses)",
+                 cfg->listen[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Cross-key checks once the whole file is read; 0 ok, -1 with ld->err set. */
 static int validate(loader_t *ld)
 {
@@ -944,6 +1000,9 @@ static int validate(loader_t *ld)
         return -1;
     }
     if (validate_handlers(ld) != 0) {
+        return -1;
+    }
+    if (validate_proxy(ld) != 0) {
         return -1;
     }
     if (cfg->status_path[0] != '\0' && cfg->metrics_path[0] == '\0') {

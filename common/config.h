@@ -64,10 +64,26 @@ typedef struct {
     int pool_line;
 } config_route_t;
 
+/* [http] real_ip_header: the header a trusted proxy names the client in */
+typedef enum {
+    CONFIG_IP_XFF = 0,  /* X-Forwarded-For: a comma separated list, client first */
+    CONFIG_IP_REAL_IP,  /* X-Real-IP: one address */
+    CONFIG_IP_FORWARDED /* Forwarded (RFC 7239): the for= parameters */
+} config_ip_header_t;
+
+/* [log] format */
+typedef enum {
+    CONFIG_LOG_COMBINED = 0, /* Combined Log Format, as Apache and nginx write it */
+    CONFIG_LOG_JSON          /* one JSON object per line */
+} config_log_format_t;
+
 typedef struct {
     /* [server] */
     char listen[CONFIG_MAX_LISTEN][128]; /* "host:port" items as written */
     int nlisten;
+    /* listen[i] was followed by the flag proxy_protocol: a PROXY header comes first */
+    int listen_proxy[CONFIG_MAX_LISTEN];
+    char proxy_from[512];           /* CIDRs whose PROXY headers are believed; "" = nobody */
     int workers;                    /* 0 = auto (one per online CPU) */
     char pid_file[CONFIG_PATH_MAX]; /* "" when none */
     char user[64];                  /* "" = keep the master's user */
@@ -101,11 +117,14 @@ typedef struct {
     uint32_t max_connections; /* per worker: stop accepting above it */
     uint32_t min_rate;        /* bytes/s a body upload or a response download must keep */
     uint32_t handler_timeout; /* a pending handler or pool job: 504 after this (0 = none) */
+    char real_ip_from[512];   /* CIDRs whose real_ip_header is believed; "" = nobody */
+    config_ip_header_t real_ip_header;
 
     /* [log] */
     char access_log[CONFIG_PATH_MAX]; /* "" when off */
     char error_log[CONFIG_PATH_MAX];  /* "" for stderr */
     log_level_t level;
+    config_log_format_t log_format;
 
     /* [demo] */
     int demo_enabled;

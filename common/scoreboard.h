@@ -35,8 +35,9 @@ typedef struct {
     uint64_t bytes;     /* response body bytes */
     uint64_t status[5]; /* responses 1xx .. 5xx */
     char current[SB_CURRENT_LEN];
-    int32_t paused; /* not accepting for now (out of descriptors or memory, or full) */
-    char pad[52];
+    int32_t paused;         /* not accepting for now (out of descriptors or memory, or full) */
+    uint64_t proxy_refused; /* connections closed for their PROXY header (or lack of trust) */
+    char pad[44];
 } sb_slot_t;
 
 /* The service's stop, as the master tells its workers (scoreboard_t.drain). */

@@ -14,8 +14,8 @@ pkgs_build="gcc libc6-dev make pkg-config libevent-dev libinih-dev libsystemd-de
 # util-linux's unshare, nsenter, setpriv and mount, all essential or required);
 # man-db: systemd-analyze verify checks the units' man: links; logrotate runs inside it;
 # wrk: test_soak's load; libfaketime: test_respawn's clock; chromium: test_live_status
-# renders the live status page in a real (headless) browser; haproxy: tests/scaleout,
-# forkd instances behind a real balancer
+# renders the live status page in a real (headless) browser; haproxy: tests/scaleout
+# (forkd instances behind a real balancer) and test_proxy_protocol (send-proxy, -v2)
 pkgs_test="libcmocka-dev python3 apache2-utils curl slowhttptest systemd man-db logrotate
     wrk libfaketime chromium haproxy"
 # the example modules (make examples, make install, make test): kv runs SQLite

@@ -16,9 +16,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "escape.h"
 #include "http.h"
 #include "http_parser.h"
+#include "net.h"
 #include "pending.h"
+#include "proxy_proto.h"
+#include "realip.h"
 #include "timecache.h"
 #include "uri.h"
 
@@ -35,6 +39,9 @@
  * Level-triggered, any of them would wake the loop for as long as it lasts.
  */
 #define CLIENT_GONE_EVENTS (EV_READ | EV_CLOSED | EV_ET)
+/* A request id taken from a trusted X-Request-Id: at most this long, of ID_CHARS. */
+#define REQ_ID_MAX 64
+#define ID_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:"
 /*
  * A stream's buffer: FORKD_STREAM_BUFFER bytes of body waiting for the
  * client, with room for one chunk's framing ("%zx\r\n" and the CRLF after
@@ -59,6 +66,13 @@ typedef enum {
 
 typedef struct conn_block conn_block_t;
 typedef struct job job_t;
+
+/* A client address as accept() gives it (for a unix socket's client only its family). */
+typedef union {
+    struct sockaddr sa;
+    struct sockaddr_in in;
+    struct sockaddr_in6 in6;
+} conn_addr_t;
 
 /*
  * The buffers a connection holds only while it works on a request: taken
@@ -87,6 +101,10 @@ struct conn_block {
     int keep_body;
     int pending_status; /* error decided before the body was read, 0 if none */
     const route_t *route;
+    uint64_t start_us; /* the request's first byte came (monotonic µs) */
+    /* the client a trusted proxy named in real_ip_header, when req.peer points here */
+    conn_addr_t client;
+    char rid[REQ_ID_MAX + 1]; /* the request id (X-Request-Id), "" until request_id() */
 
     /*
      * An async handler's request. pending: it returned FORKD_ASYNC, the
@@ -151,12 +169,14 @@ struct conn {
     uint8_t idle_listed; /* on the pool's idle keep-alive list */
     uint32_t requests;
     uint64_t linger_deadline;
-    union {
-        struct sockaddr sa;
-        struct sockaddr_in in;
-        struct sockaddr_in6 in6;
-    } peer; /* the client's address; for a unix socket's client only its family */
+    uint8_t proxy_wait; /* on a proxy_protocol listener: the PROXY header comes first */
+    /*
+     * The client's address: the socket's peer, or the client a PROXY header
+     * named. direct: the socket's peer always (the balancer, behind one).
+     */
+    conn_addr_t peer;
     socklen_t peer_len;
+    conn_addr_t direct;
 };
 
 TAILQ_HEAD(conn_list, conn);
@@ -192,6 +212,12 @@ struct conn_pool {
     forkd_server_t *srv;       /* env.srv, or own_srv */
     pending_t index;           /* request id -> conn_t, for pending requests */
     struct block_list pending; /* pending requests, oldest first */
+    /* [server] proxy_from and [http] real_ip_from, parsed */
+    net_cidr_t proxy_from[NET_MAX_CIDRS];
+    int nproxy_from;
+    net_cidr_t real_ip_from[NET_MAX_CIDRS];
+    int nreal_ip_from;
+    char id_prefix[17]; /* made request ids: this worker's start time and pid, hex */
 };
 
 static void on_event(evutil_socket_t fd, short what, void *arg);
@@ -214,6 +240,17 @@ static void stream_event(conn_t *c, short what);
 static void stream_cut(conn_t *c, int reset);
 static void stream_last(conn_block_t *b);
 
+/* The config's trusted lists (conn_pool_new(); the config check refused bad ones: trust none). */
+static void parse_trusted(conn_pool_t *p)
+{
+    char err[NET_ERR_LEN];
+
+    p->nproxy_from = net_parse_cidr_list(p->env.cfg->proxy_from, p->proxy_from, err);
+    p->nproxy_from = p->nproxy_from < 0 ? 0 : p->nproxy_from;
+    p->nreal_ip_from = net_parse_cidr_list(p->env.cfg->real_ip_from, p->real_ip_from, err);
+    p->nreal_ip_from = p->nreal_ip_from < 0 ? 0 : p->nreal_ip_from;
+}
+
 conn_pool_t *conn_pool_new(const conn_env_t *env)
 {
     const config_t *cfg = env->cfg;
@@ -235,6 +272,9 @@ conn_pool_t *conn_pool_new(const conn_env_t *env)
     pending_init(&p->index);
     TAILQ_INIT(&p->pending);
     timecache_update(&p->time);
+    parse_trusted(p);
+    snprintf(p->id_prefix, sizeof(p->id_prefix), "%08x%08x", (unsigned)time(NULL),
+             (unsigned)getpid());
     return p;
 }
 
@@ -452,6 +492,7 @@ static void request_init(conn_t *c)
     b->keep_body = 0;
     b->pending_status = 0;
     b->route = NULL;
+    b->rid[0] = '\0';
     b->finished = 0;
     b->streaming = b->stream_ended = b->congested = 0;
     b->s_off = b->s_len = 0;
@@ -535,10 +576,72 @@ int conn_reserve(conn_pool_t *p)
     return 0;
 }
 
-void conn_accept(conn_pool_t *p, int fd, const struct sockaddr_storage *peer)
+/* The address bytes of a client address (4 or 16), NULL for a unix socket's client. */
+static const unsigned char *addr_bytes(const conn_addr_t *a)
 {
-    conn_t *c = TAILQ_FIRST(&p->free_conns);
+    if (a->sa.sa_family == AF_INET) {
+        return (const unsigned char *)&a->in.sin_addr;
+    }
+    return a->sa.sa_family == AF_INET6 ? a->in6.sin6_addr.s6_addr : NULL;
+}
 
+/* Is a in list[0..n)? */
+static int addr_in(const conn_addr_t *a, const net_cidr_t *list, int n)
+{
+    const unsigned char *bytes = addr_bytes(a);
+
+    return bytes != NULL && net_cidr_match(list, n, a->sa.sa_family, bytes);
+}
+
+/* Set a to family's address bytes (4 or 16) and port; the length it takes. */
+static socklen_t addr_set(conn_addr_t *a, int family, const unsigned char *bytes, uint16_t port)
+{
+    memset(a, 0, sizeof(*a));
+    if (family == AF_INET) {
+        a->in.sin_family = AF_INET;
+        a->in.sin_port = htons(port);
+        memcpy(&a->in.sin_addr, bytes, 4);
+        return sizeof(a->in);
+    }
+    a->in6.sin6_family = AF_INET6;
+    a->in6.sin6_port = htons(port);
+    memcpy(a->in6.sin6_addr.s6_addr, bytes, 16);
+    return sizeof(a->in6);
+}
+
+/*
+ * A connection whose PROXY header is refused (broken, late, or from a peer
+ * not in proxy_from): counted, logged at info, closed without a word (a
+ * balancer marks the server down; anyone else learns nothing).
+ */
+static void proxy_refused(conn_pool_t *p, const conn_addr_t *direct, const char *why,
+                          const char *bytes, size_t len)
+{
+    char peer[NET_PEER_LEN], text[4 * 64 + 1];
+    const unsigned char *a = addr_bytes(direct);
+    static const unsigned char none[16];
+
+    SB_ADD(p->env.slot->proxy_refused, 1);
+    log_msg(p->env.log, LOG_LVL_INFO, "PROXY header refused from %s: %s%s%s%s",
+            net_peer_text(direct->sa.sa_family, a ? a : none, peer), why, len ? " (\"" : "",
+            len ? escape_str(text, sizeof(text), bytes, len > 64 ? 64 : len) : "",
+            len ? "\")" : "");
+}
+
+void conn_accept(conn_pool_t *p, int fd, const struct sockaddr_storage *peer, int proxy)
+{
+    conn_t *c;
+    conn_addr_t from;
+
+    if (proxy) {
+        memcpy(&from, peer, sizeof(from));
+        if (!addr_in(&from, p->proxy_from, p->nproxy_from)) {
+            proxy_refused(p, &from, "not in [server] proxy_from", NULL, 0);
+            close(fd);
+            return;
+        }
+    }
+    c = TAILQ_FIRST(&p->free_conns);
     if (c != NULL) {
         TAILQ_REMOVE(&p->free_conns, c, link);
         p->nfree_conns--;
@@ -565,11 +668,31 @@ void conn_accept(conn_pool_t *p, int fd, const struct sockaddr_storage *peer)
         c->peer.sa.sa_family = peer->ss_family;
         c->peer_len = sizeof(sa_family_t);
     }
+    c->direct = c->peer;
+    c->proxy_wait = (uint8_t)proxy;
     TAILQ_INSERT_HEAD(&p->conns, c, link);
     p->nconns++;
 
     /* the first request usually came with the connection (TCP_DEFER_ACCEPT) */
     on_event(fd, EV_READ, c);
+}
+
+/* A monotonic clock in µs (the access log's request time). */
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* A request's first byte is in: its head (and a PROXY header before it) is due within
+ * header_timeout. */
+static void head_begins(conn_t *c)
+{
+    c->state = CONN_HEAD;
+    c->b->deadline = timecache_now_ms() + c->pool->env.cfg->header_timeout;
+    c->b->start_us = now_us();
 }
 
 /* Input bytes: read what the socket has into in[] and run the state machine. */
@@ -605,8 +728,7 @@ static void do_read(conn_t *c)
     if (n > 0) {
         if (c->state == CONN_IDLE) {
             idle_remove(c);
-            c->state = CONN_HEAD;
-            b->deadline = timecache_now_ms() + p->env.cfg->header_timeout;
+            head_begins(c);
         }
         b->in_len += (size_t)n;
         return;
@@ -688,6 +810,13 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
     if (what & EV_TIMEOUT) {
         switch (c->state) {
         case CONN_HEAD:
+            if (c->proxy_wait) {
+                /* a balancer's header is never slow: no 408 to something that spoke no HTTP */
+                proxy_refused(c->pool, &c->direct, "timed out", c->b->in, c->b->in_len);
+                start_linger(c);
+                break;
+            }
+            /* fall through */
         case CONN_BODY:
             /* 408 to a client that started a request and stalled (slowloris) */
             log_msg(c->pool->env.log, LOG_LVL_INFO, "client timed out reading the request %s",
@@ -751,13 +880,58 @@ static const char *header_value(const http_request_t *h, const char *name, size_
     return hd ? hd->value.p : NULL;
 }
 
+/* Is v[0..len) a request id to keep: 1..REQ_ID_MAX bytes of ID_CHARS? */
+static int id_ok(const char *v, size_t len)
+{
+    size_t i;
+
+    if (len == 0 || len > REQ_ID_MAX) {
+        return 0;
+    }
+    for (i = 0; i < len; i++) {
+        if (v[i] == '\0' || strchr(ID_CHARS, v[i]) == NULL) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/*
+ * The request's id (X-Request-Id), decided on first use: the one a trusted
+ * hop sent (the socket's peer in proxy_from, or the peer in real_ip_from),
+ * when it is safe to echo and log; else one made here, unique across
+ * workers and restarts: the worker's start time and pid, then its request
+ * counter, 32 hex digits.
+ */
+static const char *request_id(conn_t *c)
+{
+    conn_pool_t *p = c->pool;
+    conn_block_t *b = c->b;
+    const char *v;
+    size_t len = 0;
+
+    if (b->rid[0] != '\0') {
+        return b->rid;
+    }
+    v = b->head_len == 0 ? NULL : header_value(&b->req.h, "x-request-id", &len);
+    if (v != NULL && id_ok(v, len)
+        && (addr_in(&c->direct, p->proxy_from, p->nproxy_from)
+            || addr_in(&c->peer, p->real_ip_from, p->nreal_ip_from))) {
+        memcpy(b->rid, v, len);
+        b->rid[len] = '\0';
+        return b->rid;
+    }
+    snprintf(b->rid, sizeof(b->rid), "%s%016llx", p->id_prefix, (unsigned long long)b->req.id);
+    return b->rid;
+}
+
 /* The access log line for the request just answered (the log is on). */
 static void write_access_log(conn_t *c, uint64_t body_bytes)
 {
     conn_pool_t *p = c->pool;
     conn_block_t *b = c->b;
     const http_request_t *h = &b->req.h;
-    accesslog_entry_t e;
+    accesslog_entry_t e = {0};
 
     if (b->head_len != 0) {
         /* method SP target SP version: the parsed request line */
@@ -772,12 +946,27 @@ static void write_access_log(conn_t *c, uint64_t body_bytes)
             e.request_line_len++;
         }
     }
-    e.peer = &c->peer.sa;
+    e.peer = b->req.peer;
     e.time = p->time.clf;
     e.status = b->resp.status;
     e.body_bytes = body_bytes;
     e.referer = header_value(h, "referer", &e.referer_len);
     e.user_agent = header_value(h, "user-agent", &e.user_agent_len);
+    if (p->env.cfg->log_format == CONFIG_LOG_JSON) {
+        e.direct = &c->direct.sa;
+        e.iso_time = p->time.iso;
+        e.request_id = request_id(c);
+        e.request_us = now_us() - b->start_us;
+        e.forwarded_for = header_value(h, "x-forwarded-for", &e.forwarded_for_len);
+        if (b->head_len != 0) {
+            e.method = h->method_name.p;
+            e.method_len = h->method_name.len;
+            e.target = h->target.p;
+            e.target_len = h->target.len;
+        }
+        accesslog_write_json(p->env.alog, p->env.log, &e);
+        return;
+    }
     accesslog_write(p->env.alog, p->env.log, &e);
 }
 
@@ -862,6 +1051,7 @@ static void start_response(conn_t *c)
     conn_block_t *b = c->b;
 
     timecache_update(&p->time);
+    forkd_resp_header(&b->resp, "X-Request-Id", request_id(c));
     c->keepalive = (uint8_t)keep_alive(c);
     b->out_len = resp_start(&b->resp, b->req.h.method == HTTP_METHOD_HEAD, p->time.date,
                             c->keepalive, b->out);
@@ -1036,8 +1226,7 @@ static void finish_response(conn_t *c, uint64_t body_bytes)
     b->in_len = rest;
     b->in_off = 0;
     request_init(c);
-    c->state = CONN_HEAD;
-    b->deadline = timecache_now_ms() + c->pool->env.cfg->header_timeout;
+    head_begins(c);
 }
 
 /*
@@ -1158,6 +1347,26 @@ static void begin_streamed_body(conn_t *c)
     send_continue(c);
 }
 
+/*
+ * A peer in [http] real_ip_from names the client in real_ip_header: the
+ * request's peer (handlers, the allow list, the access log) becomes that
+ * address. From anyone else the header changes nothing.
+ */
+static void find_client(conn_t *c)
+{
+    conn_pool_t *p = c->pool;
+    conn_block_t *b = c->b;
+    realip_addr_t a;
+
+    if (p->nreal_ip_from == 0 || !addr_in(&c->peer, p->real_ip_from, p->nreal_ip_from)
+        || !realip_find(&b->req.h, p->env.cfg->real_ip_header, p->real_ip_from, p->nreal_ip_from,
+                        &a)) {
+        return;
+    }
+    b->req.peer_len = addr_set(&b->client, a.family, a.addr, 0);
+    b->req.peer = &b->client.sa;
+}
+
 /* The head is parsed: route it, decide errors, and set up reading the body. */
 static void begin_request(conn_t *c)
 {
@@ -1166,6 +1375,8 @@ static void begin_request(conn_t *c)
     http_request_t *h = &b->req.h;
     const route_t *rt = NULL;
     int len, status = 0, has_body;
+
+    find_client(c);
 
     if (h->method == HTTP_METHOD_OTHER || h->method == HTTP_METHOD_CONNECT) {
         status = 501;
@@ -1741,6 +1952,7 @@ int forkd_resp_stream(forkd_resp_t *resp)
         }
     }
     timecache_update(&p->time);
+    forkd_resp_header(resp, "X-Request-Id", request_id(c));
     c->keepalive = (uint8_t)keep_alive(c);
     b->out_len = resp_stream_start(resp, head, http10, p->time.date, c->keepalive, b->out);
     b->out_sent = 0;
@@ -1845,6 +2057,43 @@ static int state_idle(conn_t *c)
     return 0;
 }
 
+/*
+ * The PROXY header a proxy_protocol listener's client (a trusted balancer)
+ * sends first: its client becomes the connection's peer (a LOCAL or UNSPEC
+ * header leaves the balancer's), and the bytes after it are the request.
+ * 1 taken; 0 waiting for more within header_timeout; -1 refused, the
+ * connection lingering to its close (no answer: it spoke no HTTP).
+ */
+static ssize_t take_proxy_header(conn_t *c)
+{
+    conn_block_t *b = c->b;
+    proxy_header_t ph;
+    ssize_t n = proxy_parse(b->in, b->in_len, b->in_cap, &ph);
+    uint64_t now;
+
+    if (n == PROXY_NEED_MORE) {
+        now = timecache_now_ms();
+        if (now < b->deadline) {
+            wait_for(c, EV_READ, b->deadline - now);
+            return 0;
+        }
+        ph.reason = "timed out";
+    }
+    if (n < 0) {
+        proxy_refused(c->pool, &c->direct, ph.reason, b->in, b->in_len);
+        start_linger(c);
+        return -1;
+    }
+    if (ph.family != AF_UNSPEC) {
+        c->peer_len = addr_set(&c->peer, ph.family, ph.src, ph.src_port);
+        b->req.peer_len = c->peer_len;
+    }
+    c->proxy_wait = 0;
+    b->in_len -= (size_t)n;
+    memmove(b->in, b->in + n, b->in_len);
+    return 1;
+}
+
 /* Parse the head read so far: wait for more within header_timeout, answer an error, or route it. */
 static int state_head(conn_t *c)
 {
@@ -1854,6 +2103,9 @@ static int state_head(conn_t *c)
     uint64_t now;
     ssize_t n;
 
+    if (c->proxy_wait && (n = take_proxy_header(c)) <= 0) {
+        return n < 0;
+    }
     /*
      * The parser starts over on each call: a client dripping a byte at a
      * time would cost O(n^2). A head can only end (or break a rule that

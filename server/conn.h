@@ -73,8 +73,10 @@ int conn_reserve(conn_pool_t *p);
 /*
  * Take over an accepted socket (non-blocking) and start serving it. Out of
  * memory, the client gets a fixed 503 and a gentle close (never a reset).
+ * proxy: it came on a proxy_protocol listener: a peer outside [server]
+ * proxy_from is closed at once, and the PROXY header is read first.
  */
-void conn_accept(conn_pool_t *p, int fd, const struct sockaddr_storage *peer);
+void conn_accept(conn_pool_t *p, int fd, const struct sockaddr_storage *peer, int proxy);
 
 /*
  * Graceful stop: from now on each connection closes after its response and

@@ -271,6 +271,63 @@ void accesslog_write(accesslog_t *al, const log_t *log, const accesslog_entry_t 
     al->len += (size_t)(p - line);
 }
 
+/* The longest JSON line: its strings (cut as below) escaped to 6, and the fixed part. */
+#define JSON_LINE_MAX                                                                              \
+    (512 + ESCAPE_JSON_MAX(64 + 2 * NET_PEER_LEN + 32 + 1024 + 1024 + 512 + 512 + 512))
+
+/* ',"name":"value"' with value escaped and cut at max bytes; "" for an absent one. */
+static char *json_field(char *p, const char *name, const char *v, size_t len, size_t max)
+{
+    p += FMT_LIT(p, ",\"");
+    p += fmt_put(p, name, strlen(name));
+    p += FMT_LIT(p, "\":\"");
+    if (v != NULL) {
+        p = escape_json(p, v, len > max ? max : len);
+    }
+    *p++ = '"';
+    return p;
+}
+
+/* ',"name":number' */
+static char *json_number(char *p, const char *name, uint64_t v)
+{
+    p += FMT_LIT(p, ",\"");
+    p += fmt_put(p, name, strlen(name));
+    p += FMT_LIT(p, "\":");
+    return p + fmt_uint(p, v);
+}
+
+void accesslog_write_json(accesslog_t *al, const log_t *log, const accesslog_entry_t *e)
+{
+    char *line, *p, addr[NET_PEER_LEN], direct[NET_PEER_LEN];
+    const char *peer, *via;
+
+    line = reserve(al, log, JSON_LINE_MAX);
+    if (line == NULL) {
+        return;
+    }
+    peer = peer_text(e->peer, addr);
+    via = peer_text(e->direct, direct);
+    p = line + FMT_LIT(line, "{\"time\":\"");
+    p += fmt_put(p, e->iso_time, strlen(e->iso_time));
+    *p++ = '"';
+    p = json_field(p, "request_id", e->request_id, strlen(e->request_id), 64);
+    p = json_field(p, "client", peer, strlen(peer), NET_PEER_LEN);
+    p = json_field(p, "peer", via, strlen(via), NET_PEER_LEN);
+    p = json_field(p, "method", e->method, e->method_len, 32);
+    p = json_field(p, "target", e->target, e->target_len, 1024);
+    p = json_field(p, "request", e->request_line, e->request_line_len, 1024);
+    p = json_number(p, "status", (uint64_t)e->status);
+    p = json_number(p, "bytes", e->body_bytes);
+    p = json_number(p, "request_us", e->request_us);
+    p = json_field(p, "referer", e->referer, e->referer_len, 512);
+    p = json_field(p, "user_agent", e->user_agent, e->user_agent_len, 512);
+    p = json_field(p, "forwarded_for", e->forwarded_for, e->forwarded_for_len, 512);
+    *p++ = '}';
+    *p++ = '\n';
+    al->len += (size_t)(p - line);
+}
+
 /*
  * A write came up short inside a line and the rest of the file's space or
  * size is gone: take back the partial line, len bytes just written, so that

@@ -79,6 +79,17 @@ typedef struct {
     size_t referer_len;
     const char *user_agent; /* the User-Agent value, NULL when absent */
     size_t user_agent_len;
+    /* JSON lines only (accesslog_write_json()): */
+    const char *method; /* the parsed request's, NULL for a request line that did not parse */
+    size_t method_len;
+    const char *target;
+    size_t target_len;
+    const struct sockaddr *direct; /* the socket's peer (a balancer, behind one) */
+    const char *iso_time;          /* "2026-11-28T10:00:00+00:00" (timecache_t iso) */
+    const char *request_id;        /* NUL-terminated, safe characters */
+    uint64_t request_us;           /* from the request's first byte to its last response byte */
+    const char *forwarded_for;     /* the X-Forwarded-For value, NULL when absent */
+    size_t forwarded_for_len;
 } accesslog_entry_t;
 
 /* Is the access log on? When off, accesslog_write() does nothing: skip gathering the entry. */
@@ -90,6 +101,15 @@ int accesslog_on(const accesslog_t *al);
  * request line cut at 1024 bytes and the Referer and User-Agent at 512.
  */
 void accesslog_write(accesslog_t *al, const log_t *log, const accesslog_entry_t *e);
+
+/*
+ * Add e's line as one JSON object ([log] format = json): time, request_id,
+ * client (the real client), peer (the socket's), method, target, status,
+ * bytes, request_us, referer, user_agent, forwarded_for. Client bytes are
+ * escaped (escape_json()) and cut as accesslog_write() cuts them; method and
+ * target are "" for a request line that did not parse.
+ */
+void accesslog_write_json(accesslog_t *al, const log_t *log, const accesslog_entry_t *e);
 
 /*
  * Write the buffered lines out, each whole or not at all: one write with

@@ -205,6 +205,9 @@ static int status_metrics(forkd_req_t *req, forkd_resp_t *resp, void *self)
                       live);
     metric(resp, sb, "accepted_total", "counter", "Connections accepted.",
            offsetof(sb_slot_t, accepted));
+    metric(resp, sb, "proxy_refused_total", "counter",
+           "Connections closed for a bad, late or untrusted PROXY header.",
+           offsetof(sb_slot_t, proxy_refused));
     metric(resp, sb, "connections", "gauge", "Open connections.", offsetof(sb_slot_t, active));
     metric(resp, sb, "requests_total", "counter", "Requests answered.",
            offsetof(sb_slot_t, requests));

@@ -13,4 +13,5 @@ void timecache_update(timecache_t *tc)
     httpdate_format(now, tc->date);
     localtime_r(&now, &tm);
     strftime(tc->clf, sizeof(tc->clf), "%d/%b/%Y:%H:%M:%S %z", &tm);
+    strftime(tc->iso, sizeof(tc->iso), "%Y-%m-%dT%H:%M:%S%z", &tm);
 }

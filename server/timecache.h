@@ -14,6 +14,7 @@ typedef struct {
     time_t sec;                  /* the second the texts are for */
     char date[HTTPDATE_LEN + 1]; /* "Sun, 06 Nov 1994 08:49:37 GMT", for the Date header */
     char clf[TIMECACHE_CLF_LEN]; /* "06/Nov/1994:09:49:37 +0100" (local time), for the access log */
+    char iso[TIMECACHE_CLF_LEN]; /* "1994-11-06T09:49:37+0100" (local time), for JSON lines */
 } timecache_t;
 
 /* Renew the texts if the second changed; one time() otherwise, cheap to call per response. */

@@ -281,7 +281,12 @@ static int accept_batch(worker_t *w, int fd, int fair)
     struct sockaddr_storage peer;
     socklen_t len;
     siblings_t sib = {0, 0, 0};
-    int i, cfd;
+    int i, cfd, proxy = 0;
+
+    /* the i-th socket is the i-th listen address (passed sockets: in the order passed) */
+    for (i = 0; i < w->nlisten; i++) {
+        proxy |= w->listen_fds[i] == fd && w->cfg->listen_proxy[i];
+    }
 
     if (fair) {
         siblings_read(w, &sib);
@@ -312,7 +317,7 @@ static int accept_batch(worker_t *w, int fd, int fair)
             return 0;
         }
         SB_ADD(w->slot->accepted, 1);
-        conn_accept(w->conns, cfd, &peer);
+        conn_accept(w->conns, cfd, &peer, proxy);
         SB_SET(w->slot->active, (uint64_t)conn_count(w->conns));
     }
     return 0;

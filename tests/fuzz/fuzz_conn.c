@@ -5,7 +5,9 @@
  * the handlers static, status and demo with the file cache, the response
  * writer, a streamed response and a streamed request body) driven by a real libevent loop, like
  * h2o's fuzz driver. The pool is set up as the worker sets it up, without a worker. ASan/UBSan
- * watch it all.
+ * watch it all. An input that starts like a PROXY header (v1 "PROXY", or v2's first byte)
+ * comes from a trusted balancer (127.0.0.1) on a proxy_protocol listener; X-Forwarded-For
+ * is believed from 127.0.0.0/8, and the access log writes JSON lines.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -145,7 +148,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     static char root[] = "/tmp/forkd-fuzz-XXXXXX";
     static char big[100000];
-    char sub[600], err[512];
+    char sub[600], path[600], err[512];
     scoreboard_t *sb;
     conn_env_t env;
     (void)argc;
@@ -172,6 +175,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     cfg.cache_entries = 16;
     snprintf(cfg.status_path, sizeof(cfg.status_path), "/status");
     snprintf(cfg.metrics_path, sizeof(cfg.metrics_path), "/status/metrics");
+    snprintf(cfg.proxy_from, sizeof(cfg.proxy_from), "127.0.0.1");
+    snprintf(cfg.real_ip_from, sizeof(cfg.real_ip_from), "127.0.0.0/8");
+    cfg.log_format = CONFIG_LOG_JSON;
+    snprintf(path, sizeof(path), "%s/access.log", root);
 
     nolog.fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
     nolog.level = LOG_LVL_DEBUG; /* the log lines are code too */
@@ -179,7 +186,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     sb = scoreboard_create();
     base = event_base_new();
     /* the routes a worker registers, in its order */
-    if (sb == NULL || base == NULL || accesslog_open(&alog, "", err, sizeof(err)) != 0
+    if (sb == NULL || base == NULL || accesslog_open(&alog, path, err, sizeof(err)) != 0
         || static_init(&files, &cfg, err, sizeof(err)) != 0) {
         abort();
     }
@@ -218,7 +225,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char sink[65536];
     size_t sent = 0;
     ssize_t n;
-    int sv[2], round;
+    int sv[2], round, proxy;
 
     /* the demo timers and CPU burner would only make runs slow, not find bugs */
     if (memmem(data, size, "/demo/work", 10) != NULL || memmem(data, size, "/demo/sleep", 11)) {
@@ -229,12 +236,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     memset(&peer, 0, sizeof(peer));
     peer.ss_family = AF_UNIX;
+    proxy = size > 0 && (data[0] == 'P' || data[0] == '\r');
+    if (proxy) {
+        struct sockaddr_in *in = (struct sockaddr_in *)&peer;
+        in->sin_family = AF_INET;
+        in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    }
     n = write(sv[1], data, size);
     sent = n > 0 ? (size_t)n : 0;
     if (sent == size) {
         shutdown(sv[1], SHUT_WR);
     }
-    conn_accept(pool, sv[0], &peer);
+    conn_accept(pool, sv[0], &peer, proxy);
     for (round = 0; round < MAX_ROUNDS && conn_count(pool) > 0; round++) {
         while (read(sv[1], sink, sizeof(sink)) > 0) {
         }
@@ -254,5 +267,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         conn_close_all(pool);
     }
     close(sv[1]);
+    /* the lines are written (escaping is code too), then forgotten: the file stays small */
+    accesslog_flush(&alog, &nolog);
+    if (ftruncate(alog.fd, 0) != 0) {
+        abort();
+    }
     return 0;
 }
