@@ -39,18 +39,13 @@ class TruthCase(ServerCase):
             cls.config.setdefault(section, {}).update(keys)
         if IS_ROOT and NOBODY is not None:
             cls.config["server"]["user"] = "nobody"
-        cls.tmpdir = tempfile.mkdtemp(prefix="forkd-it-")
-        os.chmod(cls.tmpdir, 0o755)
-        cls.docroot = os.path.join(cls.tmpdir, "www")
-        os.mkdir(cls.docroot)
-        os.chmod(cls.docroot, 0o755)
-        cls.make_docroot(cls.docroot)
-        cls.server = Server(cls.tmpdir, cls.docroot, cls.config, cls.access_log, cls.wrapper)
-        try:
-            cls.server.start()
-        except Exception:
-            shutil.rmtree(cls.tmpdir, ignore_errors=True)
-            raise
+        super().setUpClass()
+
+    @classmethod
+    def make_docroot(cls, root):
+        # called before the server starts: the workers (nobody) must reach the docroot
+        os.chmod(os.path.dirname(root), 0o755)
+        os.chmod(root, 0o755)
 
     def put(self, name, data, mtime_ns=None, mode=0o644):
         path = os.path.join(self.docroot, name)
@@ -136,6 +131,7 @@ class ConditionalRfcTests(TruthCase):
 
     @classmethod
     def make_docroot(cls, root):
+        super().make_docroot(root)
         for name, data in (("file.txt", b"some text\n"), ("empty.txt", b"")):
             path = os.path.join(root, name)
             with open(path, "wb") as f:
