@@ -347,13 +347,17 @@ static void reap(master_t *m)
     }
 }
 
-/* Fill every empty index of the current generation (after the backoff). */
+/*
+ * Fill every empty index of the current generation (after the backoff).
+ * Not once stopping, except during drain_delay: the service serves on then,
+ * and a worker that died is replaced (it reads the drain from the scoreboard).
+ */
 static void respawn(master_t *m)
 {
     int have[MAX_WORKERS] = {0};
     int i;
 
-    if (m->stopping || now_ms() < m->respawn_after) {
+    if ((m->stopping && m->drain_until == 0) || now_ms() < m->respawn_after) {
         return;
     }
     for (i = 0; i < SB_SLOTS; i++) {
@@ -1023,9 +1027,7 @@ static void handle(master_t *m, int sig, const siginfo_t *info)
     check_heartbeats(m);
     drain_tick(m);
     drain_old(m);
-    if (!m->stopping) {
-        respawn(m);
-    }
+    respawn(m);
     notify_tick(m);
 }
 

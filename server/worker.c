@@ -715,6 +715,9 @@ static int setup(worker_t *w, const int *listen_fds)
     }
     SB_SET(w->slot->heartbeat, (int64_t)timecache_now_ms());
     SB_SET(w->slot->state, SB_IDLE);
+    if (SB_GET(w->sb->drain) == SB_DRAIN_DELAY) {
+        announce_drain(w); /* replacing a worker that died during drain_delay */
+    }
     listeners_enable(w, 1);
     return 0;
 }

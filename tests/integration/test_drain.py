@@ -115,6 +115,20 @@ class DrainTests(FreshServerCase):
         self.stop_and_check(server, signal.SIGQUIT)
         self.assertIn("draining", server.log_text())
 
+    def test_worker_dying_during_drain_delay_is_replaced_draining(self):
+        server = self.start_server(with_health({"drain_delay": "2s"}))
+        server.send_signal(signal.SIGQUIT)
+        self.assertTrue(wait_until(lambda: self.get(server, "/healthz").status == 503 or None, 1))
+        before = set(server.worker_pids())
+        victim = sorted(before)[0]
+        os.kill(victim, signal.SIGKILL)
+        self.assertTrue(wait_until(lambda: len(set(server.worker_pids()) - before) == 1 or None,
+                                   1), "no replacement during drain_delay")
+        # the replacement drains too: the health URL fails wherever the check lands
+        statuses = {self.get(server, "/healthz").status for _ in range(30)}
+        self.assertEqual(statuses, {503})
+        self.stop_and_check(server, signal.SIGQUIT)
+
     def test_queued_connections_served_not_reset(self):
         # one worker, busy on its loop when the master closes its sockets: the connections
         # the kernel completed meanwhile are answered when it comes back, none reset, and
