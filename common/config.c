@@ -1,4 +1,4 @@
-/* config: one table of keys, their defaults and parsers, plus [module]/[route] sections. */
+/* config: one table of keys, their defaults and parsers, plus [module]/[route]/[upstream]. */
 #include "config.h"
 
 #include <ctype.h>
@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "http_parser.h"
@@ -102,11 +103,12 @@ _Static_assert(sizeof(config_t) < 512 * 1024, "config_t: one malloc per load, ke
 
 /* The section the lines being read belong to (inih cuts long section names). */
 typedef enum {
-    SECT_NONE,   /* before the first [section] */
-    SECT_TABLE,  /* a section of keys[] */
-    SECT_MODULE, /* [module NAME]: cfg->modules[loader_t.cur] */
-    SECT_ROUTE,  /* [route PATH]: cfg->routes[loader_t.cur] */
-    SECT_BAD     /* a refused header: its keys are not looked at */
+    SECT_NONE,     /* before the first [section] */
+    SECT_TABLE,    /* a section of keys[] */
+    SECT_MODULE,   /* [module NAME]: cfg->modules[loader_t.cur] */
+    SECT_ROUTE,    /* [route PATH]: cfg->routes[loader_t.cur] */
+    SECT_UPSTREAM, /* [upstream NAME]: cfg->upstreams[loader_t.cur] */
+    SECT_BAD       /* a refused header: its keys are not looked at */
 } sect_t;
 
 /* State of one config_load() call, shared by the inih reader and handler. */
@@ -130,7 +132,13 @@ static const char *const term_names[] = {"fast", "graceful"}; /* term_graceful 0
 static const char *const ip_header_names[] = {"X-Forwarded-For", "X-Real-IP",
                                               "Forwarded"}; /* config_ip_header_t order */
 static const char *const log_format_names[] = {"combined", "json"};
-static const char *const body_names[] = {"none", "whole", "stream"}; /* config_body_t order */
+static const char *const body_names[] = {"none", "whole", "stream"};      /* config_body_t order */
+static const char *const balance_names[] = {"round_robin", "least_conn"}; /* config_balance_t */
+/* an [upstream]'s keys, in the order of config_upstream_t.key_line */
+static const char *const upstream_keys[] = {"servers",           "balance",         "keepalive",
+                                            "keepalive_timeout", "connect_timeout", "read_timeout",
+                                            "send_timeout",      "fail_timeout"};
+#define UPSTREAM_NKEYS 8
 
 void config_defaults(config_t *cfg)
 {
@@ -172,6 +180,18 @@ int config_line(const config_t *cfg, const char *section, const char *name)
         }
     }
     return 0;
+}
+
+const config_upstream_t *config_upstream(const config_t *cfg, const char *name)
+{
+    int i;
+
+    for (i = 0; i < cfg->nupstreams; i++) {
+        if (strcmp(cfg->upstreams[i].name, name) == 0) {
+            return &cfg->upstreams[i];
+        }
+    }
+    return NULL;
 }
 
 const config_module_t *config_module(const config_t *cfg, const char *name)
@@ -634,9 +654,10 @@ static int set_methods(loader_t *ld, config_route_t *r, const char *value)
 /* A line of a [route] section. Returns 1 ok, 0 after recording an error. */
 static int route_key(loader_t *ld, config_route_t *r, const char *name, const char *value)
 {
-    static const char *const names[] = {"handler", "methods", "body", "pool"};
-    int *lines[] = {&r->handler_line, &r->methods_line, &r->body_line, &r->pool_line};
-    int i = word_index(name, names, 4), body;
+    static const char *const names[] = {"handler", "methods", "body", "pool", "upstream"};
+    int *lines[] = {&r->handler_line, &r->methods_line, &r->body_line, &r->pool_line,
+                    &r->upstream_line};
+    int i = word_index(name, names, 5), body;
 
     if (i < 0) {
         return fail(ld, "unknown key '%s' in [route %s]", name, r->path);
@@ -648,6 +669,12 @@ static int route_key(loader_t *ld, config_route_t *r, const char *name, const ch
     switch (i) {
     case 0: return set_handler(ld, r, value);
     case 1: return set_methods(ld, r, value);
+    case 4:
+        if (!name_ok(value, sizeof(r->upstream))) {
+            return fail(ld, "bad upstream name '%s' (an [upstream NAME] of this file)", value);
+        }
+        strcpy(r->upstream, value);
+        return 1;
     case 2:
         if ((body = word_index(value, body_names, 3)) < 0) {
             return fail(ld, "bad value for body: '%s' (whole, stream or none)", value);
@@ -655,6 +682,100 @@ static int route_key(loader_t *ld, config_route_t *r, const char *name, const ch
         r->body = (config_body_t)body;
         return 1;
     default: return set_bool(ld, name, &r->pool, value);
+    }
+}
+
+/* The port of an IPv4 or IPv6 address. */
+static unsigned addr_port(const net_addr_t *a)
+{
+    if (a->ss.ss_family == AF_INET6) {
+        return ntohs(((const struct sockaddr_in6 *)&a->ss)->sin6_port);
+    }
+    return ntohs(((const struct sockaddr_in *)&a->ss)->sin_port);
+}
+
+/*
+ * servers = ITEM...: each "host:port" (a numeric address or localhost, port
+ * 1..65535) or "unix:/absolute/path". Returns 1 ok, 0 after recording an error.
+ */
+static int set_servers(loader_t *ld, config_upstream_t *u, const char *value)
+{
+    char buf[CONFIG_MAX_UPSTREAM_SERVERS * CONFIG_SERVER_LEN];
+    char *tok, *save = NULL;
+    char err[NET_ERR_LEN];
+    net_addr_t addr;
+
+    if (strlen(value) >= sizeof(buf)) {
+        return fail(ld, "servers value too long");
+    }
+    strcpy(buf, value);
+    for (tok = strtok_r(buf, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
+        if (u->nservers == CONFIG_MAX_UPSTREAM_SERVERS) {
+            return fail(ld, "more than %d servers in [upstream %s]", CONFIG_MAX_UPSTREAM_SERVERS,
+                        u->name);
+        }
+        if (strncmp(tok, "unix:", 5) == 0) {
+            if (tok[5] != '/' || strlen(tok + 5) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+                return fail(ld, "bad server '%s' (unix:/absolute/path, up to 107 bytes)", tok);
+            }
+        } else if (net_parse_addr(tok, &addr, err) != 0) {
+            return fail(ld, "bad server '%s': %s (host:port or unix:/path)", tok, err);
+        } else if (strchr(tok, '*') != NULL || addr_port(&addr) == 0) {
+            return fail(ld, "bad server '%s' (a numeric address or localhost, port 1..65535)", tok);
+        }
+        strcpy(u->servers[u->nservers++], tok);
+    }
+    if (u->nservers == 0) {
+        return fail(ld, "servers needs at least one host:port or unix:/path");
+    }
+    return 1;
+}
+
+/* A line of an [upstream] section. Returns 1 ok, 0 after recording an error. */
+static int upstream_key(loader_t *ld, config_upstream_t *u, const char *name, const char *value)
+{
+    static const uint32_t max_ms[] = {0, 0, 0, 3600000, 3600000, 3600000, 3600000, 3600000};
+    uint32_t *ms[] = {NULL,
+                      NULL,
+                      NULL,
+                      &u->keepalive_timeout,
+                      &u->connect_timeout,
+                      &u->read_timeout,
+                      &u->send_timeout,
+                      &u->fail_timeout};
+    int i = word_index(name, upstream_keys, UPSTREAM_NKEYS), b;
+    uint64_t v;
+    uint32_t d;
+
+    if (i < 0) {
+        return fail(ld, "unknown key '%s' in [upstream %s]", name, u->name);
+    }
+    if (u->key_line[i] != 0) {
+        return duplicate(ld, name, u->key_line[i]);
+    }
+    u->key_line[i] = ld->line;
+    switch (i) {
+    case 0: return set_servers(ld, u, value);
+    case 1:
+        if ((b = word_index(value, balance_names, 2)) < 0) {
+            return fail(ld, "bad balance '%s' (round_robin or least_conn)", value);
+        }
+        u->balance = (config_balance_t)b;
+        return 1;
+    case 2:
+        if (config_parse_size(value, &v) != 0 || !isdigit((unsigned char)value[strlen(value) - 1])
+            || v > 100000) {
+            return fail(ld, "bad number for keepalive: '%s' (0..100000)", value);
+        }
+        u->keepalive = (uint32_t)v;
+        return 1;
+    default:
+        if (config_parse_duration(value, &d) != 0 || d > max_ms[i] || (i != 7 && d == 0)) {
+            return fail(ld, "bad duration for %s: '%s' (e.g. 1s, 500ms; %s1h at most)", name, value,
+                        i != 7 ? "not 0, " : "");
+        }
+        *ms[i] = d;
+        return 1;
     }
 }
 
@@ -673,6 +794,7 @@ static int on_key(void *user, const char *section, const char *name, const char 
     switch (ld->sect) {
     case SECT_MODULE: return module_key(ld, &ld->cfg->modules[ld->cur], name, value);
     case SECT_ROUTE: return route_key(ld, &ld->cfg->routes[ld->cur], name, value);
+    case SECT_UPSTREAM: return upstream_key(ld, &ld->cfg->upstreams[ld->cur], name, value);
     case SECT_BAD: return 1; /* the header's error is recorded */
     case SECT_NONE:
     case SECT_TABLE: break;
@@ -720,6 +842,46 @@ static void open_module(loader_t *ld, const char *name)
         ld->cur = cfg->nmodules++;
         ld->sect = SECT_MODULE;
     }
+}
+
+/*
+ * [upstream NAME]: a new upstream with its defaults; its keys follow. The
+ * idle timeout of its pooled connections defaults to 1 s, below gunicorn's
+ * 2 s keep-alive (and uvicorn's 5 s, Node's 5 s): a connection the app is
+ * about to close is dropped here first, so the race of a request sent on a
+ * connection closing at the other end stays rare (and is replayed when safe).
+ */
+static void open_upstream(loader_t *ld, const char *name)
+{
+    config_t *cfg = ld->cfg;
+    const config_upstream_t *first = config_upstream(cfg, name);
+    config_upstream_t *u;
+
+    if (name[0] == '\0') {
+        fail(ld, "[upstream] needs a name: [upstream NAME]");
+    } else if (!name_ok(name, CONFIG_NAME_LEN)) {
+        fail(ld, "bad upstream name '%s' (up to %d letters, digits, '.', '_', '-')", name,
+             CONFIG_NAME_LEN - 1);
+    } else if (first != NULL) {
+        fail(ld, "duplicate [upstream %s] (first on line %d)", name, first->line);
+    } else if (cfg->nupstreams == CONFIG_MAX_UPSTREAMS) {
+        fail(ld, "more than %d [upstream] sections", CONFIG_MAX_UPSTREAMS);
+    } else {
+        u = &cfg->upstreams[cfg->nupstreams];
+        strcpy(u->name, name);
+        u->line = ld->line;
+        u->balance = CONFIG_BALANCE_ROUND_ROBIN;
+        u->keepalive = 32;
+        u->keepalive_timeout = 1000;
+        u->connect_timeout = 5000;
+        u->read_timeout = 60000;
+        u->send_timeout = 60000;
+        u->fail_timeout = 10000;
+        ld->cur = cfg->nupstreams++;
+        ld->sect = SECT_UPSTREAM;
+        return;
+    }
+    ld->sect = SECT_BAD;
 }
 
 /*
@@ -819,7 +981,7 @@ static void check_section(loader_t *ld, const char *line)
     const char *p = line, *end;
     char arg[CONFIG_URLPATH_LEN + 1]; /* one more: a path that fills it is too long */
     size_t len, i;
-    int indented, module = 0, route = 0, shown;
+    int indented, module = 0, route = 0, upstream = 0, shown;
 
     while (*p == ' ' || *p == '\t') {
         p++;
@@ -840,8 +1002,9 @@ static void check_section(loader_t *ld, const char *line)
     if (ld->sect != SECT_TABLE) {
         module = header_arg(p, len, "module", arg, sizeof(arg));
         route = !module && header_arg(p, len, "route", arg, sizeof(arg));
+        upstream = !module && !route && header_arg(p, len, "upstream", arg, sizeof(arg));
     }
-    if (ld->sect != SECT_TABLE && !module && !route) {
+    if (ld->sect != SECT_TABLE && !module && !route && !upstream) {
         fail(ld, "unknown section [%.*s]", shown, p);
         return;
     }
@@ -856,6 +1019,8 @@ static void check_section(loader_t *ld, const char *line)
         open_module(ld, arg);
     } else if (route) {
         open_route(ld, arg);
+    } else if (upstream) {
+        open_upstream(ld, arg);
     }
 }
 
@@ -899,6 +1064,47 @@ static char *read_line(char *str, int num, void *stream)
 }
 
 /*
+ * A [route] with upstream = NAME: NAME is an [upstream] of this file; every
+ * method but CONNECT and TRACE unless methods = says otherwise; the body read
+ * whole before the request goes to the app (so a slow client never holds an
+ * app worker), or none; never on the thread pool. 0 ok, -1 with ld->err set.
+ */
+static int validate_upstream_route(loader_t *ld, config_route_t *r)
+{
+    const config_upstream_t *u = config_upstream(ld->cfg, r->upstream);
+    static const http_method_t all[] = {HTTP_METHOD_GET,  HTTP_METHOD_HEAD,   HTTP_METHOD_POST,
+                                        HTTP_METHOD_PUT,  HTTP_METHOD_DELETE, HTTP_METHOD_OPTIONS,
+                                        HTTP_METHOD_PATCH};
+    size_t k;
+
+    ld->line = r->upstream_line;
+    if (u == NULL) {
+        fail(ld, "upstream %s: no [upstream %s] in this file", r->upstream, r->upstream);
+        return -1;
+    }
+    r->upstream_index = (int)(u - ld->cfg->upstreams);
+    if (r->pool) {
+        ld->line = r->pool_line;
+        fail(ld, "pool = yes cannot go with upstream = (the proxy never blocks)");
+        return -1;
+    }
+    if (r->methods_line == 0) {
+        r->methods = 0;
+        for (k = 0; k < sizeof(all) / sizeof(all[0]); k++) {
+            r->methods |= HTTP_METHOD_BIT(all[k]);
+        }
+    }
+    if (r->body_line == 0) {
+        r->body = CONFIG_BODY_WHOLE;
+    } else if (r->body == CONFIG_BODY_STREAM) {
+        ld->line = r->body_line;
+        fail(ld, "body = stream is not supported with upstream = yet (whole or none)");
+        return -1;
+    }
+    return 0;
+}
+
+/*
  * [module] and [route] checks that need the whole file: each module has its
  * path, each route a handler naming a module of this file (written before or
  * after it), and pool = yes a thread pool. Fills in what follows from them:
@@ -920,11 +1126,30 @@ static int validate_handlers(loader_t *ld)
             return -1;
         }
     }
+    for (i = 0; i < cfg->nupstreams; i++) {
+        if (cfg->upstreams[i].nservers == 0) {
+            ld->line = cfg->upstreams[i].line;
+            fail(ld, "[upstream %s] needs servers = host:port or unix:/path ...",
+                 cfg->upstreams[i].name);
+            return -1;
+        }
+    }
     for (i = 0; i < cfg->nroutes; i++) {
         r = &cfg->routes[i];
+        if (r->handler_line != 0 && r->upstream_line != 0) {
+            ld->line = r->upstream_line;
+            fail(ld, "[route %s] has both handler = and upstream = (one or the other)", r->path);
+            return -1;
+        }
+        if (r->upstream_line != 0) {
+            if (validate_upstream_route(ld, r) != 0) {
+                return -1;
+            }
+            continue;
+        }
         if (r->handler_line == 0) {
             ld->line = r->line;
-            fail(ld, "[route %s] needs handler = MODULE:function", r->path);
+            fail(ld, "[route %s] needs handler = MODULE:function or upstream = NAME", r->path);
             return -1;
         }
         ld->line = r->handler_line;

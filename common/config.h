@@ -20,6 +20,11 @@
 #define CONFIG_FUNC_LEN 64     /* the function of handler = MODULE:function: up to 63 bytes */
 #define CONFIG_URLPATH_LEN 256 /* a route's path: up to 255 bytes */
 
+/* [upstream NAME] sections: the app servers a [route] upstream = NAME proxies to */
+#define CONFIG_MAX_UPSTREAMS 16
+#define CONFIG_MAX_UPSTREAM_SERVERS 16
+#define CONFIG_SERVER_LEN 128 /* "host:port" or "unix:/path" (sun_path holds 108 bytes) */
+
 /* Log levels, most severe first (a message is written when level <= config level). */
 typedef enum { LOG_LVL_ERROR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG } log_level_t;
 
@@ -47,13 +52,38 @@ typedef struct {
     config_kv_t keys[CONFIG_MAX_MODULE_KEYS]; /* every key but path, in file order */
 } config_module_t;
 
-/* [route PATH]: requests for PATH go to a module's handler. */
+/* How an upstream picks a server for a new request. */
+typedef enum {
+    CONFIG_BALANCE_ROUND_ROBIN = 0, /* each in turn */
+    CONFIG_BALANCE_LEAST_CONN       /* the one with the fewest requests in flight (this worker) */
+} config_balance_t;
+
+/* [upstream NAME]: app servers (gunicorn, ...) a route forwards requests to. */
+typedef struct {
+    char name[CONFIG_NAME_LEN]; /* letters, digits, '.', '_', '-' */
+    char servers[CONFIG_MAX_UPSTREAM_SERVERS][CONFIG_SERVER_LEN]; /* as written */
+    int nservers;
+    config_balance_t balance;
+    uint32_t keepalive;         /* idle connections kept per worker (all servers), 0 = none */
+    uint32_t keepalive_timeout; /* ms an idle pooled connection is kept: below the app's own */
+    uint32_t connect_timeout;   /* ms; then 504 */
+    uint32_t read_timeout;      /* ms between two reads of the response; then 504 */
+    uint32_t send_timeout;      /* ms between two writes of the request; then 504 */
+    uint32_t fail_timeout;      /* ms a server that failed to connect is skipped */
+    int line;                   /* of the [upstream NAME] line */
+    int key_line[8];            /* of each key (config.c's upstream key order), 0 = default */
+} config_upstream_t;
+
+/* [route PATH]: requests for PATH go to a module's handler, or to an upstream. */
 typedef struct {
     char path[CONFIG_URLPATH_LEN]; /* absolute, normalized (no //, . or .., no %) */
     int prefix;                    /* path ends in '/': it and everything below it */
     char module[CONFIG_NAME_LEN];  /* handler = MODULE:function */
     char function[CONFIG_FUNC_LEN];
-    int module_index; /* cfg->modules[module_index] is MODULE */
+    int module_index;               /* cfg->modules[module_index] is MODULE */
+    char upstream[CONFIG_NAME_LEN]; /* upstream = NAME ("" for a handler route) */
+    int upstream_index;             /* cfg->upstreams[upstream_index] is NAME */
+    int upstream_line;
     unsigned methods; /* HTTP_METHOD_BIT() set (http_parser.h); GET brings HEAD */
     config_body_t body;
     int pool;         /* run on the worker's thread pool */
@@ -144,6 +174,10 @@ typedef struct {
     config_route_t routes[CONFIG_MAX_ROUTES];
     int nroutes;
 
+    /* [upstream NAME] sections, in file order */
+    config_upstream_t upstreams[CONFIG_MAX_UPSTREAMS];
+    int nupstreams;
+
     /* where it came from, for messages about it after loading */
     char path[CONFIG_PATH_MAX];         /* the file as named to config_load() */
     uint16_t key_line[CONFIG_MAX_KEYS]; /* line of each key set in the file, 0 = default */
@@ -169,6 +203,9 @@ int config_line(const config_t *cfg, const char *section, const char *name);
 
 /* The [module NAME] section of cfg, or NULL. */
 const config_module_t *config_module(const config_t *cfg, const char *name);
+
+/* The [upstream NAME] section of cfg, or NULL. */
+const config_upstream_t *config_upstream(const config_t *cfg, const char *name);
 
 /*
  * The value of a module's own key (borrowed from m), or NULL when the

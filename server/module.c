@@ -113,6 +113,9 @@ int modules_load(modules_t *ms, const config_t *cfg, char err[CONFIG_ERR_LEN])
     }
     for (i = 0; i < cfg->nroutes; i++) {
         r = &cfg->routes[i];
+        if (r->upstream[0] != '\0') {
+            continue; /* the proxy's route (proxy_register()) */
+        }
         m = &ms->mods[r->module_index];
         ms->route_fn[i] = find_handler(m, r->function);
         if (ms->route_fn[i] == NULL) {
@@ -183,6 +186,9 @@ int modules_route(modules_t *ms, router_t *r)
 
     for (i = 0; i < ms->cfg->nroutes; i++) {
         rt = &ms->cfg->routes[i];
+        if (rt->upstream[0] != '\0') {
+            continue;
+        }
         flags = rt->prefix ? ROUTE_PREFIX : ROUTE_EXACT;
         if (rt->body == CONFIG_BODY_WHOLE) {
             flags |= ROUTE_TAKES_BODY;

@@ -57,7 +57,8 @@ int modules_init(modules_t *ms, struct event_base *base, const log_t *log,
                  char err[CONFIG_ERR_LEN]);
 
 /*
- * Add every [route] of the config to r, with the module's self, in file
+ * Add every [route] with a handler = of the config to r (those with
+ * upstream = are the proxy's), with the module's self, in file
  * order (a pool = yes route through poolroute_handler()); call it after
  * modules_init() and before the built-in handlers' routes, so that a
  * [route] wins over a built-in one of the same path. 0 ok, -1 when r is

@@ -354,6 +354,69 @@ static void test_modules_and_routes_parsed(void **state)
     assert_int_equal(f->cfg.threads, 2);
 }
 
+static void test_upstreams_parsed(void **state)
+{
+    fixture_t *f = *state;
+    const config_upstream_t *u;
+    const config_route_t *r;
+
+    assert_int_equal(LOAD(f, "[static]\nroot = www\n"                        /* 1-2 */
+                             "[route /app/]\n"                               /* 3 */
+                             "upstream = app\n"                              /* 4: before it */
+                             "[upstream app]\n"                              /* 5 */
+                             "servers = 127.0.0.1:8000 unix:/run/app.sock\n" /* 6 */
+                             "balance = least_conn\n"                        /* 7 */
+                             "keepalive = 8\n"                               /* 8 */
+                             "keepalive_timeout = 500ms\n"                   /* 9 */
+                             "connect_timeout = 2s\n"                        /* 10 */
+                             "read_timeout = 30s\n"                          /* 11 */
+                             "send_timeout = 10s\n"                          /* 12 */
+                             "fail_timeout = 0\n"                            /* 13 */
+                             "[upstream other]\n"                            /* 14 */
+                             "servers = [::1]:9000\n"                        /* 15 */
+                             "[route /x]\n"                                  /* 16 */
+                             "upstream = other\n"                            /* 17 */
+                             "methods = GET\n"),                             /* 18 */
+                     0);
+    assert_int_equal(f->cfg.nupstreams, 2);
+    u = &f->cfg.upstreams[0];
+    assert_string_equal(u->name, "app");
+    assert_int_equal(u->nservers, 2);
+    assert_string_equal(u->servers[0], "127.0.0.1:8000");
+    assert_string_equal(u->servers[1], "unix:/run/app.sock");
+    assert_int_equal(u->balance, CONFIG_BALANCE_LEAST_CONN);
+    assert_int_equal(u->keepalive, 8);
+    assert_int_equal(u->keepalive_timeout, 500);
+    assert_int_equal(u->connect_timeout, 2000);
+    assert_int_equal(u->read_timeout, 30000);
+    assert_int_equal(u->send_timeout, 10000);
+    assert_int_equal(u->fail_timeout, 0);
+    assert_int_equal(u->line, 5);
+    u = &f->cfg.upstreams[1];
+    assert_ptr_equal(config_upstream(&f->cfg, "other"), u);
+    assert_null(config_upstream(&f->cfg, "nope"));
+    /* the defaults */
+    assert_int_equal(u->balance, CONFIG_BALANCE_ROUND_ROBIN);
+    assert_int_equal(u->keepalive, 32);
+    assert_int_equal(u->keepalive_timeout, 1000); /* below gunicorn's 2 s */
+    assert_int_equal(u->connect_timeout, 5000);
+    assert_int_equal(u->read_timeout, 60000);
+    assert_int_equal(u->fail_timeout, 10000);
+
+    r = &f->cfg.routes[0];
+    assert_string_equal(r->upstream, "app");
+    assert_int_equal(r->upstream_index, 0);
+    assert_int_equal(r->upstream_line, 4);
+    assert_int_equal(r->body, CONFIG_BODY_WHOLE);
+    assert_true(r->methods & HTTP_METHOD_BIT(HTTP_METHOD_POST));
+    assert_true(r->methods & HTTP_METHOD_BIT(HTTP_METHOD_DELETE));
+    assert_false(r->methods & HTTP_METHOD_BIT(HTTP_METHOD_TRACE));
+    r = &f->cfg.routes[1];
+    assert_int_equal(r->upstream_index, 1);
+    assert_int_equal(r->methods,
+                     HTTP_METHOD_BIT(HTTP_METHOD_GET) | HTTP_METHOD_BIT(HTTP_METHOD_HEAD));
+}
+
 static void test_route_defaults_per_method(void **state)
 {
     static const struct {
@@ -460,6 +523,38 @@ static const refusal_t refusals[] = {
      "pool = yes needs [server] threads > 0"},
     {MOD "[route /a]\nhandler = m:f\ncolour = red\n", 7, "unknown key 'colour' in [route /a]"},
     {MOD "[route /a]\npath = /b\n", 6, "unknown key 'path' in [route /a]"},
+    /* [upstream NAME] and upstream = */
+    {"[upstream]\nservers = 127.0.0.1:1\n", 3, "[upstream] needs a name"},
+    {"[upstream a b]\n", 3, "bad upstream name 'a b'"},
+    {"[upstream app]\n", 3, "[upstream app] needs servers ="},
+    {"[upstream app]\nservers = 127.0.0.1:1\n[upstream app]\n", 5,
+     "duplicate [upstream app] (first on line 3)"},
+    {"[upstream app]\nservers =\n", 4, "servers needs at least one"},
+    {"[upstream app]\nservers = 127.0.0.1\n", 4, "bad server '127.0.0.1'"},
+    {"[upstream app]\nservers = 127.0.0.1:0\n", 4, "port 1..65535"},
+    {"[upstream app]\nservers = *:80\n", 4, "bad server '*:80'"},
+    {"[upstream app]\nservers = example.com:80\n", 4, "bad server 'example.com:80'"},
+    {"[upstream app]\nservers = unix:run/app.sock\n", 4, "unix:/absolute/path"},
+    {"[upstream app]\nservers = 127.0.0.1:1\nservers = 127.0.0.1:2\n", 5,
+     "duplicate key 'servers' (first set on line 4)"},
+    {"[upstream app]\nservers = 127.0.0.1:1\nbalance = random\n", 5, "bad balance 'random'"},
+    {"[upstream app]\nservers = 127.0.0.1:1\nkeepalive = lots\n", 5, "bad number for keepalive"},
+    {"[upstream app]\nservers = 127.0.0.1:1\nread_timeout = 0\n", 5,
+     "bad duration for read_timeout"},
+    {"[upstream app]\nservers = 127.0.0.1:1\nconnect_timeout = 2d\n", 5, "bad duration"},
+    {"[upstream app]\nservers = 127.0.0.1:1\nweight = 2\n", 5,
+     "unknown key 'weight' in [upstream app]"},
+    {"[route /a]\nupstream = app\n", 4, "upstream app: no [upstream app] in this file"},
+    {"[route /a]\nupstream = a/b\n", 4, "bad upstream name"},
+    {MOD "[upstream app]\nservers = 127.0.0.1:1\n[route /a]\nhandler = m:f\nupstream = app\n", 9,
+     "has both handler = and upstream ="},
+    {"[upstream app]\nservers = 127.0.0.1:1\n[route /a]\n", 5,
+     "needs handler = MODULE:function or upstream = NAME"},
+    {"[upstream app]\nservers = 127.0.0.1:1\n[route /a]\nupstream = app\nbody = stream\n", 7,
+     "body = stream is not supported with upstream"},
+    {"[server]\nthreads = 1\n[upstream app]\nservers = 127.0.0.1:1\n[route /a]\nupstream = "
+     "app\npool = yes\n",
+     9, "pool = yes cannot go with upstream"},
 };
 
 static void test_module_and_route_refusals(void **state)
@@ -577,6 +672,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unreadable_file_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads_and_handler_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_modules_and_routes_parsed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upstreams_parsed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_route_defaults_per_method, setup, teardown),
         cmocka_unit_test_setup_teardown(test_module_and_route_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_module_and_route_limits, setup, teardown),
