@@ -121,6 +121,30 @@ static void test_every_type_parsed(void **state)
     assert_int_equal(f->cfg.demo_enabled, 1);
 }
 
+static void test_real_client_keys(void **state)
+{
+    fixture_t *f = *state;
+
+    assert_int_equal(LOAD(f, "[server]\nlisten = 127.0.0.1:0 [::1]:0 proxy_protocol\n"
+                             "proxy_from = 10.0.0.0/8\n[static]\nroot = www\n"
+                             "[http]\nreal_ip_from = 10.1.0.0/16\nreal_ip_header = forwarded\n"
+                             "[log]\nformat = json\n"),
+                     0);
+    assert_int_equal(f->cfg.nlisten, 2);
+    assert_string_equal(f->cfg.listen[1], "[::1]:0");
+    assert_int_equal(f->cfg.listen_proxy[0], 0);
+    assert_int_equal(f->cfg.listen_proxy[1], 1);
+    assert_string_equal(f->cfg.proxy_from, "10.0.0.0/8");
+    assert_string_equal(f->cfg.real_ip_from, "10.1.0.0/16");
+    assert_int_equal(f->cfg.real_ip_header, CONFIG_IP_FORWARDED);
+    assert_int_equal(f->cfg.log_format, CONFIG_LOG_JSON);
+    /* the defaults */
+    assert_int_equal(LOAD(f, "[static]\nroot = www\n"), 0);
+    assert_int_equal(f->cfg.listen_proxy[0], 0);
+    assert_int_equal(f->cfg.real_ip_header, CONFIG_IP_XFF);
+    assert_int_equal(f->cfg.log_format, CONFIG_LOG_COMBINED);
+}
+
 static void test_off_and_stderr(void **state)
 {
     fixture_t *f = *state;
@@ -456,6 +480,14 @@ typedef struct {
 #define MOD "[module m]\npath = m.so\n" /* lines 3-4 after BASE */
 
 static const refusal_t refusals[] = {
+    /* the real client: proxy_protocol, proxy_from, real_ip_*, [log] format */
+    {"[server]\nlisten = 127.0.0.1:0 proxy_protocol\n", 4, "[server] proxy_from is empty"},
+    {"[server]\nlisten = proxy_protocol 127.0.0.1:0\n", 4, "must follow a listen address"},
+    {"[server]\nlisten = 127.0.0.1:0 proxy_protocol proxy_protocol\n", 4, "(once)"},
+    {"[server]\nproxy_from = 10.0.0.0/33\n", 4, "bad proxy_from list"},
+    {"[http]\nreal_ip_from = nowhere\n", 4, "bad real_ip_from list"},
+    {"[http]\nreal_ip_header = X-Client-IP\n", 4, "bad real_ip_header"},
+    {"[log]\nformat = clf\n", 4, "bad log format 'clf'"},
     /* [server] threads, [http] handler_timeout */
     {"[server]\nthreads = 257\n", 4, "out of range for threads (allowed 0..256)"},
     {"[server]\nthreads = -1\n", 4, "bad number for threads"},
@@ -657,6 +689,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_minimal_file_gets_defaults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_type_parsed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_real_client_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_off_and_stderr, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_key_refused_with_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_section_refused, setup, teardown),
