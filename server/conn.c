@@ -39,8 +39,7 @@
  * Level-triggered, any of them would wake the loop for as long as it lasts.
  */
 #define CLIENT_GONE_EVENTS (EV_READ | EV_CLOSED | EV_ET)
-/* A request id taken from a trusted X-Request-Id: at most this long, of ID_CHARS. */
-#define REQ_ID_MAX 64
+/* A request id taken from a trusted X-Request-Id: at most FORKD_REQ_XID_MAX bytes of these. */
 #define ID_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:"
 /*
  * A stream's buffer: FORKD_STREAM_BUFFER bytes of body waiting for the
@@ -104,7 +103,6 @@ struct conn_block {
     uint64_t start_us; /* the request's first byte came (monotonic µs) */
     /* the client a trusted proxy named in real_ip_header, when req.peer points here */
     conn_addr_t client;
-    char rid[REQ_ID_MAX + 1]; /* the request id (X-Request-Id), "" until request_id() */
 
     /*
      * An async handler's request. pending: it returned FORKD_ASYNC, the
@@ -492,7 +490,6 @@ static void request_init(conn_t *c)
     b->keep_body = 0;
     b->pending_status = 0;
     b->route = NULL;
-    b->rid[0] = '\0';
     b->finished = 0;
     b->streaming = b->stream_ended = b->congested = 0;
     b->s_off = b->s_len = 0;
@@ -880,12 +877,12 @@ static const char *header_value(const http_request_t *h, const char *name, size_
     return hd ? hd->value.p : NULL;
 }
 
-/* Is v[0..len) a request id to keep: 1..REQ_ID_MAX bytes of ID_CHARS? */
+/* Is v[0..len) a request id to keep: 1..FORKD_REQ_XID_MAX bytes of ID_CHARS? */
 static int id_ok(const char *v, size_t len)
 {
     size_t i;
 
-    if (len == 0 || len > REQ_ID_MAX) {
+    if (len == 0 || len > FORKD_REQ_XID_MAX) {
         return 0;
     }
     for (i = 0; i < len; i++) {
@@ -910,19 +907,20 @@ static const char *request_id(conn_t *c)
     const char *v;
     size_t len = 0;
 
-    if (b->rid[0] != '\0') {
-        return b->rid;
+    if (b->req.xid[0] != '\0') {
+        return b->req.xid;
     }
     v = b->head_len == 0 ? NULL : header_value(&b->req.h, "x-request-id", &len);
     if (v != NULL && id_ok(v, len)
         && (addr_in(&c->direct, p->proxy_from, p->nproxy_from)
             || addr_in(&c->peer, p->real_ip_from, p->nreal_ip_from))) {
-        memcpy(b->rid, v, len);
-        b->rid[len] = '\0';
-        return b->rid;
+        memcpy(b->req.xid, v, len);
+        b->req.xid[len] = '\0';
+        return b->req.xid;
     }
-    snprintf(b->rid, sizeof(b->rid), "%s%016llx", p->id_prefix, (unsigned long long)b->req.id);
-    return b->rid;
+    snprintf(b->req.xid, sizeof(b->req.xid), "%s%016llx", p->id_prefix,
+             (unsigned long long)b->req.id);
+    return b->req.xid;
 }
 
 /* The access log line for the request just answered (the log is on). */
@@ -1377,6 +1375,7 @@ static void begin_request(conn_t *c)
     int len, status = 0, has_body;
 
     find_client(c);
+    request_id(c); /* before the handler: forkd_req_request_id() */
 
     if (h->method == HTTP_METHOD_OTHER || h->method == HTTP_METHOD_CONNECT) {
         status = 501;

@@ -98,6 +98,15 @@ const struct sockaddr *forkd_req_peer(const forkd_req_t *req, socklen_t *len);
 uint64_t forkd_req_id(const forkd_req_t *req);
 
 /*
+ * The request's X-Request-Id, as the response and the JSON access log carry
+ * it: the one a trusted balancer or proxy sent ([server] proxy_from, [http]
+ * real_ip_from; 1..64 characters of letters, digits and "-_.:"), else one
+ * forkd made (32 hex digits, unique across workers and restarts). To pass on
+ * to an application server or log with it. NUL-terminated, lives with req.
+ */
+const char *forkd_req_request_id(const forkd_req_t *req);
+
+/*
  * The request body, *len bytes, for a route that takes one; NULL otherwise
  * (no route option, or no body sent).
  */

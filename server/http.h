@@ -17,9 +17,10 @@
 #include "http_parser.h"
 #include "log.h"
 
-#define RESP_XHDR_SIZE 1024 /* room for a handler's extra header lines */
-#define RESP_GEN_SIZE 2048  /* built bodies up to this size need no malloc */
-#define RESP_CTYPE_MAX 255  /* bytes of a Content-Type that is sent (a longer one is not) */
+#define RESP_XHDR_SIZE 1024  /* room for a handler's extra header lines */
+#define FORKD_REQ_XID_MAX 64 /* bytes of a request id taken from X-Request-Id */
+#define RESP_GEN_SIZE 2048   /* built bodies up to this size need no malloc */
+#define RESP_CTYPE_MAX 255   /* bytes of a Content-Type that is sent (a longer one is not) */
 /*
  * What resp_head() writes at most: a status line of 9 + 11 + 1 + 31 bytes,
  * Server and Date (54), Content-Type (16 + RESP_CTYPE_MAX), Content-Length
@@ -53,8 +54,9 @@ struct forkd_req {
     const char *body; /* the request body, for routes that take one; else NULL */
     size_t body_len;
     uint64_t id;
-    const struct sockaddr *peer; /* the connection's */
+    const struct sockaddr *peer; /* the client: the connection's, or a trusted proxy's word */
     socklen_t peer_len;
+    char xid[FORKD_REQ_XID_MAX + 1]; /* forkd_req_request_id(), "" until conn.c decides it */
     forkd_server_t *srv;
     forkd_abort_fn abort_cb; /* forkd_req_on_abort() */
     void *abort_arg;

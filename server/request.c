@@ -85,6 +85,11 @@ uint64_t forkd_req_id(const forkd_req_t *req)
     return req->id;
 }
 
+const char *forkd_req_request_id(const forkd_req_t *req)
+{
+    return req->xid;
+}
+
 const char *forkd_req_body(const forkd_req_t *req, size_t *len)
 {
     return with_len(req->body, req->body != NULL ? req->body_len : 0, len);
