@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "escape.h"
+#include "fmt.h"
 #include "http.h"
 #include "http_parser.h"
 #include "net.h"
@@ -215,7 +216,7 @@ struct conn_pool {
     int nproxy_from;
     net_cidr_t real_ip_from[NET_MAX_CIDRS];
     int nreal_ip_from;
-    char id_prefix[17]; /* made request ids: this worker's start time and pid, hex */
+    char id_prefix[17]; /* made request ids: this worker's start time and pid, 16 hex digits */
 };
 
 static void on_event(evutil_socket_t fd, short what, void *arg);
@@ -918,8 +919,9 @@ static const char *request_id(conn_t *c)
         b->req.xid[len] = '\0';
         return b->req.xid;
     }
-    snprintf(b->req.xid, sizeof(b->req.xid), "%s%016llx", p->id_prefix,
-             (unsigned long long)b->req.id);
+    /* per request: no printf (fmt.h) */
+    memcpy(b->req.xid, p->id_prefix, 16);
+    b->req.xid[16 + fmt_hex16(b->req.xid + 16, b->req.id)] = '\0';
     return b->req.xid;
 }
 

@@ -37,4 +37,16 @@ static inline size_t fmt_uint(char *p, uint64_t v)
     return n;
 }
 
+/* v as 16 lowercase hex digits at p (leading zeros kept: a fixed width). */
+static inline size_t fmt_hex16(char *p, uint64_t v)
+{
+    int i;
+
+    for (i = 15; i >= 0; i--) {
+        p[i] = "0123456789abcdef"[v & 0xf];
+        v >>= 4;
+    }
+    return 16;
+}
+
 #endif
