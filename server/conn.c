@@ -216,6 +216,8 @@ struct conn_pool {
     int nproxy_from;
     net_cidr_t real_ip_from[NET_MAX_CIDRS];
     int nreal_ip_from;
+    time_t untrusted_logged;  /* the second of the last "not in proxy_from" line */
+    uint64_t untrusted_quiet; /* refusals not logged since */
     char id_prefix[17]; /* made request ids: this worker's start time and pid, 16 hex digits */
 };
 
@@ -610,20 +612,37 @@ static socklen_t addr_set(conn_addr_t *a, int family, const unsigned char *bytes
 /*
  * A connection whose PROXY header is refused (broken, late, or from a peer
  * not in proxy_from): counted, logged at info, closed without a word (a
- * balancer marks the server down; anyone else learns nothing).
+ * balancer marks the server down; anyone else learns nothing). Untrusted
+ * peers are anyone on the network: their lines are limited to one a second
+ * (a flood of connections must not become a flood of log lines), the others
+ * are told as a count in the next one.
  */
 static void proxy_refused(conn_pool_t *p, const conn_addr_t *direct, const char *why,
-                          const char *bytes, size_t len)
+                          const char *bytes, size_t len, int untrusted)
 {
-    char peer[NET_PEER_LEN], text[4 * 64 + 1];
+    char peer[NET_PEER_LEN], text[4 * 64 + 1], more[64] = "";
     const unsigned char *a = addr_bytes(direct);
     static const unsigned char none[16];
+    time_t now;
 
     SB_ADD(p->env.slot->proxy_refused, 1);
-    log_msg(p->env.log, LOG_LVL_INFO, "PROXY header refused from %s: %s%s%s%s",
+    if (untrusted) {
+        now = time(NULL);
+        if (now == p->untrusted_logged) {
+            p->untrusted_quiet++;
+            return;
+        }
+        p->untrusted_logged = now;
+        if (p->untrusted_quiet > 0) {
+            snprintf(more, sizeof(more), " (and %llu more untrusted since the last line)",
+                     (unsigned long long)p->untrusted_quiet);
+            p->untrusted_quiet = 0;
+        }
+    }
+    log_msg(p->env.log, LOG_LVL_INFO, "PROXY header refused from %s: %s%s%s%s%s",
             net_peer_text(direct->sa.sa_family, a ? a : none, peer), why, len ? " (\"" : "",
-            len ? escape_str(text, sizeof(text), bytes, len > 64 ? 64 : len) : "",
-            len ? "\")" : "");
+            len ? escape_str(text, sizeof(text), bytes, len > 64 ? 64 : len) : "", len ? "\")" : "",
+            more);
 }
 
 void conn_accept(conn_pool_t *p, int fd, const struct sockaddr_storage *peer, int proxy)
@@ -634,7 +653,7 @@ void conn_accept(conn_pool_t *p, int fd, const struct sockaddr_storage *peer, in
     if (proxy) {
         memcpy(&from, peer, sizeof(from));
         if (!addr_in(&from, p->proxy_from, p->nproxy_from)) {
-            proxy_refused(p, &from, "not in [server] proxy_from", NULL, 0);
+            proxy_refused(p, &from, "not in [server] proxy_from", NULL, 0, 1);
             close(fd);
             return;
         }
@@ -810,7 +829,7 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
         case CONN_HEAD:
             if (c->proxy_wait) {
                 /* a balancer's header is never slow: no 408 to something that spoke no HTTP */
-                proxy_refused(c->pool, &c->direct, "timed out", c->b->in, c->b->in_len);
+                proxy_refused(c->pool, &c->direct, "timed out", c->b->in, c->b->in_len, 0);
                 start_linger(c);
                 break;
             }
@@ -2081,7 +2100,7 @@ static ssize_t take_proxy_header(conn_t *c)
         ph.reason = "timed out";
     }
     if (n < 0) {
-        proxy_refused(c->pool, &c->direct, ph.reason, b->in, b->in_len);
+        proxy_refused(c->pool, &c->direct, ph.reason, b->in, b->in_len, 0);
         start_linger(c);
         return -1;
     }

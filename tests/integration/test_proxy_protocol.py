@@ -191,6 +191,29 @@ class ProxyProtocolTests(LogReading, ServerCase):
         except (ConnectionResetError, BrokenPipeError):
             pass
 
+    def refused_total(self):
+        resp, _ = self.send_proxied(v1("203.0.113.16"), "/status/metrics")
+        self.assertEqual(resp.status, 200)
+        return sum(int(n) for n in
+                   re.findall(rb"forkd_proxy_refused_total\{[^}]*\} (\d+)", resp.body))
+
+    def test_untrusted_flood_counted_not_logged_line_by_line(self):
+        before_lines = self.server.log_text().count("not in [server] proxy_from")
+        before = self.refused_total()
+        for _ in range(60):
+            conn = conn_from(self.port, UNTRUSTED)
+            try:
+                conn.send(b"GET / HTTP/1.1\r\n\r\n")
+                conn.closed_by_peer(5.0)
+            except (ConnectionResetError, BrokenPipeError):
+                pass
+            conn.close()
+        got = wait_until(lambda: self.refused_total() >= before + 60 or None, 5.0)
+        self.assertTrue(got, "60 refusals counted")
+        lines = self.server.log_text().count("not in [server] proxy_from") - before_lines
+        self.assertGreaterEqual(lines, 1)
+        self.assertLessEqual(lines, 6, "one line a second at most")
+
     def test_refusals_counted_in_metrics(self):
         conn = conn_from(self.port, TRUSTED)
         self.addCleanup(conn.close)
