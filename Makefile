@@ -117,7 +117,8 @@ $(BUILD)/examples/%.so: examples/%.c $(EXAMPLE_INC)/forkd/forkd.h
 # The examples include <forkd/forkd.h>, system headers and their own files (never a path),
 # and call nothing of forkd's but forkd.h's functions.
 # Each offender is listed; the target fails if there is one.
-HANDLER_SRC := $(addprefix server/,static.c status.c live.c demo.c health.c conditional.c filecache.c)
+HANDLER_SRC := $(addprefix server/,static.c status.c live.c demo.c health.c conditional.c filecache.c \
+	proxy.c upstream.c)
 HANDLER_OBJ := $(HANDLER_SRC:%.c=$(OBJDIR)/%.o)
 HANDLER_MAY_INCLUDE := forkd.h router.h $(notdir $(HANDLER_SRC:.c=.h) $(wildcard common/*.h))
 ABOVE_CONN_OBJ := $(addprefix $(OBJDIR)/server/,main.o master.o worker.o) $(HANDLER_OBJ)

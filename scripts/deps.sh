@@ -17,7 +17,7 @@ pkgs_build="gcc libc6-dev make pkg-config libevent-dev libinih-dev libsystemd-de
 # renders the live status page in a real (headless) browser; haproxy: tests/scaleout
 # (forkd instances behind a real balancer) and test_proxy_protocol (send-proxy, -v2)
 pkgs_test="libcmocka-dev python3 apache2-utils curl slowhttptest systemd man-db logrotate
-    wrk libfaketime chromium haproxy"
+    wrk libfaketime chromium haproxy gunicorn"
 # the example modules (make examples, make install, make test): kv runs SQLite
 pkgs_examples="libsqlite3-dev"
 pkgs_fuzz="clang libclang-rt-14-dev"

@@ -64,6 +64,13 @@ const char *forkd_req_method_name(const forkd_req_t *req, size_t *len);
 /* The path: percent-decoded, dot segments removed, starts with '/'; NUL-terminated. */
 const char *forkd_req_path(const forkd_req_t *req, size_t *len);
 
+/*
+ * The path as the client sent it (still percent-encoded, dot segments
+ * kept: "/" for an absolute-form target without one), *len bytes; for a
+ * proxy, which forwards what it was given (routing used forkd_req_path()).
+ */
+const char *forkd_req_raw_path(const forkd_req_t *req, size_t *len);
+
 /* The raw query (after '?', still percent-encoded), *len bytes; NULL when there is none. */
 const char *forkd_req_query(const forkd_req_t *req, size_t *len);
 

@@ -36,6 +36,11 @@ const char *forkd_req_path(const forkd_req_t *req, size_t *len)
     return with_len(req->path, req->path_len, len);
 }
 
+const char *forkd_req_raw_path(const forkd_req_t *req, size_t *len)
+{
+    return with_len(req->h.path.p, req->h.path.len, len);
+}
+
 const char *forkd_req_query(const forkd_req_t *req, size_t *len)
 {
     return with_len(req->h.query.p, req->h.query.len, len);

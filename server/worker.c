@@ -17,6 +17,7 @@
 #include "demo.h"
 #include "health.h"
 #include "module.h"
+#include "proxy.h"
 #include "router.h"
 #include "static.h"
 #include "status.h"
@@ -57,6 +58,7 @@ typedef struct worker {
     accesslog_t alog;
     router_t router;
     modules_t mods;     /* the [module]s, loaded after fork */
+    proxy_t proxy;      /* the [upstream]s of [route] upstream = */
     static_t files;     /* the static handler's context */
     status_t status;    /* the status handlers' context */
     conn_pool_t *conns; /* the connections */
@@ -632,7 +634,11 @@ static int init_serving(worker_t *w)
         log_msg(w->log, LOG_LVL_ERROR, "%s", err);
         return -1;
     }
-    if (modules_route(&w->mods, &w->router) != 0
+    if (proxy_init(&w->proxy, cfg, err, sizeof(err)) != 0) {
+        log_msg(w->log, LOG_LVL_ERROR, "%s", err);
+        return -1;
+    }
+    if (modules_route(&w->mods, &w->router) != 0 || proxy_register(&w->router, &w->proxy) != 0
         || (cfg->health_path[0] != '\0'
             && health_register(&w->router, &w->health, cfg->health_path, cfg->health_log) != 0)
         || (cfg->status_path[0] != '\0'
@@ -751,6 +757,9 @@ static void teardown(worker_t *w)
     w->jobs = NULL;
     conn_pool_free(w->conns);
     w->conns = NULL;
+    if (w->proxy.cfg != NULL) {
+        proxy_fini(&w->proxy);
+    }
     if (!jobs_left) { /* else a job still running may use what a module's fini frees */
         modules_fini(&w->mods);
     }

@@ -1,0 +1,799 @@
+/* proxy: the reverse proxy handler: forward a request to an upstream, stream its answer back. */
+#include "proxy.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "http_parser.h"
+#include "http_resp.h"
+
+#define PX_BUF 32768      /* the response head, then body bytes the client has not taken */
+#define PX_MAX_HEAD 16384 /* an app's response head longer than this: 502 */
+#define PX_MAX_HEADERS 64
+#define PX_CHUNK_LINE 4096 /* a chunk size line or trailer section longer than this: 502 */
+
+typedef enum {
+    PX_CONNECTING, /* waiting for the connect to finish */
+    PX_SENDING,    /* writing the request */
+    PX_HEAD,       /* reading the response head */
+    PX_BODY        /* streaming the response body */
+} px_state_t;
+
+/* One proxied request, from the handler's call to its response's end (or abort). */
+typedef struct {
+    proxy_route_t *route;
+    upstream_t *u;
+    forkd_server_t *srv;
+    forkd_ref_t ref;
+    int idempotent; /* may be sent again (RFC 9110 9.2.2) */
+    int head_request;
+
+    int fd;         /* to the app server; -1 none */
+    int server;     /* its index in u->servers */
+    uint32_t tried; /* servers whose connect failed for this request */
+    int reused;     /* fd came from the pool */
+    int replayed;   /* sent once more already */
+    int active;     /* counted in the server's active */
+    px_state_t state;
+    struct event *ev;
+
+    char *out; /* the request to send: head and body */
+    size_t out_len, out_off;
+
+    char buf[PX_BUF]; /* response bytes read (head), then decoded body waiting for the client */
+    size_t len;
+    size_t pending; /* PX_BODY: buf[0..pending) is body the client has not taken yet */
+    http_response_t resp;
+    http_header_t hdrs[PX_MAX_HEADERS];
+    http_chunked_t chunked;
+    uint64_t left; /* HTTP_RESP_BODY_LENGTH: body bytes still to read */
+    int body_done; /* the whole body has been read */
+    int streaming; /* forkd_resp_stream() started */
+} px_t;
+
+static void on_upstream(evutil_socket_t fd, short what, void *arg);
+static void start(px_t *px);
+
+/* ---- request ---- */
+
+/*
+ * 1 when name is a hop-by-hop field (RFC 9110 7.6.1), or one the
+ * Connection value connection lists.
+ */
+static int hop_by_hop(const char *name, size_t len, http_slice_t connection)
+{
+    static const char *const hop[] = {
+        "connection",       "keep-alive",         "te",
+        "trailer",          "transfer-encoding",  "upgrade",
+        "proxy-connection", "proxy-authenticate", "proxy-authorization"};
+    char low[64];
+    size_t i;
+
+    for (i = 0; i < sizeof(hop) / sizeof(hop[0]); i++) {
+        if (strlen(hop[i]) == len && strncasecmp(name, hop[i], len) == 0) {
+            return 1;
+        }
+    }
+    if (len >= 6 && strncasecmp(name, "proxy-", 6) == 0) {
+        return 1;
+    }
+    if (connection.len == 0 || len >= sizeof(low)) {
+        return 0;
+    }
+    memcpy(low, name, len);
+    low[len] = '\0';
+    return http_list_has(connection, low);
+}
+
+/* 1 when name is one of the fields the proxy sets itself. */
+static int own_field(const char *name, size_t len)
+{
+    /* Expect: forkd answered 100-continue itself and has the body already */
+    static const char *const own[] = {"content-length", "x-forwarded-for", "x-forwarded-proto",
+                                      "x-forwarded-host", "expect"};
+    size_t i;
+
+    for (i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+        if (strlen(own[i]) == len && strncasecmp(name, own[i], len) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The client's address as text ("unix" for a client of a unix socket). */
+static void peer_text(const forkd_req_t *req, char *out, size_t size)
+{
+    const struct sockaddr *sa = forkd_req_peer(req, NULL);
+
+    if (sa->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)size);
+    } else if (sa->sa_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)size);
+    } else {
+        snprintf(out, size, "unix");
+    }
+}
+
+/* A growing text buffer for the request head. */
+typedef struct {
+    char *p;
+    size_t len, cap;
+    int failed;
+} text_t;
+
+static void put(text_t *t, const char *s, size_t n)
+{
+    char *np;
+    size_t cap;
+
+    if (t->failed) {
+        return;
+    }
+    if (t->len + n > t->cap) {
+        cap = t->cap ? t->cap : 1024;
+        while (cap < t->len + n) {
+            cap *= 2;
+        }
+        if ((np = realloc(t->p, cap)) == NULL) {
+            t->failed = 1;
+            return;
+        }
+        t->p = np;
+        t->cap = cap;
+    }
+    memcpy(t->p + t->len, s, n);
+    t->len += n;
+}
+
+static void puts_(text_t *t, const char *s)
+{
+    put(t, s, strlen(s));
+}
+
+/*
+ * The request to send upstream: request line with the target as received,
+ * the client's fields but hop-by-hop ones and those set here, Host kept
+ * (the upstream's address when the client sent none), X-Forwarded-For
+ * with the client appended, X-Forwarded-Proto, X-Forwarded-Host,
+ * Content-Length, then the body. 0 ok, -1 out of memory.
+ */
+static int build_request(px_t *px, const forkd_req_t *req)
+{
+    text_t t = {NULL, 0, 0, 0};
+    const char *p, *name, *value, *xff = NULL, *host;
+    size_t n, nlen, vlen, xff_len = 0, body_len = 0, i, count;
+    http_slice_t connection = {NULL, 0};
+    char addr[INET6_ADDRSTRLEN + 8], num[32];
+    const char *body = forkd_req_body(req, &body_len);
+    forkd_method_t m = forkd_req_method(req);
+
+    p = forkd_req_method_name(req, &n);
+    put(&t, p, n);
+    put(&t, " ", 1);
+    p = forkd_req_raw_path(req, &n);
+    put(&t, p, n);
+    if ((p = forkd_req_query(req, &n)) != NULL) {
+        put(&t, "?", 1);
+        put(&t, p, n);
+    }
+    puts_(&t, " HTTP/1.1\r\n");
+    if ((p = forkd_req_header(req, "Connection", &n)) != NULL) {
+        connection.p = p;
+        connection.len = n;
+    }
+    count = forkd_req_header_count(req);
+    for (i = 0; i < count; i++) {
+        forkd_req_header_at(req, i, &name, &nlen, &value, &vlen);
+        if (nlen == 15 && strncasecmp(name, "x-forwarded-for", 15) == 0 && xff == NULL) {
+            xff = value;
+            xff_len = vlen;
+        }
+        if (hop_by_hop(name, nlen, connection) || own_field(name, nlen)) {
+            continue;
+        }
+        put(&t, name, nlen);
+        put(&t, ": ", 2);
+        put(&t, value, vlen);
+        put(&t, "\r\n", 2);
+    }
+    host = forkd_req_header(req, "Host", &n);
+    if (host == NULL) {
+        puts_(&t, "Host: ");
+        /* an HTTP/1.0 client: HTTP/1.1 needs one (a unix socket's app gets "localhost") */
+        p = px->u->servers[0].label;
+        puts_(&t, strncmp(p, "unix:", 5) == 0 ? "localhost" : p);
+        puts_(&t, "\r\n");
+    }
+    peer_text(req, addr, sizeof(addr));
+    puts_(&t, "X-Forwarded-For: ");
+    if (xff != NULL && xff_len > 0) {
+        put(&t, xff, xff_len);
+        puts_(&t, ", ");
+    }
+    puts_(&t, addr);
+    puts_(&t, "\r\nX-Forwarded-Proto: http\r\n");
+    if (host != NULL) {
+        puts_(&t, "X-Forwarded-Host: ");
+        put(&t, host, n);
+        puts_(&t, "\r\n");
+    }
+    if (body_len > 0 || m == FORKD_POST || m == FORKD_PUT || m == FORKD_PATCH) {
+        snprintf(num, sizeof(num), "Content-Length: %zu\r\n", body_len);
+        puts_(&t, num);
+    }
+    if (px->u->cfg->keepalive == 0) {
+        puts_(&t, "Connection: close\r\n");
+    }
+    puts_(&t, "\r\n");
+    if (body_len > 0) {
+        put(&t, body, body_len);
+    }
+    if (t.failed) {
+        free(t.p);
+        return -1;
+    }
+    px->out = t.p;
+    px->out_len = t.len;
+    return 0;
+}
+
+/* ---- the upstream connection ---- */
+
+/* Watch fd for what (EV_READ or EV_WRITE) with timeout ms. 0 ok, -1 failed. */
+static int watch(px_t *px, short what, uint32_t ms)
+{
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+
+    if (px->ev != NULL) {
+        event_free(px->ev);
+    }
+    px->ev = event_new(forkd_event_base(px->srv), px->fd, what, on_upstream, px);
+    return px->ev != NULL && event_add(px->ev, &tv) == 0 ? 0 : -1;
+}
+
+/* Stop watching the upstream and leave the server's active count. */
+static void unwatch(px_t *px)
+{
+    if (px->ev != NULL) {
+        event_free(px->ev);
+        px->ev = NULL;
+    }
+    if (px->active) {
+        px->u->servers[px->server].active--;
+        px->active = 0;
+    }
+}
+
+/* Close the connection (never pooled: its state is unknown). */
+static void drop_conn(px_t *px)
+{
+    unwatch(px);
+    if (px->fd >= 0) {
+        close(px->fd);
+        px->fd = -1;
+    }
+}
+
+static void px_free(px_t *px)
+{
+    drop_conn(px);
+    free(px->out);
+    free(px);
+}
+
+/* The request's response, or NULL when it is gone (then px is already freed by the abort). */
+static forkd_resp_t *resp_of(px_t *px)
+{
+    return forkd_lookup(px->srv, px->ref);
+}
+
+/*
+ * End the request with an error: 502/504 with why in the error log, or,
+ * once the answer has started, the client's connection closed (a body cut
+ * short must not look complete).
+ */
+static void fail(px_t *px, int status, const char *why)
+{
+    forkd_resp_t *resp = resp_of(px);
+
+    forkd_log(px->srv, FORKD_LOG_ERROR, "upstream %s: server %s: %s (%s)", px->u->cfg->name,
+              px->u->servers[px->server].label, why,
+              px->streaming   ? "response cut short, client closed"
+              : status == 504 ? "504"
+                              : "502");
+    drop_conn(px);
+    if (resp != NULL) {
+        if (px->streaming) {
+            forkd_resp_close(resp);
+        } else {
+            forkd_resp_error(resp, status);
+        }
+        forkd_resp_finish(resp);
+    }
+    px_free(px);
+}
+
+/* The answer is complete: the connection goes back to the pool if it may, the response ends. */
+static void done(px_t *px, int reusable)
+{
+    forkd_resp_t *resp = resp_of(px);
+
+    unwatch(px);
+    upstream_release(px->u, px->server, px->fd, reusable);
+    px->fd = -1;
+    if (resp != NULL) {
+        forkd_resp_finish(resp);
+    }
+    px_free(px);
+}
+
+/*
+ * A reused pooled connection failed before any byte of the answer: the app
+ * closed it as we sent (the keep-alive race). Send once more on a new
+ * connection if the method allows. Returns 1 when replayed, else 0.
+ */
+static int replay(px_t *px)
+{
+    if (!px->reused || px->replayed || !px->idempotent || px->len > 0) {
+        return 0;
+    }
+    forkd_log(px->srv, FORKD_LOG_INFO,
+              "upstream %s: server %s closed a pooled connection under a request: sent again",
+              px->u->cfg->name, px->u->servers[px->server].label);
+    drop_conn(px);
+    px->replayed = 1;
+    px->reused = 0;
+    px->out_off = 0;
+    start(px);
+    return 1;
+}
+
+/* The connect to the chosen server failed: try another one, else 502/504. */
+static void connect_failed(px_t *px, int err, int timed_out)
+{
+    char why[128];
+
+    snprintf(why, sizeof(why), "connect: %s", timed_out ? "timed out" : strerror(err));
+    upstream_failed(px->u, px->server, why + 9);
+    drop_conn(px);
+    px->tried |= 1u << px->server;
+    if (upstream_pick(px->u, px->tried) >= 0) {
+        start(px);
+        return;
+    }
+    fail(px, timed_out ? 504 : 502, why);
+}
+
+/* Send (more of) the request; then wait for the answer. */
+static void send_request(px_t *px)
+{
+    ssize_t n;
+
+    while (px->out_off < px->out_len) {
+        n = send(px->fd, px->out + px->out_off, px->out_len - px->out_off, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (watch(px, EV_WRITE, px->u->cfg->send_timeout) != 0) {
+                fail(px, 502, "out of memory");
+            }
+            return;
+        }
+        if (n < 0) {
+            if (!replay(px)) {
+                fail(px, 502, strerror(errno));
+            }
+            return;
+        }
+        px->out_off += (size_t)n;
+    }
+    px->state = PX_HEAD;
+    if (watch(px, EV_READ, px->u->cfg->read_timeout) != 0) {
+        fail(px, 502, "out of memory");
+    }
+}
+
+/*
+ * Start (or start over) on a server: a pooled connection to it when one is
+ * still open, else a new connect.
+ */
+static void start(px_t *px)
+{
+    upstream_t *u = px->u;
+    int i = upstream_pick(u, px->tried);
+
+    if (i < 0) {
+        fail(px, 502, "no server left to try");
+        return;
+    }
+    px->server = i;
+    px->fd = px->replayed ? -1 : upstream_take_idle(u, i);
+    px->reused = px->fd >= 0;
+    u->servers[i].active++;
+    px->active = 1;
+    if (px->reused) {
+        px->state = PX_SENDING;
+        send_request(px);
+        return;
+    }
+    px->fd = upstream_connect(u, i);
+    if (px->fd < 0) {
+        connect_failed(px, errno, 0);
+        return;
+    }
+    px->state = PX_CONNECTING;
+    if (watch(px, EV_WRITE, u->cfg->connect_timeout) != 0) {
+        fail(px, 502, "out of memory");
+    }
+}
+
+/* ---- the answer ---- */
+
+static void on_writable(forkd_resp_t *resp, void *arg);
+
+/* The response's status and header fields from the app's head, but hop-by-hop and our own. */
+static int copy_head(px_t *px, forkd_resp_t *resp)
+{
+    static const char *const skip[] = {"content-length", "date", "server"};
+    char name[128], value[1024];
+    const http_header_t *h;
+    size_t i, k;
+    int skipped;
+
+    forkd_resp_status(resp, px->resp.status);
+    for (i = 0; i < px->resp.nheaders; i++) {
+        h = &px->resp.headers[i];
+        skipped = 0;
+        for (k = 0; k < px->resp.nheaders; k++) { /* every Connection field counts */
+            if (http_slice_eq_nocase(px->resp.headers[k].name, "connection")) {
+                skipped |= hop_by_hop(h->name.p, h->name.len, px->resp.headers[k].value);
+            }
+        }
+        for (k = 0; k < sizeof(skip) / sizeof(skip[0]); k++) {
+            skipped |= http_slice_eq_nocase(h->name, skip[k]);
+        }
+        if (skipped) {
+            continue;
+        }
+        if (h->name.len >= sizeof(name) || h->value.len >= sizeof(value)) {
+            return -1;
+        }
+        memcpy(name, h->name.p, h->name.len);
+        name[h->name.len] = '\0';
+        memcpy(value, h->value.p, h->value.len);
+        value[h->value.len] = '\0';
+        if (forkd_resp_header(resp, name, value) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Hand buf[0..pending) to the client. Returns 1 when all of it was taken,
+ * 0 when the client is slow (the rest moved to the front; reading the app
+ * stops until on_writable).
+ */
+static int flush(px_t *px, forkd_resp_t *resp)
+{
+    ssize_t took;
+
+    if (px->pending == 0) {
+        return 1;
+    }
+    took = forkd_resp_write(resp, px->buf, px->pending);
+    if (took < 0) {
+        took = 0;
+    }
+    memmove(px->buf, px->buf + took, px->pending - (size_t)took);
+    px->pending -= (size_t)took;
+    if (px->pending > 0) {
+        forkd_resp_on_writable(resp, on_writable, px);
+        return 0;
+    }
+    return 1;
+}
+
+/*
+ * Turn the raw body bytes buf[0..len) into body for the client
+ * (buf[0..pending)), by the framing. Returns 0, or -1 when the chunked
+ * framing is bad. Sets body_done, and *extra when bytes followed the body.
+ */
+static int decode(px_t *px, int *extra)
+{
+    size_t data = 0;
+    ssize_t rc;
+
+    switch (px->resp.body) {
+    case HTTP_RESP_BODY_LENGTH:
+        data = px->len < px->left ? px->len : (size_t)px->left;
+        *extra |= px->len > data;
+        px->left -= data;
+        px->body_done = px->left == 0;
+        break;
+    case HTTP_RESP_BODY_CHUNKED:
+        rc = http_chunked_parse(&px->chunked, px->buf, px->len, UINT64_MAX, PX_CHUNK_LINE, &data);
+        if (rc == HTTP_PARSE_BAD) {
+            return -1;
+        }
+        if (rc >= 0) {
+            px->body_done = 1;
+            *extra |= (size_t)rc < px->len;
+        }
+        break;
+    case HTTP_RESP_BODY_CLOSE: data = px->len; break;
+    case HTTP_RESP_BODY_NONE: px->body_done = 1; break;
+    }
+    px->pending = data;
+    px->len = 0;
+    return 0;
+}
+
+/* Body bytes are in buf[0..len): pass them on; end, wait for the client, or read more. */
+static void body(px_t *px)
+{
+    forkd_resp_t *resp = resp_of(px);
+    int extra = 0;
+
+    if (resp == NULL) {
+        return;
+    }
+    if (decode(px, &extra) != 0) {
+        fail(px, 502, "bad chunked framing in the response body");
+        return;
+    }
+    if (!flush(px, resp)) {
+        if (px->ev != NULL) {
+            event_del(px->ev); /* backpressure: the app waits while the client is slow */
+        }
+        if (px->body_done) {
+            px->resp.keep_alive &= !extra;
+        }
+        return;
+    }
+    if (px->body_done) {
+        done(px, px->resp.keep_alive && !extra);
+        return;
+    }
+    if (watch(px, EV_READ, px->u->cfg->read_timeout) != 0) {
+        fail(px, 502, "out of memory");
+    }
+}
+
+/* The client took what waited: pass on the rest, then read more from the app. */
+static void on_writable(forkd_resp_t *resp, void *arg)
+{
+    px_t *px = arg;
+
+    if (!flush(px, resp)) {
+        return;
+    }
+    if (px->body_done) {
+        done(px, px->resp.keep_alive);
+        return;
+    }
+    if (watch(px, EV_READ, px->u->cfg->read_timeout) != 0) {
+        fail(px, 502, "out of memory");
+    }
+}
+
+/* The head is in buf[0..n): answer with it, then the body. */
+static void head(px_t *px, size_t n)
+{
+    forkd_resp_t *resp = resp_of(px);
+    int whole;
+
+    if (resp == NULL) {
+        return;
+    }
+    if (copy_head(px, resp) != 0) {
+        fail(px, 502, "response header fields too large for forkd's response head (1 KiB)");
+        return;
+    }
+    memmove(px->buf, px->buf + n, px->len - n);
+    px->len -= n;
+    px->left = px->resp.content_length;
+    /* a body already here whole goes out with a Content-Length; else it is streamed */
+    whole = px->resp.body == HTTP_RESP_BODY_NONE
+            || (px->resp.body == HTTP_RESP_BODY_LENGTH && px->len >= px->left);
+    if (whole && !px->head_request) {
+        if (px->resp.body == HTTP_RESP_BODY_LENGTH
+            && forkd_resp_body_copy(resp, px->buf, (size_t)px->left) != 0) {
+            fail(px, 502, "out of memory");
+            return;
+        }
+        done(px, px->resp.keep_alive && px->len == px->left);
+        return;
+    }
+    if (forkd_resp_stream(resp) != 0) {
+        fail(px, 502, "cannot start the response stream");
+        return;
+    }
+    px->streaming = 1;
+    px->state = PX_BODY;
+    body(px);
+}
+
+/* Read from the app: the head, then the body. */
+static void read_upstream(px_t *px)
+{
+    ssize_t n, hl;
+
+    if (px->len == sizeof(px->buf)) {
+        fail(px, 502, "response head too large");
+        return;
+    }
+    n = recv(px->fd, px->buf + px->len, sizeof(px->buf) - px->len, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        watch(px, EV_READ, px->u->cfg->read_timeout);
+        return;
+    }
+    if (n <= 0) {
+        if (px->state == PX_HEAD && replay(px)) {
+            return;
+        }
+        if (px->state == PX_BODY && n == 0 && px->resp.body == HTTP_RESP_BODY_CLOSE) {
+            done(px, 0);
+            return;
+        }
+        fail(px, 502, n == 0 ? "closed the connection before the response ended" : strerror(errno));
+        return;
+    }
+    px->len += (size_t)n;
+    if (px->state == PX_BODY) {
+        body(px);
+        return;
+    }
+    for (;;) {
+        px->resp.headers = px->hdrs;
+        px->resp.headers_cap = PX_MAX_HEADERS;
+        hl = http_parse_response(px->buf, px->len, PX_MAX_HEAD, px->head_request, &px->resp);
+        if (hl == HTTP_PARSE_NEED_MORE) {
+            watch(px, EV_READ, px->u->cfg->read_timeout);
+            return;
+        }
+        if (hl < 0) {
+            fail(px, 502, px->resp.error);
+            return;
+        }
+        if (px->resp.status >= 200 && px->resp.body == HTTP_RESP_BODY_LENGTH
+            && px->resp.content_length <= sizeof(px->buf) - (size_t)hl
+            && px->len - (size_t)hl < px->resp.content_length) {
+            /* a small body on its way: wait for it, to answer with a Content-Length */
+            watch(px, EV_READ, px->u->cfg->read_timeout);
+            return;
+        }
+        if (px->resp.status >= 200) {
+            head(px, (size_t)hl);
+            return;
+        }
+        if (px->resp.status == 101) {
+            fail(px, 502, "101 Switching Protocols: upgrades are not proxied");
+            return;
+        }
+        /* an interim 1xx: dropped, the final answer follows */
+        memmove(px->buf, px->buf + hl, px->len - (size_t)hl);
+        px->len -= (size_t)hl;
+    }
+}
+
+static void on_upstream(evutil_socket_t fd, short what, void *arg)
+{
+    px_t *px = arg;
+    int err;
+
+    (void)fd;
+    if (what & EV_TIMEOUT) {
+        switch (px->state) {
+        case PX_CONNECTING: connect_failed(px, ETIMEDOUT, 1); return;
+        case PX_SENDING: fail(px, 504, "send_timeout passed sending the request"); return;
+        default: fail(px, 504, "read_timeout passed waiting for the response"); return;
+        }
+    }
+    switch (px->state) {
+    case PX_CONNECTING:
+        if ((err = upstream_connect_error(px->fd)) != 0) {
+            connect_failed(px, err, 0);
+            return;
+        }
+        px->state = PX_SENDING;
+        send_request(px);
+        return;
+    case PX_SENDING: send_request(px); return;
+    default: read_upstream(px); return;
+    }
+}
+
+/* ---- the handler ---- */
+
+/* The client went away (or the worker stops): close the app connection, never pooled. */
+static void on_abort(forkd_server_t *srv, forkd_ref_t ref, int why, void *arg)
+{
+    (void)srv;
+    (void)ref;
+    (void)why;
+    px_free(arg);
+}
+
+static int proxy_handler(forkd_req_t *req, forkd_resp_t *resp, void *self)
+{
+    proxy_route_t *route = self;
+    forkd_method_t m = forkd_req_method(req);
+    px_t *px = calloc(1, sizeof(*px));
+
+    if (px == NULL) {
+        forkd_resp_error(resp, 503);
+        return FORKD_DONE;
+    }
+    px->route = route;
+    px->u = route->u;
+    px->srv = forkd_req_server(req);
+    px->u->srv = px->srv;
+    px->ref = forkd_req_ref(req);
+    px->fd = -1;
+    px->head_request = m == FORKD_HEAD;
+    px->idempotent = m == FORKD_GET || m == FORKD_HEAD || m == FORKD_PUT || m == FORKD_DELETE
+                     || m == FORKD_OPTIONS || m == FORKD_TRACE;
+    if (build_request(px, req) != 0) {
+        free(px);
+        forkd_resp_error(resp, 503);
+        return FORKD_DONE;
+    }
+    forkd_req_on_abort(req, on_abort, px);
+    start(px);
+    return FORKD_ASYNC;
+}
+
+int proxy_init(proxy_t *p, const config_t *cfg, char *err, size_t size)
+{
+    int i;
+
+    memset(p, 0, sizeof(*p));
+    p->cfg = cfg;
+    for (i = 0; i < cfg->nupstreams; i++) {
+        if (upstream_init(&p->ups[i], &cfg->upstreams[i], err, size) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int proxy_register(router_t *r, proxy_t *p)
+{
+    const config_route_t *rt;
+    int i, flags;
+
+    for (i = 0; i < p->cfg->nroutes; i++) {
+        rt = &p->cfg->routes[i];
+        if (rt->upstream[0] == '\0') {
+            continue;
+        }
+        p->routes[i].p = p;
+        p->routes[i].u = &p->ups[rt->upstream_index];
+        flags = rt->prefix ? ROUTE_PREFIX : ROUTE_EXACT;
+        if (rt->body == CONFIG_BODY_WHOLE) {
+            flags |= ROUTE_TAKES_BODY;
+        }
+        if (router_add(r, rt->path, flags, rt->methods, proxy_handler, &p->routes[i]) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void proxy_fini(proxy_t *p)
+{
+    int i;
+
+    for (i = 0; i < p->cfg->nupstreams; i++) {
+        upstream_free(&p->ups[i]);
+    }
+}

@@ -1,0 +1,230 @@
+/* upstream: an [upstream]'s servers, passive health, balancing, connects and idle pool. */
+#include "upstream.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "net.h"
+
+/* A pooled connection: closed when the app closes it or after keepalive_timeout idle. */
+struct upstream_idle {
+    upstream_t *u;
+    int fd;
+    int server;
+    struct event *ev; /* readable (the app closed it, or sent stray bytes) or timed out */
+    upstream_idle_t *next;
+};
+
+int upstream_init(upstream_t *u, const config_upstream_t *cfg, char *err, size_t size)
+{
+    char nerr[NET_ERR_LEN];
+    net_addr_t a;
+    struct sockaddr_un *un;
+    int i;
+
+    memset(u, 0, sizeof(*u));
+    u->cfg = cfg;
+    for (i = 0; i < cfg->nservers; i++) {
+        upstream_server_t *s = &u->servers[i];
+        s->label = cfg->servers[i];
+        if (strncmp(s->label, "unix:", 5) == 0) {
+            un = (struct sockaddr_un *)&s->ss;
+            if (strlen(s->label + 5) >= sizeof(un->sun_path)) {
+                snprintf(err, size, "[upstream %s] %s: path too long", cfg->name, s->label);
+                return -1;
+            }
+            un->sun_family = AF_UNIX;
+            strcpy(un->sun_path, s->label + 5);
+            s->len = sizeof(*un);
+        } else if (net_parse_addr(s->label, &a, nerr) == 0) {
+            s->ss = a.ss;
+            s->len = a.len;
+        } else {
+            snprintf(err, size, "[upstream %s] %s: %s", cfg->name, s->label, nerr);
+            return -1;
+        }
+        u->n = i + 1;
+    }
+    return 0;
+}
+
+static uint64_t now_ms(const upstream_t *u)
+{
+    return u->srv != NULL ? forkd_now_ms(u->srv) : 0;
+}
+
+int upstream_pick(upstream_t *u, uint32_t tried)
+{
+    uint64_t now = now_ms(u);
+    int i, k, best = -1, soonest = -1;
+
+    for (k = 0; k < u->n; k++) {
+        i = (int)((u->next + (unsigned)k) % (unsigned)u->n);
+        if (tried & (1u << i)) {
+            continue;
+        }
+        if (u->servers[i].down_until > now) {
+            if (soonest < 0 || u->servers[i].down_until < u->servers[soonest].down_until) {
+                soonest = i;
+            }
+            continue;
+        }
+        if (best < 0
+            || (u->cfg->balance == CONFIG_BALANCE_LEAST_CONN
+                && u->servers[i].active < u->servers[best].active)) {
+            best = i;
+        }
+        if (u->cfg->balance == CONFIG_BALANCE_ROUND_ROBIN) {
+            break;
+        }
+    }
+    if (best < 0) {
+        best = soonest;
+    }
+    if (best >= 0) {
+        u->next = (unsigned)(best + 1) % (unsigned)u->n;
+    }
+    return best;
+}
+
+/* Unlink and free an idle entry; its fd stays open (returned). */
+static int unlink_idle(upstream_t *u, upstream_idle_t *e)
+{
+    upstream_idle_t **pp;
+    int fd = e->fd;
+
+    for (pp = &u->idle; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == e) {
+            *pp = e->next;
+            break;
+        }
+    }
+    event_free(e->ev);
+    free(e);
+    u->nidle--;
+    return fd;
+}
+
+/* 1 when the idle connection fd is still open and quiet (nothing to read, no FIN). */
+static int still_open(int fd)
+{
+    char c;
+    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+int upstream_take_idle(upstream_t *u, int i)
+{
+    upstream_idle_t *e, *next;
+    int fd;
+
+    for (e = u->idle; e != NULL; e = next) {
+        next = e->next;
+        if (e->server != i) {
+            continue;
+        }
+        fd = unlink_idle(u, e);
+        if (still_open(fd)) {
+            return fd;
+        }
+        close(fd);
+    }
+    return -1;
+}
+
+int upstream_connect(upstream_t *u, int i)
+{
+    const upstream_server_t *s = &u->servers[i];
+    int fd, one = 1, saved;
+
+    fd = socket(s->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return -1;
+    }
+    if (s->ss.ss_family != AF_UNIX) {
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    if (connect(fd, (const struct sockaddr *)&s->ss, s->len) != 0 && errno != EINPROGRESS) {
+        saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+int upstream_connect_error(int fd)
+{
+    int err = 0;
+    socklen_t len = sizeof(err);
+
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
+        return errno;
+    }
+    return err;
+}
+
+/* The app closed a pooled connection, sent stray bytes, or it idled too long: drop it. */
+static void on_idle_event(evutil_socket_t fd, short what, void *arg)
+{
+    upstream_idle_t *e = arg;
+
+    (void)fd;
+    (void)what;
+    close(unlink_idle(e->u, e));
+}
+
+void upstream_release(upstream_t *u, int i, int fd, int reusable)
+{
+    struct timeval tv;
+    upstream_idle_t *e;
+
+    if (!reusable || u->srv == NULL || u->nidle >= u->cfg->keepalive
+        || (e = calloc(1, sizeof(*e))) == NULL) {
+        close(fd);
+        return;
+    }
+    e->u = u;
+    e->fd = fd;
+    e->server = i;
+    e->ev = event_new(forkd_event_base(u->srv), fd, EV_READ, on_idle_event, e);
+    tv.tv_sec = u->cfg->keepalive_timeout / 1000;
+    tv.tv_usec = (suseconds_t)(u->cfg->keepalive_timeout % 1000) * 1000;
+    if (e->ev == NULL || event_add(e->ev, &tv) != 0) {
+        if (e->ev != NULL) {
+            event_free(e->ev);
+        }
+        free(e);
+        close(fd);
+        return;
+    }
+    e->next = u->idle;
+    u->idle = e;
+    u->nidle++;
+}
+
+void upstream_failed(upstream_t *u, int i, const char *why)
+{
+    upstream_server_t *s = &u->servers[i];
+
+    s->down_until = now_ms(u) + u->cfg->fail_timeout;
+    if (u->srv != NULL) {
+        forkd_log(u->srv, FORKD_LOG_WARN, "upstream %s: server %s failed (%s): skipped for %ums",
+                  u->cfg->name, s->label, why, u->cfg->fail_timeout);
+    }
+}
+
+void upstream_free(upstream_t *u)
+{
+    while (u->idle != NULL) {
+        close(unlink_idle(u, u->idle));
+    }
+}

@@ -1,0 +1,267 @@
+"""The reverse proxy ([upstream NAME], [route PATH] upstream = NAME) in front of the real
+gunicorn (Debian's package) running tests/integration/proxy_app.py: requests and headers
+both ways, bodies streamed, 502/504, the keep-alive race, balancing, passive health."""
+
+import hashlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+import unittest
+
+from harness import HERE, ServerCase, build_request, wait_until
+
+GUNICORN = shutil.which("gunicorn")
+APP_KEEPALIVE = 2.0  # gunicorn's default --keep-alive, seconds
+
+
+def free_port():
+    """A port nobody listens on (bound, then closed)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def start_gunicorn(port, workers=2):
+    """gunicorn with gthread workers (the sync ones never keep a connection alive)."""
+    proc = subprocess.Popen(
+        [GUNICORN, "-k", "gthread", "--threads", "4", "-w", str(workers), "--keep-alive",
+         str(int(APP_KEEPALIVE)), "-b", "127.0.0.1:%d" % port, "--chdir", HERE,
+         "proxy_app:app"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+
+    def up():
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return True
+        except OSError:
+            return proc.poll() is not None and "dead"
+    if wait_until(up, 15) is not True:
+        proc.kill()
+        raise AssertionError("gunicorn did not start on port %d" % port)
+    return proc
+
+
+class RawUpstream:
+    """A one-shot app server that answers every request with fixed bytes."""
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            c.settimeout(5)
+            try:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    got = c.recv(65536)
+                    if not got:
+                        break
+                    data += got
+                c.sendall(self.answer)
+            except OSError:
+                pass
+            c.close()
+
+
+@unittest.skipIf(GUNICORN is None, "gunicorn is not installed (scripts/deps.sh test)")
+class ProxyTest(ServerCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.ports = [free_port(), free_port()]
+        cls.dead = free_port()
+        cls.apps = [start_gunicorn(p) for p in cls.ports]
+        cls.raw = RawUpstream(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: X-Secret\r\n"
+                              b"X-Secret: 1\r\nKeep-Alive: timeout=5\r\nX-Kept: 1\r\n\r\nraw")
+        cls.bad = RawUpstream(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nBad Name: 1\r\n\r\nraw")
+        a, b = ("127.0.0.1:%d" % p for p in cls.ports)
+        cls.config = {
+            "upstream app": {"servers": a},
+            "route /app/": {"upstream": "app"},
+            "upstream pair": {"servers": "%s %s" % (a, b)},
+            "route /pair/": {"upstream": "pair"},
+            "upstream least": {"servers": "%s %s" % (a, b), "balance": "least_conn"},
+            "route /least/": {"upstream": "least"},
+            "upstream down": {"servers": "127.0.0.1:%d" % cls.dead},
+            "route /down/": {"upstream": "down"},
+            "upstream halfdown": {"servers": "127.0.0.1:%d %s" % (cls.dead, a)},
+            "route /halfdown/": {"upstream": "halfdown"},
+            "upstream slowapp": {"servers": a, "read_timeout": "500ms"},
+            "route /slowapp/": {"upstream": "slowapp"},
+            # pooled connections kept past gunicorn's keep-alive: the race happens
+            "upstream racy": {"servers": a, "keepalive_timeout": "30s"},
+            "route /racy/": {"upstream": "racy"},
+            "upstream raw": {"servers": "127.0.0.1:%d" % cls.raw.port},
+            "route /raw/": {"upstream": "raw"},
+            "upstream bad": {"servers": "127.0.0.1:%d" % cls.bad.port},
+            "route /bad/": {"upstream": "bad"},
+            "server": {"workers": "1"},
+            "log": {"level": "info"},
+        }
+        try:
+            super().setUpClass()
+        except BaseException:
+            cls.stop_apps()
+            raise
+
+    @classmethod
+    def stop_apps(cls):
+        for p in cls.apps:
+            p.send_signal(signal.SIGTERM)
+        for p in cls.apps:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        cls.raw.sock.close()
+        cls.bad.sock.close()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.stop_apps()
+
+    def echo(self, resp):
+        import json
+        self.assertEqual(resp.status, 200, resp)
+        return json.loads(resp.body)
+
+    def test_get_headers_both_ways(self):
+        resp = self.request("GET", "/app/%7E/echo?a=b%20c", host="example.org", headers={
+            "X-Forwarded-For": "203.0.113.9",
+            "Connection": "keep-alive, X-Foo", "X-Foo": "secret", "TE": "trailers",
+            "Keep-Alive": "timeout=5", "Proxy-Authorization": "x", "X-Kept": "yes"})
+        seen = self.echo(resp)
+        self.assertEqual(seen["raw_uri"], "/app/%7E/echo?a=b%20c")
+        h = seen["headers"]
+        self.assertEqual(h["Host"], "example.org")
+        self.assertEqual(h["X-Forwarded-For"], "203.0.113.9, 127.0.0.1")
+        self.assertEqual(h["X-Forwarded-Proto"], "http")
+        self.assertEqual(h["X-Forwarded-Host"], "example.org")
+        self.assertEqual(h["X-Kept"], "yes")
+        for hop in ("X-Foo", "Te", "Keep-Alive", "Proxy-Authorization", "Connection"):
+            self.assertNotIn(hop, h)
+        self.assertEqual(resp.get("X-App"), "proxy_app")
+        self.assertEqual(resp.get("Server"), "forkd")
+
+    def test_response_hop_by_hop_removed(self):
+        resp = self.request("GET", "/raw/x")
+        self.assertEqual(resp.body, b"raw")
+        self.assertEqual(resp.get("X-Kept"), "1")
+        self.assertNotIn("X-Secret", resp)
+        self.assertNotIn("Keep-Alive", resp)
+
+    def test_post_body_forwarded_with_length(self):
+        body = os.urandom(200000).hex().encode()
+        # an answer larger than the proxy's buffer is streamed (chunked): no check_common
+        resp, _ = self.exchange(build_request("POST", "/app/echo", body=body,
+                                              headers={"Content-Length": str(len(body))}))
+        seen = self.echo(resp)
+        self.assertEqual(seen["method"], "POST")
+        self.assertEqual(seen["content_length"], str(len(body)))
+        self.assertEqual(seen["body"].encode(), body)
+        seen = self.echo(self.request("POST", "/app/echo"))
+        self.assertEqual(seen["content_length"], "0")
+
+    def test_head(self):
+        resp, _ = self.exchange(build_request("HEAD", "/app/big?n=5000"), "HEAD")
+        self.assertEqual(resp.status, 200)
+        self.assertEqual(resp.body, b"")
+
+    def test_large_response_streamed(self):
+        n = 8 * 1024 * 1024
+        resp, _ = self.exchange(build_request("GET", "/app/big?n=%d" % n))
+        self.assertEqual(resp.status, 200)
+        self.assertEqual(len(resp.body), n)
+        want = hashlib.sha256(bytes(i % 251 for i in range(n))).hexdigest()
+        self.assertEqual(hashlib.sha256(resp.body).hexdigest(), want)
+
+    def test_chunked_upstream_body(self):
+        resp, _ = self.exchange(build_request("GET", "/app/stream?n=300001&chunk=7777"))
+        self.assertEqual(resp.status, 200)
+        self.assertEqual(resp.body, b"x" * 300001)
+
+    def test_slow_client_holds_no_app_worker(self):
+        """A client reading nothing of a 20 MB answer: the app still serves others."""
+        c = self.connect()
+        c.send(build_request("GET", "/app/big?n=20000000"))
+        time.sleep(0.5)
+        for _ in range(4):
+            self.assertEqual(self.request("GET", "/app/echo").status, 200)
+
+    def test_502_when_the_app_is_down(self):
+        resp = self.request("GET", "/down/x")
+        self.assertEqual(resp.status, 502)
+        self.assertTrue(wait_until(lambda: "Connection refused" in self.server.log_text(), 5))
+
+    def test_502_on_a_bad_response(self):
+        resp = self.request("GET", "/bad/x")
+        self.assertEqual(resp.status, 502)
+        self.assertTrue(wait_until(lambda: "bad header field name" in self.server.log_text(), 5))
+
+    def test_504_on_read_timeout(self):
+        t0 = time.monotonic()
+        resp = self.request("GET", "/slowapp/slow?s=2")
+        self.assertEqual(resp.status, 504)
+        self.assertLess(time.monotonic() - t0, 1.8)
+        self.assertTrue(wait_until(lambda: "read_timeout passed" in self.server.log_text(), 5))
+
+    def race(self, prefix, n=4):
+        """n requests on one client connection, spaced at the app's keep-alive timeout."""
+        failed = 0
+        c = self.connect()
+        for i in range(n):
+            if i:
+                time.sleep(APP_KEEPALIVE)
+            c.send(build_request("GET", prefix + "pid"))
+            resp = c.read_response()
+            failed += resp.status != 200
+        return failed
+
+    def test_keepalive_race_default_idle_timeout(self):
+        self.assertEqual(self.race("/app/"), 0)
+
+    def test_keepalive_race_replayed(self):
+        """Pooled for 30 s, past the app's 2 s: a stale connection is replayed, never a 502."""
+        self.assertEqual(self.race("/racy/"), 0)
+        self.assertNotIn(b"/racy/", b"".join(l for l in self.server.access_lines()
+                                             if b'" 502 ' in l))
+
+    def test_two_servers_balanced(self):
+        for prefix in ("/pair/", "/least/"):
+            ports = set()
+            for _ in range(6):
+                resp = self.request("GET", prefix + "pid")
+                self.assertEqual(resp.status, 200)
+                ports.add(resp.body.split()[1])
+            self.assertEqual(ports, {str(p).encode() for p in self.ports}, prefix)
+
+    def test_failing_server_skipped(self):
+        for _ in range(6):
+            self.assertEqual(self.request("GET", "/halfdown/pid").status, 200)
+        log = self.server.log_text()
+        self.assertRegex(log, r"upstream halfdown: server 127\.0\.0\.1:%d failed "
+                         r"\(Connection refused\): skipped for 10000ms" % self.dead)
+        # skipped: one failure line, not one per request
+        self.assertEqual(len(re.findall(r"upstream halfdown: server .* failed", log)), 1)
+
+
+if __name__ == "__main__":
+    unittest.main()
