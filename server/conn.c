@@ -976,6 +976,7 @@ static void write_access_log(conn_t *c, uint64_t body_bytes)
         e.iso_time = p->time.iso;
         e.request_id = request_id(c);
         e.request_us = now_us() - b->start_us;
+        e.upstream_us = b->resp.upstream_us;
         e.forwarded_for = header_value(h, "x-forwarded-for", &e.forwarded_for_len);
         if (b->head_len != 0) {
             e.method = h->method_name.p;

@@ -143,6 +143,14 @@ void forkd_resp_status(forkd_resp_t *resp, int status);
 int forkd_resp_header(forkd_resp_t *resp, const char *name, const char *value);
 
 /*
+ * How long the application server behind this handler (an upstream) took
+ * for the response, in microseconds: the JSON access log's upstream_us
+ * ([log] format = json), null when never called. A proxy handler calls it
+ * once it has the upstream's answer.
+ */
+void forkd_resp_upstream_time(forkd_resp_t *resp, uint64_t us);
+
+/*
  * The Content-Type; borrowed: type must stay valid until the response is
  * sent (a string literal, or the handler's own long-lived table). NULL: no
  * Content-Type; one longer than 255 bytes is not sent either. Like a

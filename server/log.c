@@ -273,7 +273,7 @@ void accesslog_write(accesslog_t *al, const log_t *log, const accesslog_entry_t 
 
 /* The longest JSON line: its strings (cut as below) escaped to 6, and the fixed part. */
 #define JSON_LINE_MAX                                                                              \
-    (512 + ESCAPE_JSON_MAX(64 + 2 * NET_PEER_LEN + 32 + 1024 + 1024 + 512 + 512 + 512))
+    (600 + ESCAPE_JSON_MAX(64 + 2 * NET_PEER_LEN + 32 + 1024 + 1024 + 512 + 512 + 512))
 
 /* ',"name":"value"' with value escaped and cut at max bytes; "" for an absent one. */
 static char *json_field(char *p, const char *name, const char *v, size_t len, size_t max)
@@ -320,6 +320,11 @@ void accesslog_write_json(accesslog_t *al, const log_t *log, const accesslog_ent
     p = json_number(p, "status", (uint64_t)e->status);
     p = json_number(p, "bytes", e->body_bytes);
     p = json_number(p, "request_us", e->request_us);
+    if (e->upstream_us >= 0) {
+        p = json_number(p, "upstream_us", (uint64_t)e->upstream_us);
+    } else {
+        p += FMT_LIT(p, ",\"upstream_us\":null");
+    }
     p = json_field(p, "referer", e->referer, e->referer_len, 512);
     p = json_field(p, "user_agent", e->user_agent, e->user_agent_len, 512);
     p = json_field(p, "forwarded_for", e->forwarded_for, e->forwarded_for_len, 512);

@@ -88,6 +88,7 @@ typedef struct {
     const char *iso_time;          /* "2026-11-28T10:00:00+00:00" (timecache_t iso) */
     const char *request_id;        /* NUL-terminated, safe characters */
     uint64_t request_us;           /* from the request's first byte to its last response byte */
+    int64_t upstream_us;           /* the handler's forkd_resp_upstream_time(), -1: none */
     const char *forwarded_for;     /* the X-Forwarded-For value, NULL when absent */
     size_t forwarded_for_len;
 } accesslog_entry_t;
@@ -105,7 +106,8 @@ void accesslog_write(accesslog_t *al, const log_t *log, const accesslog_entry_t 
 /*
  * Add e's line as one JSON object ([log] format = json): time, request_id,
  * client (the real client), peer (the socket's), method, target, status,
- * bytes, request_us, referer, user_agent, forwarded_for. Client bytes are
+ * bytes, request_us, upstream_us (null when -1), referer, user_agent,
+ * forwarded_for. Client bytes are
  * escaped (escape_json()) and cut as accesslog_write() cuts them; method and
  * target are "" for a request line that did not parse.
  */

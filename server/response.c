@@ -15,6 +15,7 @@ void resp_reset(resp_t *resp, forkd_server_t *srv, conn_t *conn)
     resp->status = 0;
     resp->content_type = NULL;
     resp->close = 0;
+    resp->upstream_us = -1;
     resp->xhdr_len = 0;
     resp->mem = NULL;
     resp->mem_len = 0;
@@ -279,6 +280,11 @@ void forkd_resp_body_file(forkd_resp_t *resp, int fd, off_t off, uint64_t len,
     resp->release_arg = arg;
 }
 
+void forkd_resp_upstream_time(forkd_resp_t *resp, uint64_t us)
+{
+    resp->upstream_us = us > INT64_MAX ? INT64_MAX : (int64_t)us;
+}
+
 void forkd_resp_error(forkd_resp_t *resp, int status)
 {
     const char *reason = http_reason(status);
@@ -370,6 +376,7 @@ void resp_move(resp_t *dst, resp_t *src)
     dst->status = src->status;
     dst->content_type = src->content_type;
     dst->close = src->close;
+    dst->upstream_us = src->upstream_us;
     memcpy(dst->xhdr, src->xhdr, src->xhdr_len);
     dst->xhdr_len = src->xhdr_len;
     dst->mem = src->mem;

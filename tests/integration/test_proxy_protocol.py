@@ -312,8 +312,10 @@ class RequestIdJsonLogTests(LogReading, ServerCase):
         recs = {r["request_id"]: r for r in self.records()}
         r = recs[rid]
         for key in ("time", "request_id", "client", "peer", "method", "target", "status",
-                    "bytes", "request_us", "referer", "user_agent", "forwarded_for"):
+                    "bytes", "request_us", "upstream_us", "referer", "user_agent",
+                    "forwarded_for"):
             self.assertIn(key, r)
+        self.assertIsNone(r["upstream_us"], "a static file has no upstream")
         self.assertEqual(r["client"], "203.0.113.30")
         self.assertEqual(r["peer"], "127.0.0.1")
         self.assertEqual((r["method"], r["target"], r["status"]), ("GET", "/?q=%22x", 200))

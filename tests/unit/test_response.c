@@ -285,7 +285,10 @@ static void test_move_a_threads_response(void **state)
     forkd_resp_content_type(src, "text/plain");
     forkd_resp_header(src, "X-A", "1");
     forkd_resp_printf(src, "small");
+    assert_int_equal(src->upstream_us, -1); /* none told */
+    forkd_resp_upstream_time(src, 1500);
     resp_move(&f->resp, src);
+    assert_int_equal(f->resp.upstream_us, 1500);
     resp_cleanup(src);
     assert_string_equal(sealed_body(f, 0), "small");
     assert_non_null(strstr(f->head, "HTTP/1.1 201 Created\r\n"));
