@@ -96,7 +96,7 @@ static int own_field(const char *name, size_t len)
 {
     /* Expect: forkd answered 100-continue itself and has the body already */
     static const char *const own[] = {"content-length", "x-forwarded-for", "x-forwarded-proto",
-                                      "x-forwarded-host", "expect"};
+                                      "x-forwarded-host", "x-request-id", "expect"};
     size_t i;
 
     for (i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
@@ -161,8 +161,8 @@ static void puts_(text_t *t, const char *s)
  * The request to send upstream: request line with the target as received,
  * the client's fields but hop-by-hop ones and those set here, Host kept
  * (the upstream's address when the client sent none), X-Forwarded-For
- * with the client appended, X-Forwarded-Proto, X-Forwarded-Host,
- * Content-Length, then the body. 0 ok, -1 out of memory.
+ * with the client appended, X-Forwarded-Proto, X-Request-Id (forkd's, as
+ * the response carries it), X-Forwarded-Host, Content-Length, then the body. 0 ok, -1 out of memory.
  */
 static int build_request(px_t *px, const forkd_req_t *req)
 {
@@ -218,7 +218,10 @@ static int build_request(px_t *px, const forkd_req_t *req)
         puts_(&t, ", ");
     }
     puts_(&t, addr);
-    puts_(&t, "\r\nX-Forwarded-Proto: http\r\n");
+    puts_(&t, "\r\nX-Forwarded-Proto: http\r\nX-Request-Id: ");
+    /* the id the response and the access log carry: one id from the client to the app */
+    puts_(&t, forkd_req_request_id(req));
+    puts_(&t, "\r\n");
     if (host != NULL) {
         puts_(&t, "X-Forwarded-Host: ");
         put(&t, host, n);

@@ -145,7 +145,7 @@ class ProxyTest(ServerCase):
 
     def test_get_headers_both_ways(self):
         resp = self.request("GET", "/app/%7E/echo?a=b%20c", host="example.org", headers={
-            "X-Forwarded-For": "203.0.113.9",
+            "X-Forwarded-For": "203.0.113.9", "X-Request-Id": "forged",
             "Connection": "keep-alive, X-Foo", "X-Foo": "secret", "TE": "trailers",
             "Keep-Alive": "timeout=5", "Proxy-Authorization": "x", "X-Kept": "yes"})
         seen = self.echo(resp)
@@ -156,6 +156,8 @@ class ProxyTest(ServerCase):
         self.assertEqual(h["X-Forwarded-Proto"], "http")
         self.assertEqual(h["X-Forwarded-Host"], "example.org")
         self.assertEqual(h["X-Kept"], "yes")
+        # one request id from the client's response to the app (an untrusted client's is not it)
+        self.assertEqual(h["X-Request-Id"], resp.get("X-Request-Id"))
         for hop in ("X-Foo", "Te", "Keep-Alive", "Proxy-Authorization", "Connection"):
             self.assertNotIn(hop, h)
         self.assertEqual(resp.get("X-App"), "proxy_app")
