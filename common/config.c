@@ -137,8 +137,8 @@ static const char *const balance_names[] = {"round_robin", "least_conn"}; /* con
 /* an [upstream]'s keys, in the order of config_upstream_t.key_line */
 static const char *const upstream_keys[] = {"servers",           "balance",         "keepalive",
                                             "keepalive_timeout", "connect_timeout", "read_timeout",
-                                            "send_timeout",      "fail_timeout"};
-#define UPSTREAM_NKEYS 8
+                                            "send_timeout",      "fail_timeout",    "buffer"};
+#define UPSTREAM_NKEYS 9
 
 void config_defaults(config_t *cfg)
 {
@@ -769,6 +769,12 @@ static int upstream_key(loader_t *ld, config_upstream_t *u, const char *name, co
         }
         u->keepalive = (uint32_t)v;
         return 1;
+    case 8:
+        if (config_parse_size(value, &v) != 0 || v < 4096 || v > 1024 * 1024 * 1024) {
+            return fail(ld, "bad size for buffer: '%s' (4k..1g)", value);
+        }
+        u->buffer = (uint32_t)v;
+        return 1;
     default:
         if (config_parse_duration(value, &d) != 0 || d > max_ms[i] || (i != 7 && d == 0)) {
             return fail(ld, "bad duration for %s: '%s' (e.g. 1s, 500ms; %s1h at most)", name, value,
@@ -877,6 +883,7 @@ static void open_upstream(loader_t *ld, const char *name)
         u->read_timeout = 60000;
         u->send_timeout = 60000;
         u->fail_timeout = 10000;
+        u->buffer = 1024 * 1024;
         ld->cur = cfg->nupstreams++;
         ld->sect = SECT_UPSTREAM;
         return;

@@ -71,7 +71,8 @@ typedef struct {
     uint32_t send_timeout;      /* ms between two writes of the request; then 504 */
     uint32_t fail_timeout;      /* ms a server that failed to connect is skipped */
     int line;                   /* of the [upstream NAME] line */
-    int key_line[8];            /* of each key (config.c's upstream key order), 0 = default */
+    uint32_t buffer;            /* bytes of an answer read ahead of a slow client, per request */
+    int key_line[9];            /* of each key (config.c's upstream key order), 0 = default */
 } config_upstream_t;
 
 /* [route PATH]: requests for PATH go to a module's handler, or to an upstream. */

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <event2/buffer.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,7 +49,7 @@ typedef struct {
 
     char buf[PX_BUF]; /* response bytes read (head), then decoded body waiting for the client */
     size_t len;
-    size_t pending; /* PX_BODY: buf[0..pending) is body the client has not taken yet */
+    struct evbuffer *ahead; /* body read from the app that the client has not taken yet */
     http_response_t resp;
     http_header_t hdrs[PX_MAX_HEADERS];
     http_chunked_t chunked;
@@ -95,8 +96,8 @@ static int hop_by_hop(const char *name, size_t len, http_slice_t connection)
 static int own_field(const char *name, size_t len)
 {
     /* Expect: forkd answered 100-continue itself and has the body already */
-    static const char *const own[] = {"content-length", "x-forwarded-for", "x-forwarded-proto",
-                                      "x-forwarded-host", "x-request-id", "expect"};
+    static const char *const own[] = {"content-length",   "x-forwarded-for", "x-forwarded-proto",
+                                      "x-forwarded-host", "x-request-id",    "expect"};
     size_t i;
 
     for (i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
@@ -162,7 +163,8 @@ static void puts_(text_t *t, const char *s)
  * the client's fields but hop-by-hop ones and those set here, Host kept
  * (the upstream's address when the client sent none), X-Forwarded-For
  * with the client appended, X-Forwarded-Proto, X-Request-Id (forkd's, as
- * the response carries it), X-Forwarded-Host, Content-Length, then the body. 0 ok, -1 out of memory.
+ * the response carries it), X-Forwarded-Host, Content-Length, then the body. 0 ok, -1 out of
+ * memory.
  */
 static int build_request(px_t *px, const forkd_req_t *req)
 {
@@ -288,6 +290,9 @@ static void px_free(px_t *px)
 {
     drop_conn(px);
     free(px->out);
+    if (px->ahead != NULL) {
+        evbuffer_free(px->ahead);
+    }
     free(px);
 }
 
@@ -481,36 +486,36 @@ static int copy_head(px_t *px, forkd_resp_t *resp)
 }
 
 /*
- * Hand buf[0..pending) to the client. Returns 1 when all of it was taken,
- * 0 when the client is slow (the rest moved to the front; reading the app
- * stops until on_writable).
+ * Hand what was read ahead to the client, as much as it takes now; when
+ * some is left, on_writable() is due once it took enough.
  */
-static int flush(px_t *px, forkd_resp_t *resp)
+static void flush(px_t *px, forkd_resp_t *resp)
 {
+    struct evbuffer_iovec v;
     ssize_t took;
 
-    if (px->pending == 0) {
-        return 1;
+    while (evbuffer_peek(px->ahead, -1, NULL, &v, 1) > 0 && v.iov_len > 0) {
+        took = forkd_resp_write(resp, v.iov_base, v.iov_len);
+        if (took <= 0) {
+            break;
+        }
+        evbuffer_drain(px->ahead, (size_t)took);
+        if ((size_t)took < v.iov_len) {
+            break;
+        }
     }
-    took = forkd_resp_write(resp, px->buf, px->pending);
-    if (took < 0) {
-        took = 0;
-    }
-    memmove(px->buf, px->buf + took, px->pending - (size_t)took);
-    px->pending -= (size_t)took;
-    if (px->pending > 0) {
+    if (evbuffer_get_length(px->ahead) > 0) {
         forkd_resp_on_writable(resp, on_writable, px);
-        return 0;
     }
-    return 1;
 }
 
 /*
- * Turn the raw body bytes buf[0..len) into body for the client
- * (buf[0..pending)), by the framing. Returns 0, or -1 when the chunked
- * framing is bad. Sets body_done, and *extra when bytes followed the body.
+ * Turn the raw body bytes buf[0..len) into body for the client, appended
+ * to what waits for it, by the framing. Returns 0, or -1 when the chunked
+ * framing is bad or memory ran out. Sets body_done; bytes after the body
+ * mean the connection is not reused.
  */
-static int decode(px_t *px, int *extra)
+static int decode(px_t *px)
 {
     size_t data = 0;
     ssize_t rc;
@@ -518,7 +523,7 @@ static int decode(px_t *px, int *extra)
     switch (px->resp.body) {
     case HTTP_RESP_BODY_LENGTH:
         data = px->len < px->left ? px->len : (size_t)px->left;
-        *extra |= px->len > data;
+        px->resp.keep_alive &= px->len == data;
         px->left -= data;
         px->body_done = px->left == 0;
         break;
@@ -529,63 +534,63 @@ static int decode(px_t *px, int *extra)
         }
         if (rc >= 0) {
             px->body_done = 1;
-            *extra |= (size_t)rc < px->len;
+            px->resp.keep_alive &= (size_t)rc == px->len;
         }
         break;
     case HTTP_RESP_BODY_CLOSE: data = px->len; break;
     case HTTP_RESP_BODY_NONE: px->body_done = 1; break;
     }
-    px->pending = data;
     px->len = 0;
-    return 0;
+    return data > 0 && evbuffer_add(px->ahead, px->buf, data) != 0 ? -1 : 0;
 }
 
-/* Body bytes are in buf[0..len): pass them on; end, wait for the client, or read more. */
+/*
+ * After body bytes came or the client took some: pass on what it takes,
+ * end once all is read and taken, and read the app while less than
+ * [upstream] buffer waits for the client (so a slow client frees the app
+ * early, within that bound; beyond it the app waits: backpressure).
+ */
+static void pump(px_t *px, forkd_resp_t *resp)
+{
+    size_t waiting;
+
+    flush(px, resp);
+    waiting = evbuffer_get_length(px->ahead);
+    if (px->body_done) {
+        if (waiting == 0) {
+            done(px, px->resp.keep_alive);
+        }
+        return;
+    }
+    if (waiting >= px->u->cfg->buffer) {
+        if (px->ev != NULL) {
+            event_del(px->ev);
+        }
+    } else if ((px->ev == NULL || !event_pending(px->ev, EV_READ, NULL))
+               && watch(px, EV_READ, px->u->cfg->read_timeout) != 0) {
+        fail(px, 502, "out of memory");
+    }
+}
+
+/* Body bytes are in buf[0..len): pass them on. */
 static void body(px_t *px)
 {
     forkd_resp_t *resp = resp_of(px);
-    int extra = 0;
 
     if (resp == NULL) {
         return;
     }
-    if (decode(px, &extra) != 0) {
-        fail(px, 502, "bad chunked framing in the response body");
+    if (decode(px) != 0) {
+        fail(px, 502, "bad chunked framing in the response body (or out of memory)");
         return;
     }
-    if (!flush(px, resp)) {
-        if (px->ev != NULL) {
-            event_del(px->ev); /* backpressure: the app waits while the client is slow */
-        }
-        if (px->body_done) {
-            px->resp.keep_alive &= !extra;
-        }
-        return;
-    }
-    if (px->body_done) {
-        done(px, px->resp.keep_alive && !extra);
-        return;
-    }
-    if (watch(px, EV_READ, px->u->cfg->read_timeout) != 0) {
-        fail(px, 502, "out of memory");
-    }
+    pump(px, resp);
 }
 
-/* The client took what waited: pass on the rest, then read more from the app. */
+/* The client took what waited: pass on more, read more from the app. */
 static void on_writable(forkd_resp_t *resp, void *arg)
 {
-    px_t *px = arg;
-
-    if (!flush(px, resp)) {
-        return;
-    }
-    if (px->body_done) {
-        done(px, px->resp.keep_alive);
-        return;
-    }
-    if (watch(px, EV_READ, px->u->cfg->read_timeout) != 0) {
-        fail(px, 502, "out of memory");
-    }
+    pump(arg, resp);
 }
 
 /* The head is in buf[0..n): answer with it, then the body. */
@@ -742,11 +747,12 @@ static int proxy_handler(forkd_req_t *req, forkd_resp_t *resp, void *self)
     px->u->srv = px->srv;
     px->ref = forkd_req_ref(req);
     px->fd = -1;
+    px->ahead = evbuffer_new();
     px->head_request = m == FORKD_HEAD;
     px->idempotent = m == FORKD_GET || m == FORKD_HEAD || m == FORKD_PUT || m == FORKD_DELETE
                      || m == FORKD_OPTIONS || m == FORKD_TRACE;
-    if (build_request(px, req) != 0) {
-        free(px);
+    if (px->ahead == NULL || build_request(px, req) != 0) {
+        px_free(px);
         forkd_resp_error(resp, 503);
         return FORKD_DONE;
     }

@@ -11,6 +11,8 @@ import os
 import time
 from urllib.parse import parse_qs
 
+PATTERN = bytes(range(251))  # /big's bytes: i % 251
+
 
 def app(environ, start_response):
     path = "/" + environ.get("PATH_INFO", "").rsplit("/", 1)[-1]  # the last segment routes
@@ -34,7 +36,7 @@ def app(environ, start_response):
         n = int(q.get("n", "1000000"))
         start_response("200 OK", [("Content-Type", "application/octet-stream"),
                                   ("Content-Length", str(n))])
-        return [bytes((i % 251 for i in range(n)))]
+        return [(PATTERN * (n // 251 + 1))[:n]]
     if path == "/stream":
         n, chunk = int(q.get("n", "100000")), int(q.get("chunk", "1000"))
         delay = float(q.get("delay", "0"))

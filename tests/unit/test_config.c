@@ -395,7 +395,7 @@ static void test_upstreams_parsed(void **state)
                              "connect_timeout = 2s\n"                        /* 10 */
                              "read_timeout = 30s\n"                          /* 11 */
                              "send_timeout = 10s\n"                          /* 12 */
-                             "fail_timeout = 0\n"                            /* 13 */
+                             "fail_timeout = 0\nbuffer = 64k\n"              /* 13 */
                              "[upstream other]\n"                            /* 14 */
                              "servers = [::1]:9000\n"                        /* 15 */
                              "[route /x]\n"                                  /* 16 */
@@ -415,6 +415,7 @@ static void test_upstreams_parsed(void **state)
     assert_int_equal(u->read_timeout, 30000);
     assert_int_equal(u->send_timeout, 10000);
     assert_int_equal(u->fail_timeout, 0);
+    assert_int_equal(u->buffer, 64 * 1024);
     assert_int_equal(u->line, 5);
     u = &f->cfg.upstreams[1];
     assert_ptr_equal(config_upstream(&f->cfg, "other"), u);
@@ -426,6 +427,7 @@ static void test_upstreams_parsed(void **state)
     assert_int_equal(u->connect_timeout, 5000);
     assert_int_equal(u->read_timeout, 60000);
     assert_int_equal(u->fail_timeout, 10000);
+    assert_int_equal(u->buffer, 1024 * 1024);
 
     r = &f->cfg.routes[0];
     assert_string_equal(r->upstream, "app");
@@ -573,6 +575,7 @@ static const refusal_t refusals[] = {
     {"[upstream app]\nservers = 127.0.0.1:1\nkeepalive = lots\n", 5, "bad number for keepalive"},
     {"[upstream app]\nservers = 127.0.0.1:1\nread_timeout = 0\n", 5,
      "bad duration for read_timeout"},
+    {"[upstream app]\nservers = 127.0.0.1:1\nbuffer = 1k\n", 5, "bad size for buffer"},
     {"[upstream app]\nservers = 127.0.0.1:1\nconnect_timeout = 2d\n", 5, "bad duration"},
     {"[upstream app]\nservers = 127.0.0.1:1\nweight = 2\n", 5,
      "unknown key 'weight' in [upstream app]"},
