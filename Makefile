@@ -178,6 +178,11 @@ $(BUILD)/fuzz_proxy_proto: tests/fuzz/fuzz_proxy_proto.c common/proxy_proto.c co
 	@mkdir -p $(BUILD)
 	clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_proxy_proto.c common/proxy_proto.c
 
+$(BUILD)/fuzz_http_resp: tests/fuzz/fuzz_http_resp.c common/http_resp.c common/http_resp.h \
+	common/http_parser.c
+	@mkdir -p $(BUILD)
+	clang $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_http_resp.c common/http_resp.c common/http_parser.c
+
 # forkd, nginx and a canned-response probe side by side: a table of medians and ratios
 bench:
 	@sh scripts/deps.sh build bench
@@ -195,12 +200,16 @@ $(BUILD)/fuzz_conn: $(FUZZ_CONN_SRC) $(wildcard server/*.h common/*.h)
 fuzz:
 	@sh scripts/deps.sh build fuzz
 	@$(MAKE) --no-print-directory $(BUILD)/fuzz_http_parser $(BUILD)/fuzz_proxy_proto \
+		$(BUILD)/fuzz_http_resp \
 		$(BUILD)/fuzz_conn
-	@mkdir -p $(BUILD)/fuzz-corpus $(BUILD)/fuzz-proxy-corpus $(BUILD)/fuzz-conn-corpus
+	@mkdir -p $(BUILD)/fuzz-corpus $(BUILD)/fuzz-proxy-corpus $(BUILD)/fuzz-conn-corpus \
+		$(BUILD)/fuzz-resp-corpus
 	$(BUILD)/fuzz_http_parser -max_total_time=$(FUZZ_TIME) -dict=tests/fuzz/http.dict \
 		-print_final_stats=1 $(BUILD)/fuzz-corpus tests/fuzz/corpus/http_parser
 	$(BUILD)/fuzz_proxy_proto -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
 		$(BUILD)/fuzz-proxy-corpus tests/fuzz/corpus/proxy_proto
+	$(BUILD)/fuzz_http_resp -max_total_time=$(FUZZ_TIME) -dict=tests/fuzz/http.dict \
+		-print_final_stats=1 $(BUILD)/fuzz-resp-corpus tests/fuzz/corpus/http_resp
 	$(BUILD)/fuzz_conn -max_total_time=$(FUZZ_TIME) -dict=tests/fuzz/http.dict \
 		-print_final_stats=1 $(BUILD)/fuzz-conn-corpus tests/fuzz/corpus/conn
 

@@ -9,6 +9,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import unittest
@@ -29,22 +30,30 @@ def free_port():
 
 
 def start_gunicorn(port, workers=2):
-    """gunicorn with gthread workers (the sync ones never keep a connection alive)."""
+    """gunicorn with gthread workers (the sync ones never keep a connection alive), on a
+    port, or a unix socket when port is a path."""
+    bind = port if isinstance(port, str) else "127.0.0.1:%d" % port
     proc = subprocess.Popen(
         [GUNICORN, "-k", "gthread", "--threads", "4", "-w", str(workers), "--keep-alive",
-         str(int(APP_KEEPALIVE)), "-b", "127.0.0.1:%d" % port, "--chdir", HERE,
+         str(int(APP_KEEPALIVE)), "-b", bind, "--chdir", HERE,
          "proxy_app:app"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL)
 
     def up():
         try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            if isinstance(port, str):
+                s = socket.socket(socket.AF_UNIX)
+                s.settimeout(0.2)
+                s.connect(port[len("unix:"):])
+                s.close()
+            else:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
             return True
         except OSError:
             return proc.poll() is not None and "dead"
     if wait_until(up, 15) is not True:
         proc.kill()
-        raise AssertionError("gunicorn did not start on port %d" % port)
+        raise AssertionError("gunicorn did not start on %s" % bind)
     return proc
 
 
@@ -85,7 +94,9 @@ class ProxyTest(ServerCase):
     def setUpClass(cls):
         cls.ports = [free_port(), free_port()]
         cls.dead = free_port()
-        cls.apps = [start_gunicorn(p) for p in cls.ports]
+        cls.sockdir = tempfile.mkdtemp(prefix="forkd-proxy-")
+        cls.unix = "unix:" + os.path.join(cls.sockdir, "app.sock")
+        cls.apps = [start_gunicorn(p) for p in cls.ports + [cls.unix]]
         cls.raw = RawUpstream(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: X-Secret\r\n"
                               b"X-Secret: 1\r\nKeep-Alive: timeout=5\r\nX-Kept: 1\r\n\r\nraw")
         cls.bad = RawUpstream(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nBad Name: 1\r\n\r\nraw")
@@ -110,6 +121,8 @@ class ProxyTest(ServerCase):
             "route /raw/": {"upstream": "raw"},
             "upstream bad": {"servers": "127.0.0.1:%d" % cls.bad.port},
             "route /bad/": {"upstream": "bad"},
+            "upstream sock": {"servers": cls.unix, "balance": "least_conn"},
+            "route /sock/": {"upstream": "sock"},
             "server": {"workers": "1"},
             "log": {"level": "info"},
         }
@@ -130,6 +143,7 @@ class ProxyTest(ServerCase):
                 p.kill()
         cls.raw.sock.close()
         cls.bad.sock.close()
+        shutil.rmtree(cls.sockdir, ignore_errors=True)
 
     @classmethod
     def tearDownClass(cls):
@@ -162,6 +176,11 @@ class ProxyTest(ServerCase):
             self.assertNotIn(hop, h)
         self.assertEqual(resp.get("X-App"), "proxy_app")
         self.assertEqual(resp.get("Server"), "forkd")
+
+    def test_unix_socket_upstream(self):
+        seen = self.echo(self.request("GET", "/sock/echo?u=1"))
+        self.assertEqual(seen["raw_uri"], "/sock/echo?u=1")
+        self.assertEqual(seen["headers"]["X-Forwarded-For"], "127.0.0.1")
 
     def test_response_hop_by_hop_removed(self):
         resp = self.request("GET", "/raw/x")
