@@ -1724,6 +1724,18 @@ void forkd_resp_finish(forkd_resp_t *resp)
     run(c);
 }
 
+void forkd_resp_abort(forkd_resp_t *resp)
+{
+    conn_t *c = resp->conn;
+
+    if (c != NULL && c->b->pending && c->b->streaming) {
+        c->b->stream_ended = 1; /* no last chunk: handler_done() adds none */
+        c->keepalive = 0;       /* decided with the head: the close is what tells the client */
+    }
+    forkd_resp_close(resp);
+    forkd_resp_finish(resp);
+}
+
 /*
  * Streamed responses. forkd_resp_stream() builds the head in out[] and
  * gives the request a buffer that grows from STREAM_MIN to STREAM_CAP

@@ -360,6 +360,17 @@ int forkd_resp_stream(forkd_resp_t *resp);
  */
 ssize_t forkd_resp_write(forkd_resp_t *resp, const void *p, size_t len);
 
+/*
+ * End a started stream as cut short (its source failed midway): what was
+ * written is still sent, then the connection closes without the last
+ * chunk, so the client (or a cache) sees the body is incomplete instead of
+ * taking it for whole. Like forkd_resp_finish() afterwards: req and resp
+ * are the server's again. On a response that is not a started stream it is
+ * forkd_resp_close() then forkd_resp_finish(). (An HTTP/1.0 client's body
+ * ends with the close anyway: it cannot tell.)
+ */
+void forkd_resp_abort(forkd_resp_t *resp);
+
 /* A stream's room callback: on the worker's loop, with the stream's response. */
 typedef void (*forkd_writable_fn)(forkd_resp_t *resp, void *arg);
 

@@ -319,11 +319,11 @@ static void fail(px_t *px, int status, const char *why)
     drop_conn(px);
     if (resp != NULL) {
         if (px->streaming) {
-            forkd_resp_close(resp);
+            forkd_resp_abort(resp); /* no last chunk: the client sees the body is cut */
         } else {
             forkd_resp_error(resp, status);
+            forkd_resp_finish(resp);
         }
-        forkd_resp_finish(resp);
     }
     px_free(px);
 }

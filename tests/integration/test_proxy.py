@@ -99,6 +99,8 @@ class ProxyTest(ServerCase):
         cls.apps = [start_gunicorn(p) for p in cls.ports + [cls.unix]]
         cls.raw = RawUpstream(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: X-Secret\r\n"
                               b"X-Secret: 1\r\nKeep-Alive: timeout=5\r\nX-Kept: 1\r\n\r\nraw")
+        cls.cut = RawUpstream(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n"
+                              + b"y" * 60000)
         cls.bad = RawUpstream(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nBad Name: 1\r\n\r\nraw")
         a, b = ("127.0.0.1:%d" % p for p in cls.ports)
         cls.config = {
@@ -121,6 +123,8 @@ class ProxyTest(ServerCase):
             "route /raw/": {"upstream": "raw"},
             "upstream bad": {"servers": "127.0.0.1:%d" % cls.bad.port},
             "route /bad/": {"upstream": "bad"},
+            "upstream cut": {"servers": "127.0.0.1:%d" % cls.cut.port},
+            "route /cut/": {"upstream": "cut"},
             "upstream sock": {"servers": cls.unix, "balance": "least_conn"},
             "route /sock/": {"upstream": "sock"},
             "server": {"workers": "1"},
@@ -143,6 +147,7 @@ class ProxyTest(ServerCase):
                 p.kill()
         cls.raw.sock.close()
         cls.bad.sock.close()
+        cls.cut.sock.close()
         shutil.rmtree(cls.sockdir, ignore_errors=True)
 
     @classmethod
@@ -231,6 +236,22 @@ class ProxyTest(ServerCase):
         resp = self.request("GET", "/down/x")
         self.assertEqual(resp.status, 502)
         self.assertTrue(wait_until(lambda: "Connection refused" in self.server.log_text(), 5))
+
+    def test_body_cut_short_is_not_made_whole(self):
+        """The app dies midway: the client's chunked body gets no last chunk, and a close."""
+        c = self.connect()
+        c.send(build_request("GET", "/cut/x"))
+        data = b""
+        while True:
+            got = c.sock.recv(65536)
+            if not got:
+                break
+            data += got
+        head, _, body = data.partition(b"\r\n\r\n")
+        self.assertIn(b"Transfer-Encoding: chunked", head)
+        self.assertFalse(body.endswith(b"0\r\n\r\n"), "a cut body was ended as whole")
+        self.assertGreater(len(body), 50000)
+        self.assertTrue(wait_until(lambda: "response cut short" in self.server.log_text(), 5))
 
     def test_502_on_a_bad_response(self):
         resp = self.request("GET", "/bad/x")
