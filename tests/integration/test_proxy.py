@@ -88,6 +88,45 @@ class RawUpstream:
             c.close()
 
 
+class StaleUpstream(RawUpstream):
+    """Answers the first request of each connection (keep-alive), then closes the
+    connection when the next request arrives, unanswered: the keep-alive race, every time."""
+
+    def __init__(self):
+        super().__init__(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh")
+        self.closed_unanswered = 0
+
+    def serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.one, args=(c,), daemon=True).start()
+
+    def one(self, c):
+        c.settimeout(10)
+        try:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                got = c.recv(65536)
+                if not got:
+                    return
+                data += got
+            head, _, rest = data.partition(b"\r\n\r\n")
+            m = re.search(rb"(?i)content-length: *(\d+)", head)
+            need = int(m.group(1)) if m else 0
+            while len(rest) < need:
+                rest += c.recv(65536)
+            c.sendall(self.answer)
+            if c.recv(65536):  # the next request: dropped, as an app closing at its timeout
+                self.closed_unanswered += 1
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+
 @unittest.skipIf(GUNICORN is None, "gunicorn is not installed (scripts/deps.sh test)")
 class ProxyTest(ServerCase):
     @classmethod
@@ -101,6 +140,7 @@ class ProxyTest(ServerCase):
                               b"X-Secret: 1\r\nKeep-Alive: timeout=5\r\nX-Kept: 1\r\n\r\nraw")
         cls.cut = RawUpstream(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n"
                               + b"y" * 60000)
+        cls.stale = StaleUpstream()
         cls.bad = RawUpstream(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nBad Name: 1\r\n\r\nraw")
         a, b = ("127.0.0.1:%d" % p for p in cls.ports)
         cls.config = {
@@ -123,6 +163,9 @@ class ProxyTest(ServerCase):
             "route /raw/": {"upstream": "raw"},
             "upstream bad": {"servers": "127.0.0.1:%d" % cls.bad.port},
             "route /bad/": {"upstream": "bad"},
+            "upstream stale": {"servers": "127.0.0.1:%d" % cls.stale.port,
+                               "keepalive_timeout": "30s"},
+            "route /stale/": {"upstream": "stale"},
             "upstream cut": {"servers": "127.0.0.1:%d" % cls.cut.port},
             "route /cut/": {"upstream": "cut"},
             "upstream sock": {"servers": cls.unix, "balance": "least_conn"},
@@ -147,6 +190,7 @@ class ProxyTest(ServerCase):
                 p.kill()
         cls.raw.sock.close()
         cls.bad.sock.close()
+        cls.stale.sock.close()
         cls.cut.sock.close()
         shutil.rmtree(cls.sockdir, ignore_errors=True)
 
@@ -285,6 +329,21 @@ class ProxyTest(ServerCase):
         self.assertEqual(self.race("/racy/"), 0)
         self.assertNotIn(b"/racy/", b"".join(l for l in self.server.access_lines()
                                              if b'" 502 ' in l))
+
+    def test_stale_pooled_connection_replayed_once_for_idempotent_only(self):
+        """The app closes a pooled connection as the request arrives: a GET is sent again on a
+        new connection (200), a POST is not (502: it may have been acted on)."""
+        self.assertEqual(self.request("GET", "/stale/a").body, b"fresh")  # pooled after
+        before = self.stale.closed_unanswered
+        for method in ("GET", "HEAD", "DELETE"):
+            resp, _ = self.exchange(build_request(method, "/stale/b"), method)
+            self.assertEqual(resp.status, 200, method)
+        self.assertEqual(self.stale.closed_unanswered - before, 3)
+        self.assertTrue(wait_until(lambda: self.server.log_text().count(
+            "closed a pooled connection under a request: sent again") >= 3, 5))
+        resp = self.request("POST", "/stale/c", body=b"x", headers={"Content-Length": "1"})
+        self.assertEqual(resp.status, 502)
+        self.assertEqual(self.stale.closed_unanswered - before, 4)
 
     def test_two_servers_balanced(self):
         for prefix in ("/pair/", "/least/"):
