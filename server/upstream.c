@@ -214,9 +214,11 @@ void upstream_release(upstream_t *u, int i, int fd, int reusable)
 void upstream_failed(upstream_t *u, int i, const char *why)
 {
     upstream_server_t *s = &u->servers[i];
+    uint64_t now = now_ms(u);
+    int was_up = s->down_until <= now;
 
-    s->down_until = now_ms(u) + u->cfg->fail_timeout;
-    if (u->srv != NULL) {
+    s->down_until = now + u->cfg->fail_timeout;
+    if (u->srv != NULL && was_up) { /* one line when it goes down, not one per request */
         forkd_log(u->srv, FORKD_LOG_WARN, "upstream %s: server %s failed (%s): skipped for %ums",
                   u->cfg->name, s->label, why, u->cfg->fail_timeout);
     }

@@ -73,7 +73,11 @@ int upstream_connect_error(int fd);
  */
 void upstream_release(upstream_t *u, int i, int fd, int reusable);
 
-/* Server i failed (why: "connection refused", ...): skipped for fail_timeout, logged. */
+/*
+ * Server i failed (why: "connection refused", ...): skipped for fail_timeout,
+ * logged when it was up (a dead app tried again while all are down is not
+ * logged per request).
+ */
 void upstream_failed(upstream_t *u, int i, const char *why);
 
 /* Close every pooled connection (the worker exits). */

@@ -277,9 +277,13 @@ class ProxyTest(ServerCase):
             self.assertEqual(self.request("GET", "/app/echo").status, 200)
 
     def test_502_when_the_app_is_down(self):
-        resp = self.request("GET", "/down/x")
-        self.assertEqual(resp.status, 502)
+        for _ in range(3):
+            resp = self.request("GET", "/down/x")
+            self.assertEqual(resp.status, 502)
         self.assertTrue(wait_until(lambda: "Connection refused" in self.server.log_text(), 5))
+        # the only server, down: tried anyway, but said down once, not per request
+        self.assertEqual(self.server.log_text().count("upstream down: server 127.0.0.1:%d failed"
+                                                      % self.dead), 1)
 
     def test_body_cut_short_is_not_made_whole(self):
         """The app dies midway: the client's chunked body gets no last chunk, and a close."""
