@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "http_parser.h"
@@ -33,6 +34,7 @@ typedef struct {
     forkd_server_t *srv;
     forkd_ref_t ref;
     int idempotent; /* may be sent again (RFC 9110 9.2.2) */
+    uint64_t t0_us; /* when the handler was called: the access log's upstream_us counts from it */
     int head_request;
 
     int fd;         /* to the app server; -1 none */
@@ -445,6 +447,21 @@ static void start(px_t *px)
 
 /* ---- the answer ---- */
 
+/* Microseconds of the monotonic clock (forkd_now_ms() is too coarse for upstream_us). */
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* What the app took so far, for the JSON access log: to its head, then to its last byte. */
+static void upstream_time(px_t *px, forkd_resp_t *resp)
+{
+    forkd_resp_upstream_time(resp, now_us() - px->t0_us);
+}
+
 static void on_writable(forkd_resp_t *resp, void *arg);
 
 /* The response's status and header fields from the app's head, but hop-by-hop and our own. */
@@ -584,6 +601,9 @@ static void body(px_t *px)
         fail(px, 502, "bad chunked framing in the response body (or out of memory)");
         return;
     }
+    if (px->body_done) {
+        upstream_time(px, resp);
+    }
     pump(px, resp);
 }
 
@@ -602,6 +622,7 @@ static void head(px_t *px, size_t n)
     if (resp == NULL) {
         return;
     }
+    upstream_time(px, resp);
     if (copy_head(px, resp) != 0) {
         fail(px, 502, "response header fields too large for forkd's response head (1 KiB)");
         return;
@@ -747,6 +768,7 @@ static int proxy_handler(forkd_req_t *req, forkd_resp_t *resp, void *self)
     px->u->srv = px->srv;
     px->ref = forkd_req_ref(req);
     px->fd = -1;
+    px->t0_us = now_us();
     px->ahead = evbuffer_new();
     px->head_request = m == FORKD_HEAD;
     px->idempotent = m == FORKD_GET || m == FORKD_HEAD || m == FORKD_PUT || m == FORKD_DELETE

@@ -58,10 +58,11 @@ def start_gunicorn(port, workers=2):
 
 
 class RawUpstream:
-    """A one-shot app server that answers every request with fixed bytes."""
+    """A one-shot app server that answers every request with fixed bytes (after delay s)."""
 
-    def __init__(self, answer):
+    def __init__(self, answer, delay=0):
         self.answer = answer
+        self.delay = delay
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
@@ -82,6 +83,7 @@ class RawUpstream:
                     if not got:
                         break
                     data += got
+                time.sleep(self.delay)
                 c.sendall(self.answer)
             except OSError:
                 pass
@@ -366,6 +368,41 @@ class ProxyTest(ServerCase):
                          r"\(Connection refused\): skipped for 10000ms" % self.dead)
         # skipped: one failure line, not one per request
         self.assertEqual(len(re.findall(r"upstream halfdown: server .* failed", log)), 1)
+
+
+
+class ProxyJsonLogTest(ServerCase):
+    """The JSON access log's upstream_us is what the app took (a raw app answering in 300 ms)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.app = RawUpstream(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", delay=0.3)
+        cls.config = {"upstream app": {"servers": "127.0.0.1:%d" % cls.app.port},
+                      "route /app/": {"upstream": "app"}, "log": {"format": "json"}}
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.app.sock.close()
+
+    def test_upstream_us(self):
+        import json
+        resp = self.request("GET", "/app/x")
+        self.assertEqual(resp.body, b"ok")
+        rid = resp.get("X-Request-Id")
+
+        def record():
+            for line in self.server.access_lines():
+                r = json.loads(line.decode("ascii"))
+                if r["request_id"] == rid:
+                    return r
+            return None
+        r = wait_until(record, 5)
+        self.assertIsNotNone(r, self.server.access_lines())
+        self.assertTrue(300000 <= r["upstream_us"] <= r["request_us"], r)
 
 
 if __name__ == "__main__":
