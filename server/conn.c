@@ -101,7 +101,7 @@ struct conn_block {
     int keep_body;
     int pending_status; /* error decided before the body was read, 0 if none */
     const route_t *route;
-    uint64_t start_us; /* the request's first byte came (monotonic µs) */
+    uint64_t start_us; /* the request's first byte came (monotonic µs; JSON log only) */
     /* the client a trusted proxy named in real_ip_header, when req.peer points here */
     conn_addr_t client;
 
@@ -707,9 +707,13 @@ static uint64_t now_us(void)
  * header_timeout. */
 static void head_begins(conn_t *c)
 {
+    const config_t *cfg = c->pool->env.cfg;
+
     c->state = CONN_HEAD;
-    c->b->deadline = timecache_now_ms() + c->pool->env.cfg->header_timeout;
-    c->b->start_us = now_us();
+    c->b->deadline = timecache_now_ms() + cfg->header_timeout;
+    if (cfg->log_format == CONFIG_LOG_JSON) {
+        c->b->start_us = now_us(); /* for request_us: the JSON log alone reads it */
+    }
 }
 
 /* Input bytes: read what the socket has into in[] and run the state machine. */
