@@ -38,6 +38,12 @@ int scoreboard_take(scoreboard_t *sb)
     return -1;
 }
 
+size_t scoreboard_current(const sb_slot_t *slot, char out[SB_CURRENT_LEN])
+{
+    memcpy(out, slot->current, SB_CURRENT_LEN);
+    return strnlen(out, SB_CURRENT_LEN);
+}
+
 const char *scoreboard_state_name(int state)
 {
     static const char *const names[] = {"free", "starting", "idle", "busy", "draining"};

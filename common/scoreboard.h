@@ -72,6 +72,14 @@ int scoreboard_take(scoreboard_t *sb);
 /* Is a worker process in this slot (possibly still starting)? */
 int scoreboard_live(const sb_slot_t *slot);
 
+/*
+ * The request line slot shows as being served, copied into out: the slot
+ * is written by another (unprivileged) worker meanwhile, so one bounded
+ * snapshot, its NUL not trusted. Returns its length (< SB_CURRENT_LEN);
+ * out is NUL-terminated only when shorter than SB_CURRENT_LEN.
+ */
+size_t scoreboard_current(const sb_slot_t *slot, char out[SB_CURRENT_LEN]);
+
 /* Name of a state for /status ("idle"). */
 const char *scoreboard_state_name(int state);
 

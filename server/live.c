@@ -255,9 +255,7 @@ static void build_event(const live_t *lv, live_text_t *t, uint64_t now_ms, int w
         rps_known |= known;
         escaped[0] = '\0';
         if (state == SB_BUSY && with_current) {
-            /* another worker writes the slot: one bounded snapshot, its NUL not trusted */
-            memcpy(current, s->current, SB_CURRENT_LEN);
-            *escape_json(escaped, current, strnlen(current, SB_CURRENT_LEN)) = '\0';
+            *escape_json(escaped, current, scoreboard_current(s, current)) = '\0';
         }
         text_printf(t,
                     "%s{\"slot\":%d,\"pid\":%d,\"generation\":%d,\"index\":%d,\"state\":\"%s\","

@@ -405,9 +405,8 @@ static void check_heartbeats(master_t *m)
             || now - (uint64_t)beat < m->cfg->worker_timeout) {
             continue;
         }
-        /* written by an unprivileged worker: bounded by the slot, escaped, no NUL trusted */
-        memcpy(raw, s->current, sizeof(raw));
-        escape_str(current, sizeof(current), raw, strnlen(raw, sizeof(raw)));
+        /* written by an unprivileged worker: a bounded snapshot, escaped */
+        escape_str(current, sizeof(current), raw, scoreboard_current(s, raw));
         log_msg(m->log, LOG_LVL_ERROR,
                 "worker %d.%d (pid %d) unresponsive for %llums (state %s, request \"%s\"): "
                 "SIGKILL",

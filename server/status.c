@@ -134,9 +134,7 @@ static int status_path_get(forkd_req_t *req, forkd_resp_t *resp, void *self)
             continue;
         }
         if (state == SB_BUSY) {
-            /* another worker writes the slot: one bounded snapshot, its NUL not trusted */
-            memcpy(current, s->current, SB_CURRENT_LEN);
-            current_len = strnlen(current, SB_CURRENT_LEN);
+            current_len = scoreboard_current(s, current);
         }
         forkd_resp_printf(
             resp,
