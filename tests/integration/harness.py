@@ -75,6 +75,13 @@ def temp_site(prefix, index=b"<p>index</p>\n"):
     return tmpdir, docroot
 
 
+def free_port():
+    """A loopback port nothing listens on (bound, then closed), for a server to take."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def wait_until(predicate, timeout, interval=0.01):
     """Poll predicate() until it is true or the deadline passes; returns its last value."""
     deadline = time.monotonic() + timeout

@@ -14,19 +14,10 @@ import threading
 import time
 import unittest
 
-from harness import HERE, ServerCase, build_request, wait_until
+from harness import HERE, ServerCase, build_request, free_port, wait_until
 
 GUNICORN = shutil.which("gunicorn")
 APP_KEEPALIVE = 2.0  # gunicorn's default --keep-alive, seconds
-
-
-def free_port():
-    """A port nobody listens on (bound, then closed)."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def start_gunicorn(port, workers=2):

@@ -17,7 +17,8 @@ import subprocess
 import tempfile
 import time
 
-from harness import (IO_TIMEOUT, Conn, ProtocolError, ServerCase, build_request, wait_until)
+from harness import (IO_TIMEOUT, Conn, ProtocolError, ServerCase, build_request, free_port,
+                     wait_until)
 
 TRUSTED = "127.0.0.1"
 UNTRUSTED = "127.0.0.3"
@@ -344,12 +345,6 @@ class UntrustedRequestIdTests(ServerCase):
     def test_untrusted_id_is_not_taken(self):
         resp = self.request("GET", "/", headers=[("X-Request-Id", "client-chosen")])
         self.assertRegex(resp.get("X-Request-Id") or "", r"^[0-9a-f]{32}$")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class HAProxyTests(LogReading, ServerCase):

@@ -21,7 +21,7 @@ import stat
 import subprocess
 import unittest
 
-from harness import (REPO, Conn, Server, build_request, forkd_bin,
+from harness import (REPO, Conn, Server, build_request, forkd_bin, free_port,
                      merge_config, render_config, temp_site, wait_until)
 
 try:
@@ -97,12 +97,6 @@ def alive(pid):
 def running(pid):
     """Alive and not stopped (SIGTTIN's default action stops a process)."""
     return alive(pid) and proc_status(pid).get("State", "").strip()[:1] not in ("T", "t")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def refused(port):
