@@ -34,9 +34,11 @@ typedef enum {
     KEY_UINT,
     KEY_BOOL,
     KEY_LEVEL,
-    KEY_TERM,      /* "graceful" or "fast" */
-    KEY_IP_HEADER, /* a config_ip_header_t by its header's name, any case */
-    KEY_LOG_FORMAT /* combined or json */
+    KEY_TERM,        /* "graceful" or "fast" */
+    KEY_IP_HEADER,   /* a config_ip_header_t by its header's name, any case */
+    KEY_LOG_FORMAT,  /* combined or json */
+    KEY_HOSTS,       /* server_name: host names, exact or "*.suffix" */
+    KEY_UNKNOWN_HOST /* serve, 404 or 421 */
 } key_type_t;
 
 typedef struct {
@@ -65,11 +67,10 @@ static const key_def_t keys[] = {
     {"server", "cpu_affinity", KEY_BOOL, F(cpu_affinity), 0, 0},
     {"server", "threads", KEY_UINT, F(threads), 0, CONFIG_MAX_THREADS},
     {"server", "proxy_from", KEY_CIDRS, F(proxy_from), 0, 0},
-    {"static", "root", KEY_PATH, F(root), 0, 0},
-    {"static", "index", KEY_STRING, F(index), 0, 0},
     {"static", "cache_entries", KEY_UINT, F(cache_entries), 0, 1000000},
     {"static", "cache_max_file", KEY_SIZE64, F(cache_max_file), 0, 64 * 1024 * 1024},
     {"static", "cache_valid", KEY_DURATION, F(cache_valid), 0, 3600000},
+    {"static", "unknown_host", KEY_UNKNOWN_HOST, F(unknown_host), 0, 0},
     {"http", "keepalive_timeout", KEY_DURATION, F(keepalive_timeout), 0, 3600000},
     {"http", "keepalive_requests", KEY_UINT, F(keepalive_requests), 0, 100000000},
     {"http", "header_timeout", KEY_DURATION, F(header_timeout), 100, 3600000},
@@ -98,6 +99,23 @@ static const key_def_t keys[] = {
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
+#define S(field) offsetof(config_site_t, field), sizeof(((config_site_t *)0)->field)
+
+/*
+ * A site's keys: in [static] (the default site, cfg->sites[0]) and in every
+ * [site NAME] (offsets into config_site_t; the section name is not used).
+ */
+static const key_def_t site_keys[] = {
+    {"site", "server_name", KEY_HOSTS, S(server_name), 0, 0},
+    {"site", "root", KEY_PATH, S(root), 0, 0},
+    {"site", "index", KEY_STRING, S(index), 0, 0},
+    {"site", "precompressed", KEY_BOOL, S(precompressed), 0, 0},
+    {"site", "gzip", KEY_BOOL, S(gzip), 0, 0},
+};
+
+#define NSITE_KEYS (sizeof(site_keys) / sizeof(site_keys[0]))
+_Static_assert(NSITE_KEYS <= CONFIG_SITE_KEYS, "config_site_t.key_line is too small");
+
 _Static_assert(NKEYS <= CONFIG_MAX_KEYS, "config_t.key_line is too small for the key table");
 _Static_assert(sizeof(config_t) < 512 * 1024, "config_t: one malloc per load, keep it small");
 
@@ -108,6 +126,7 @@ typedef enum {
     SECT_MODULE,   /* [module NAME]: cfg->modules[loader_t.cur] */
     SECT_ROUTE,    /* [route PATH]: cfg->routes[loader_t.cur] */
     SECT_UPSTREAM, /* [upstream NAME]: cfg->upstreams[loader_t.cur] */
+    SECT_SITE,     /* [site NAME]: cfg->sites[loader_t.cur] */
     SECT_BAD       /* a refused header: its keys are not looked at */
 } sect_t;
 
@@ -132,6 +151,7 @@ static const char *const term_names[] = {"fast", "graceful"}; /* term_graceful 0
 static const char *const ip_header_names[] = {"X-Forwarded-For", "X-Real-IP",
                                               "Forwarded"}; /* config_ip_header_t order */
 static const char *const log_format_names[] = {"combined", "json"};
+static const char *const unknown_host_names[] = {"serve", "404", "421"};  /* its enum's order */
 static const char *const body_names[] = {"none", "whole", "stream"};      /* config_body_t order */
 static const char *const balance_names[] = {"round_robin", "least_conn"}; /* config_balance_t */
 /* an [upstream]'s keys, in the order of config_upstream_t.key_line */
@@ -146,7 +166,9 @@ void config_defaults(config_t *cfg)
     strcpy(cfg->listen[0], "127.0.0.1:8080");
     cfg->nlisten = 1;
     cfg->workers = 0;
-    strcpy(cfg->index, "index.html");
+    strcpy(cfg->sites[0].index, "index.html");
+    cfg->sites[0].precompressed = 1;
+    cfg->nsites = 1;
     cfg->cache_entries = 1024;
     cfg->cache_max_file = 64 * 1024;
     cfg->cache_valid = 0;
@@ -177,6 +199,18 @@ int config_line(const config_t *cfg, const char *section, const char *name)
     for (i = 0; i < NKEYS; i++) {
         if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0) {
             return cfg->key_line[i];
+        }
+    }
+    return strcmp(section, "static") == 0 ? config_site_line(cfg, 0, name) : 0;
+}
+
+int config_site_line(const config_t *cfg, int site, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < NSITE_KEYS; i++) {
+        if (strcmp(site_keys[i].name, name) == 0) {
+            return cfg->sites[site].key_line[i];
         }
     }
     return 0;
@@ -435,10 +469,67 @@ static int set_bool(loader_t *ld, const char *name, int *field, const char *valu
     return 1;
 }
 
-/* Set one key from its text; returns 1 ok, 0 after recording an error. */
-static int set_key(loader_t *ld, const key_def_t *k, const char *value)
+/* A server_name item: letters, digits, '-', '_' and inner dots, after an optional "*.". */
+static int host_pattern_ok(const char *p, size_t len)
 {
-    void *field = (char *)ld->cfg + k->offset;
+    size_t i = len >= 2 && p[0] == '*' && p[1] == '.' ? 2 : 0;
+
+    if (i == len || p[i] == '.' || p[len - 1] == '.') {
+        return 0;
+    }
+    for (; i < len; i++) {
+        if (!isalnum((unsigned char)p[i]) && strchr(".-_", p[i]) == NULL) {
+            return 0;
+        }
+        if (p[i] == '.' && p[i + 1] == '.') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/*
+ * server_name: blank separated host names, each exact ("example.com") or a
+ * wildcard for every name below a domain ("*.example.com"), kept in lower
+ * case (Host is matched without regard to case). Returns 1 ok, 0 after
+ * recording an error.
+ */
+static int set_hosts(loader_t *ld, char *field, size_t size, const char *value)
+{
+    const char *p = value;
+    size_t n = 0, len, i;
+
+    if (strlen(value) >= size) {
+        return fail(ld, "server_name: too long (%zu bytes at most)", size - 1);
+    }
+    for (;;) {
+        p += strspn(p, " \t");
+        if (*p == '\0') {
+            break;
+        }
+        len = strcspn(p, " \t");
+        if (!host_pattern_ok(p, len)) {
+            return fail(ld, "bad server_name '%.*s' (a host name, or *.domain)", (int)len, p);
+        }
+        if (n > 0) {
+            field[n++] = ' ';
+        }
+        for (i = 0; i < len; i++) {
+            field[n++] = (char)tolower((unsigned char)p[i]);
+        }
+        p += len;
+    }
+    field[n] = '\0';
+    if (n == 0) {
+        return fail(ld, "server_name needs at least one name");
+    }
+    return 1;
+}
+
+/* Set one key from its text into the struct at base; returns 1 ok, 0 after recording an error. */
+static int set_key(loader_t *ld, const key_def_t *k, void *base, const char *value)
+{
+    void *field = (char *)base + k->offset;
     uint64_t v;
     uint32_t ms;
     int i;
@@ -535,6 +626,13 @@ static int set_key(loader_t *ld, const key_def_t *k, const char *value)
             return fail(ld, "bad log format '%s' (combined or json)", value);
         }
         *(config_log_format_t *)field = (config_log_format_t)i;
+        return 1;
+    case KEY_HOSTS: return set_hosts(ld, field, k->size, value);
+    case KEY_UNKNOWN_HOST:
+        if ((i = word_index(value, unknown_host_names, 3)) < 0) {
+            return fail(ld, "bad unknown_host '%s' (serve, 404 or 421)", value);
+        }
+        *(config_unknown_host_t *)field = (config_unknown_host_t)i;
         return 1;
     }
     return 0;
@@ -785,12 +883,34 @@ static int upstream_key(loader_t *ld, config_upstream_t *u, const char *name, co
     }
 }
 
+/*
+ * A key of cfg->sites[site] ([static] or a [site NAME]). Returns 1 ok, 0
+ * after recording an error, -1 when name is not a site key.
+ */
+static int site_key(loader_t *ld, int site, const char *name, const char *value)
+{
+    config_site_t *s = &ld->cfg->sites[site];
+    size_t i;
+
+    for (i = 0; i < NSITE_KEYS; i++) {
+        if (strcmp(site_keys[i].name, name) != 0) {
+            continue;
+        }
+        if (s->key_line[i] != 0) {
+            return duplicate(ld, name, s->key_line[i]);
+        }
+        s->key_line[i] = (uint16_t)(ld->line > UINT16_MAX ? UINT16_MAX : ld->line);
+        return set_key(ld, &site_keys[i], s, value);
+    }
+    return -1;
+}
+
 /* inih callback: one "name = value" line of a section. */
 static int on_key(void *user, const char *section, const char *name, const char *value)
 {
     loader_t *ld = user;
     size_t i;
-    int known_section = 0;
+    int known_section = 0, rc;
 
     ld->nsettings++;
     ld->key_seen = 1;
@@ -801,9 +921,17 @@ static int on_key(void *user, const char *section, const char *name, const char 
     case SECT_MODULE: return module_key(ld, &ld->cfg->modules[ld->cur], name, value);
     case SECT_ROUTE: return route_key(ld, &ld->cfg->routes[ld->cur], name, value);
     case SECT_UPSTREAM: return upstream_key(ld, &ld->cfg->upstreams[ld->cur], name, value);
+    case SECT_SITE:
+        rc = site_key(ld, ld->cur, name, value);
+        return rc >= 0
+                   ? rc
+                   : fail(ld, "unknown key '%s' in [site %s]", name, ld->cfg->sites[ld->cur].name);
     case SECT_BAD: return 1; /* the header's error is recorded */
     case SECT_NONE:
     case SECT_TABLE: break;
+    }
+    if (strcmp(section, "static") == 0 && (rc = site_key(ld, 0, name, value)) >= 0) {
+        return rc;
     }
     for (i = 0; i < NKEYS; i++) {
         if (strcmp(keys[i].section, section) != 0) {
@@ -817,7 +945,7 @@ static int on_key(void *user, const char *section, const char *name, const char 
             return duplicate(ld, name, ld->cfg->key_line[i]);
         }
         ld->cfg->key_line[i] = (uint16_t)(ld->line > UINT16_MAX ? UINT16_MAX : ld->line);
-        return set_key(ld, &keys[i], value);
+        return set_key(ld, &keys[i], ld->cfg, value);
     }
     if (!known_section) {
         return fail(ld, "unknown section [%s]", section);
@@ -886,6 +1014,36 @@ static void open_upstream(loader_t *ld, const char *name)
         u->buffer = 1024 * 1024;
         ld->cur = cfg->nupstreams++;
         ld->sect = SECT_UPSTREAM;
+        return;
+    }
+    ld->sect = SECT_BAD;
+}
+
+/* [site NAME]: a new site; its keys follow (the unset ones are [static]'s). */
+static void open_site(loader_t *ld, const char *name)
+{
+    config_t *cfg = ld->cfg;
+    int i;
+
+    if (name[0] == '\0') {
+        fail(ld, "[site] needs a name: [site NAME]");
+    } else if (!name_ok(name, CONFIG_NAME_LEN)) {
+        fail(ld, "bad site name '%s' (up to %d letters, digits, '.', '_', '-')", name,
+             CONFIG_NAME_LEN - 1);
+    } else if (cfg->nsites == CONFIG_MAX_SITES) {
+        fail(ld, "more than %d [site] sections", CONFIG_MAX_SITES - 1);
+    } else {
+        for (i = 1; i < cfg->nsites; i++) {
+            if (strcmp(cfg->sites[i].name, name) == 0) {
+                fail(ld, "duplicate [site %s] (first on line %d)", name, cfg->sites[i].line);
+                ld->sect = SECT_BAD;
+                return;
+            }
+        }
+        strcpy(cfg->sites[cfg->nsites].name, name);
+        cfg->sites[cfg->nsites].line = ld->line;
+        ld->cur = cfg->nsites++;
+        ld->sect = SECT_SITE;
         return;
     }
     ld->sect = SECT_BAD;
@@ -988,7 +1146,7 @@ static void check_section(loader_t *ld, const char *line)
     const char *p = line, *end;
     char arg[CONFIG_URLPATH_LEN + 1]; /* one more: a path that fills it is too long */
     size_t len, i;
-    int indented, module = 0, route = 0, upstream = 0, shown;
+    int indented, module = 0, route = 0, upstream = 0, site = 0, shown;
 
     while (*p == ' ' || *p == '\t') {
         p++;
@@ -1010,8 +1168,9 @@ static void check_section(loader_t *ld, const char *line)
         module = header_arg(p, len, "module", arg, sizeof(arg));
         route = !module && header_arg(p, len, "route", arg, sizeof(arg));
         upstream = !module && !route && header_arg(p, len, "upstream", arg, sizeof(arg));
+        site = !module && !route && !upstream && header_arg(p, len, "site", arg, sizeof(arg));
     }
-    if (ld->sect != SECT_TABLE && !module && !route && !upstream) {
+    if (ld->sect != SECT_TABLE && !module && !route && !upstream && !site) {
         fail(ld, "unknown section [%.*s]", shown, p);
         return;
     }
@@ -1028,6 +1187,8 @@ static void check_section(loader_t *ld, const char *line)
         open_route(ld, arg);
     } else if (upstream) {
         open_upstream(ld, arg);
+    } else if (site) {
+        open_site(ld, arg);
     }
 }
 
@@ -1206,11 +1367,88 @@ static int validate_proxy(loader_t *ld)
     return 0;
 }
 
+/* The line a site's key was set on: in its section, else in [static] (0: a default). */
+static int site_key_line(const config_t *cfg, int site, size_t key)
+{
+    return cfg->sites[site].key_line[key] != 0 ? cfg->sites[site].key_line[key]
+                                               : cfg->sites[0].key_line[key];
+}
+
+/*
+ * Is one of the names of site (its server_name) also another earlier site's?
+ * 0 no, -1 with ld->err set.
+ */
+static int site_names_unique(loader_t *ld, int site)
+{
+    const config_t *cfg = ld->cfg;
+    const char *p = cfg->sites[site].server_name, *q;
+    size_t len, qlen;
+    int j;
+
+    for (; *p != '\0'; p += len + (p[len] == ' ')) {
+        len = strcspn(p, " ");
+        for (j = 0; j <= site; j++) {
+            for (q = cfg->sites[j].server_name; *q != '\0'; q += qlen + (q[qlen] == ' ')) {
+                qlen = strcspn(q, " ");
+                if (qlen == len && memcmp(p, q, len) == 0 && (j < site || q < p)) {
+                    ld->line = cfg->sites[site].key_line[0];
+                    fail(ld, "server_name %.*s is also [%s%s]'s (line %d)", (int)len, p,
+                         j == 0 ? "static" : "site ", cfg->sites[j].name,
+                         cfg->sites[j].key_line[0]);
+                    return -1;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+/*
+ * Every site: the keys its section left unset are [static]'s; it has a
+ * server_name (else no request could reach it), names no other site has,
+ * and a root that is a directory. 0 ok, -1 with ld->err set.
+ */
+static int validate_sites(loader_t *ld)
+{
+    config_t *cfg = ld->cfg;
+    config_site_t *s;
+    struct stat st;
+    size_t k;
+    int i;
+
+    for (i = 0; i < cfg->nsites; i++) {
+        s = &cfg->sites[i];
+        for (k = 1; i > 0 && k < NSITE_KEYS; k++) { /* 0 is server_name: never inherited */
+            if (s->key_line[k] == 0) {
+                memcpy((char *)s + site_keys[k].offset,
+                       (char *)&cfg->sites[0] + site_keys[k].offset, site_keys[k].size);
+            }
+        }
+        if (i > 0 && s->key_line[0] == 0) {
+            ld->line = s->line;
+            fail(ld, "[site %s] has no server_name (no request could reach it)", s->name);
+            return -1;
+        }
+        if (site_names_unique(ld, i) != 0) {
+            return -1;
+        }
+        ld->line = site_key_line(cfg, i, 1);
+        if (stat(s->root, &st) != 0) {
+            fail(ld, "root '%s': %s", s->root, strerror(errno));
+            return -1;
+        }
+        if (!S_ISDIR(st.st_mode)) {
+            fail(ld, "root '%s' is not a directory", s->root);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Cross-key checks once the whole file is read; 0 ok, -1 with ld->err set. */
 static int validate(loader_t *ld)
 {
     config_t *cfg = ld->cfg;
-    struct stat st;
     int root_line = config_line(cfg, "static", "root");
 
     if (ld->nsettings == 0) {
@@ -1222,13 +1460,7 @@ static int validate(loader_t *ld)
         fail(ld, "[static] root is not set");
         return -1;
     }
-    ld->line = root_line;
-    if (stat(cfg->root, &st) != 0) {
-        fail(ld, "root '%s': %s", cfg->root, strerror(errno));
-        return -1;
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        fail(ld, "root '%s' is not a directory", cfg->root);
+    if (validate_sites(ld) != 0) {
         return -1;
     }
     if (validate_handlers(ld) != 0) {

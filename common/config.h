@@ -25,6 +25,11 @@
 #define CONFIG_MAX_UPSTREAM_SERVERS 16
 #define CONFIG_SERVER_LEN 128 /* "host:port" or "unix:/path" (sun_path holds 108 bytes) */
 
+/* [site NAME] sections (virtual hosts); sites[0] is the default site, [static] */
+#define CONFIG_MAX_SITES 32
+#define CONFIG_SITE_KEYS 16  /* room in config_site_t.key_line for every site key */
+#define CONFIG_HOSTS_LEN 512 /* a site's server_name list as written */
+
 /* Log levels, most severe first (a message is written when level <= config level). */
 typedef enum { LOG_LVL_ERROR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG } log_level_t;
 
@@ -95,6 +100,28 @@ typedef struct {
     int pool_line;
 } config_route_t;
 
+/* What a Host that no site's server_name claims gets ([static] unknown_host). */
+typedef enum {
+    CONFIG_UNKNOWN_HOST_SERVE = 0, /* the default site, [static], serves it (as nginx does) */
+    CONFIG_UNKNOWN_HOST_404,       /* 404 Not Found */
+    CONFIG_UNKNOWN_HOST_421        /* 421 Misdirected Request (RFC 9110 15.5.20) */
+} config_unknown_host_t;
+
+/*
+ * A site: [static] (sites[0], the default site) or a [site NAME]. A key a
+ * [site NAME] does not set is [static]'s (copied once the file is read).
+ */
+typedef struct {
+    char name[CONFIG_NAME_LEN];         /* "" for [static] */
+    char server_name[CONFIG_HOSTS_LEN]; /* blank separated, lower case: exact or "*.suffix" */
+    char root[CONFIG_PATH_MAX];         /* absolute after loading */
+    char index[256];
+    int precompressed; /* serve name.br / name.gz beside name when the client takes them */
+    int gzip;          /* compress on the fly (once per file version, in the file cache) */
+    int line;          /* of the [site NAME] line; 0 for [static] */
+    uint16_t key_line[CONFIG_SITE_KEYS]; /* line of each site key set in the section, 0 = unset */
+} config_site_t;
+
 /* [http] real_ip_header: the header a trusted proxy names the client in */
 typedef enum {
     CONFIG_IP_XFF = 0,  /* X-Forwarded-For: a comma separated list, client first */
@@ -128,12 +155,15 @@ typedef struct {
     int cpu_affinity;          /* worker slot i runs only on the i-th allowed CPU */
     uint32_t threads;          /* per worker thread pool for blocking handlers, 0 = none */
 
-    /* [static] */
-    char root[CONFIG_PATH_MAX]; /* absolute after loading */
-    char index[256];
-    uint32_t cache_entries;  /* open-file cache size per worker, 0 = off */
+    /* [static]: the worker's file cache; the default site's keys are sites[0] */
+    uint32_t cache_entries;  /* open-file cache size per worker and site, 0 = off */
     uint64_t cache_max_file; /* files up to this size are cached in memory */
     uint32_t cache_valid;    /* ms an entry is used before the file is checked again */
+    config_unknown_host_t unknown_host;
+
+    /* [static] (sites[0]) and the [site NAME] sections, in file order */
+    config_site_t sites[CONFIG_MAX_SITES];
+    int nsites; /* 1 + the [site NAME] sections */
 
     /* [http]: durations in milliseconds, sizes in bytes */
     uint32_t keepalive_timeout;
@@ -204,6 +234,9 @@ int config_line(const config_t *cfg, const char *section, const char *name);
 
 /* The [module NAME] section of cfg, or NULL. */
 const config_module_t *config_module(const config_t *cfg, const char *name);
+
+/* The line of a site key (cfg->sites[site]) in the file, or 0 when it was not set there. */
+int config_site_line(const config_t *cfg, int site, const char *name);
 
 /* The [upstream NAME] section of cfg, or NULL. */
 const config_upstream_t *config_upstream(const config_t *cfg, const char *name);

@@ -221,6 +221,7 @@ fc_entry_t *filecache_put(filecache_t *fc, const char *path, int fd, const struc
         return NULL;
     }
     memset(e, 0, sizeof(*e));
+    e->owner = fc;
     memcpy(e->path, path, plen + 1);
     e->hash = hash_path(path);
     e->checked_ms = now_ms;

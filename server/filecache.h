@@ -27,7 +27,10 @@
  * number of responses share it. Entries are reference counted: the table
  * holds one reference, each response using the entry one more.
  */
+struct filecache;
+
 typedef struct fc_entry {
+    struct filecache *owner;     /* the cache it came from: its release goes there */
     struct fc_entry *hnext;      /* hash chain */
     TAILQ_ENTRY(fc_entry) lru;   /* most recently used first */
     TAILQ_ENTRY(fc_entry) fdlru; /* the same order, entries holding an fd only */
@@ -52,7 +55,7 @@ typedef struct fc_entry {
     char path[]; /* the key: the path relative to the root */
 } fc_entry_t;
 
-typedef struct {
+typedef struct filecache {
     fc_entry_t **buckets;
     size_t nbuckets; /* power of two */
     size_t count;

@@ -153,10 +153,17 @@ static int check_log(const config_t *cfg, const char *name, const char *path, in
 static int worker_checks(const config_t *cfg, const char *who, char err[CONFIG_ERR_LEN])
 {
     struct stat st;
+    int i, line;
 
-    if (faccessat(AT_FDCWD, cfg->root, R_OK | X_OK, AT_EACCESS) != 0) {
-        return refuse(cfg, "static", "root", err, "'%s' is not readable%s: %s", cfg->root, who,
-                      strerror(errno));
+    for (i = 0; i < cfg->nsites; i++) {
+        const char *root = cfg->sites[i].root;
+        if (faccessat(AT_FDCWD, root, R_OK | X_OK, AT_EACCESS) != 0) {
+            line = config_site_line(cfg, i, "root");
+            snprintf(err, CONFIG_ERR_LEN, "%.200s:%d: root: '%s' is not readable%s: %s", cfg->path,
+                     line != 0 ? line : config_site_line(cfg, 0, "root"), root, who,
+                     strerror(errno));
+            return -1;
+        }
     }
     if (cfg->access_log[0] != '\0' && lstat(cfg->access_log, &st) == 0
         && faccessat(AT_FDCWD, cfg->access_log, W_OK, AT_EACCESS) != 0) {

@@ -16,6 +16,7 @@
 #include "filecache.h"
 #include "forkd.h"
 #include "mime.h"
+#include "vhost.h"
 
 /* How every file and directory below the root is opened: a FIFO must not block us. */
 #define OPEN_FLAGS (O_RDONLY | O_NONBLOCK | O_NOCTTY)
@@ -69,38 +70,79 @@ static void follow_root(static_t *st, uint64_t now)
     filecache_flush(&st->fc);
 }
 
-int static_init(static_t *st, const config_t *cfg, char *err, size_t errlen)
+/* One site's part of static_init(): its cache (at most max_fds descriptors) and its root. */
+static int site_init(static_t *st, const config_t *cfg, const config_site_t *site, size_t max_fds,
+                     char *err, size_t errlen)
 {
-    uint64_t nofile;
-
-    st->index = cfg->index;
+    st->conf = site;
+    st->index = site->index;
+    st->root = site->root;
+    st->root_checked_ms = 0;
+    st->root_fd = -1;
     if (filecache_init(&st->fc, cfg->cache_entries, cfg->cache_max_file, cfg->cache_valid) != 0) {
         snprintf(err, errlen, "file cache: out of memory");
         return -1;
     }
-    /* cached descriptors count against the open files limit (the master warned once) */
-    filecache_limit_fds(&st->fc, cfg->max_connections, &nofile);
-    st->mime = mime_load("/etc/mime.types");
-    st->root = cfg->root;
-    st->root_checked_ms = 0;
+    if (st->fc.max_fds > max_fds) {
+        st->fc.max_fds = max_fds;
+    }
     st->root_fd = open_root(st->root, &st->root_dev, &st->root_ino);
-    if (st->mime == NULL || st->root_fd < 0) {
-        snprintf(err, errlen, "open(\"%s\") failed: %s", cfg->root, strerror(errno));
+    if (st->root_fd < 0) {
+        snprintf(err, errlen, "open(\"%s\") failed: %s", site->root, strerror(errno));
         return -1;
     }
     st->resolve = beneath_probe(NULL, 0); /* the master logs the choice */
     return 0;
 }
 
-void static_fini(static_t *st)
+int static_init(static_sites_t *ss, const config_t *cfg, char *err, size_t errlen)
 {
-    filecache_destroy(&st->fc);
-    mime_free(st->mime);
-    st->mime = NULL;
-    if (st->root_fd >= 0) {
-        close(st->root_fd);
+    filecache_t probe;
+    uint64_t nofile;
+    size_t max_fds;
+    int i;
+
+    ss->cfg = cfg;
+    ss->nsites = 0;
+    ss->mime = mime_load("/etc/mime.types");
+    ss->sites = calloc((size_t)cfg->nsites, sizeof(*ss->sites));
+    if (ss->mime == NULL || ss->sites == NULL) {
+        snprintf(err, errlen, "%s: %s", ss->mime == NULL ? "/etc/mime.types" : "sites",
+                 strerror(errno));
+        return -1;
     }
-    st->root_fd = -1;
+    /* cached descriptors count against the open files limit (the master warned once): shared */
+    if (filecache_init(&probe, cfg->cache_entries, 0, 0) != 0) {
+        snprintf(err, errlen, "file cache: out of memory");
+        return -1;
+    }
+    max_fds = filecache_limit_fds(&probe, cfg->max_connections, &nofile) / (size_t)cfg->nsites;
+    filecache_destroy(&probe);
+    for (i = 0; i < cfg->nsites; i++) {
+        ss->sites[i].mime = ss->mime;
+        ss->nsites++;
+        if (site_init(&ss->sites[i], cfg, &cfg->sites[i], max_fds, err, errlen) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void static_fini(static_sites_t *ss)
+{
+    int i;
+
+    for (i = 0; ss->sites != NULL && i < ss->nsites; i++) {
+        filecache_destroy(&ss->sites[i].fc);
+        if (ss->sites[i].root_fd >= 0) {
+            close(ss->sites[i].root_fd);
+        }
+    }
+    free(ss->sites);
+    ss->sites = NULL;
+    ss->nsites = 0;
+    mime_free(ss->mime);
+    ss->mime = NULL;
 }
 
 static int errno_status(int err)
@@ -199,12 +241,13 @@ static int redirect_dir(forkd_req_t *req, forkd_resp_t *resp)
     return FORKD_DONE;
 }
 
-/* A response is done with the cache entry it was lent (forkd_release_fn). */
+/* A response is done with the cache entry it was lent (forkd_release_fn; self: the sites). */
 static void release_entry(void *self, void *entry)
 {
-    static_t *st = self;
+    fc_entry_t *e = entry;
 
-    filecache_release_sent(&st->fc, entry);
+    (void)self;
+    filecache_release_sent(e->owner, e);
 }
 
 /*
@@ -430,9 +473,8 @@ static int serve_path(forkd_req_t *req, forkd_resp_t *resp, static_t *st, const 
  * longer one, so the only limits on a path are the configured head size and
  * what the kernel can name (ENAMETOOLONG: 404), never this buffer's size.
  */
-static int static_handler(forkd_req_t *req, forkd_resp_t *resp, void *self)
+static int site_handler(forkd_req_t *req, forkd_resp_t *resp, static_t *st)
 {
-    static_t *st = self;
     char small[1024], *rel = small;
     const char *index = "", *path;
     size_t path_len, plen, ilen = 0;
@@ -460,9 +502,46 @@ static int static_handler(forkd_req_t *req, forkd_resp_t *resp, void *self)
     return rc;
 }
 
-int static_register(router_t *r, static_t *st)
+/*
+ * The site for the request's Host (vhost_pick()); a request without Host
+ * (HTTP/1.0) goes to the default site, as does a Host no site names unless
+ * [static] unknown_host says 404 or 421 (NULL: answer that).
+ */
+static static_t *pick_site(const static_sites_t *ss, forkd_req_t *req)
+{
+    size_t len;
+    const char *host;
+    int i;
+
+    if (ss->nsites == 1 && ss->cfg->sites[0].server_name[0] == '\0') {
+        return &ss->sites[0]; /* no [site] sections: nothing to choose */
+    }
+    host = forkd_req_header(req, "Host", &len);
+    if (host == NULL) {
+        return &ss->sites[0];
+    }
+    i = vhost_pick(ss->cfg, host, vhost_host(host, len));
+    if (i < 0 && ss->cfg->unknown_host != CONFIG_UNKNOWN_HOST_SERVE) {
+        return NULL;
+    }
+    return &ss->sites[i < 0 ? 0 : i];
+}
+
+static int static_handler(forkd_req_t *req, forkd_resp_t *resp, void *self)
+{
+    static_sites_t *ss = self;
+    static_t *st = pick_site(ss, req);
+
+    if (st == NULL) {
+        forkd_resp_error(resp, ss->cfg->unknown_host == CONFIG_UNKNOWN_HOST_421 ? 421 : 404);
+        return FORKD_DONE;
+    }
+    return site_handler(req, resp, st);
+}
+
+int static_register(router_t *r, static_sites_t *ss)
 {
     return router_add(r, "/", ROUTE_PREFIX,
                       HTTP_METHOD_BIT(HTTP_METHOD_GET) | HTTP_METHOD_BIT(HTTP_METHOD_HEAD),
-                      static_handler, st);
+                      static_handler, ss);
 }

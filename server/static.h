@@ -14,8 +14,8 @@
 #include "router.h"
 
 /*
- * The static handler's own context. Zeroed with root_fd = -1 it holds
- * nothing, and static_fini() on it does nothing.
+ * One site's files ([static] or a [site NAME]). Zeroed with root_fd = -1 it
+ * holds nothing.
  */
 typedef struct {
     int root_fd;      /* O_PATH descriptor of [static] root */
@@ -26,21 +26,35 @@ typedef struct {
     beneath_mode_t resolve; /* how files below root_fd are opened (beneath_probe()) */
     filecache_t fc;         /* open files and their validators */
     mime_table_t *mime;
-    const char *index; /* [static] index, borrowed from the config */
+    const char *index; /* the site's index, borrowed from the config */
+    const config_site_t *conf;
 } static_t;
 
 /*
- * Build st from cfg (borrowed for st's lifetime): the file cache (its
- * descriptors capped by the open files limit), the MIME table, the docroot
- * opened as the user the worker runs as, the resolve mode. 0 ok; -1 with
- * err set, what was taken still to be given back with static_fini().
+ * The static handler's own context: its sites (sites[0] is [static], the
+ * default) and how a Host none of them names is answered. Zeroed it holds
+ * nothing, and static_fini() on it does nothing.
  */
-int static_init(static_t *st, const config_t *cfg, char *err, size_t errlen);
+typedef struct {
+    static_t *sites;
+    int nsites;
+    const config_t *cfg;
+    mime_table_t *mime; /* /etc/mime.types, shared by the sites */
+} static_sites_t;
 
-/* Give back all st holds (a cache entry a response still holds goes with its release). */
-void static_fini(static_t *st);
+/*
+ * Build ss from cfg (borrowed for ss's lifetime): for each site its file
+ * cache (their descriptors together capped by the open files limit) and its
+ * root opened as the user the worker runs as; the MIME table; the resolve
+ * mode. 0 ok; -1 with err set, what was taken still to be given back with
+ * static_fini().
+ */
+int static_init(static_sites_t *ss, const config_t *cfg, char *err, size_t errlen);
 
-/* Route "/" (a prefix: every path no other route takes) for GET and HEAD to st. 0 ok, -1 full. */
-int static_register(router_t *r, static_t *st);
+/* Give back all ss holds (a cache entry a response still holds goes with its release). */
+void static_fini(static_sites_t *ss);
+
+/* Route "/" (a prefix: every path no other route takes) for GET and HEAD to ss. 0 ok, -1 full. */
+int static_register(router_t *r, static_sites_t *ss);
 
 #endif

@@ -57,14 +57,14 @@ typedef struct worker {
 
     accesslog_t alog;
     router_t router;
-    modules_t mods;     /* the [module]s, loaded after fork */
-    proxy_t proxy;      /* the [upstream]s of [route] upstream = */
-    static_t files;     /* the static handler's context */
-    status_t status;    /* the status handlers' context */
-    conn_pool_t *conns; /* the connections */
-    pool_t *jobs;       /* the thread pool ([server] threads) of forkd_pool_submit() */
-    demo_t demo;        /* the demo handlers' context */
-    health_t health;    /* the health URL's context: draining, set here */
+    modules_t mods;       /* the [module]s, loaded after fork */
+    proxy_t proxy;        /* the [upstream]s of [route] upstream = */
+    static_sites_t files; /* the static handler's context */
+    status_t status;      /* the status handlers' context */
+    conn_pool_t *conns;   /* the connections */
+    pool_t *jobs;         /* the thread pool ([server] threads) of forkd_pool_submit() */
+    demo_t demo;          /* the demo handlers' context */
+    health_t health;      /* the health URL's context: draining, set here */
 
     struct event *sig_term, *sig_int, *sig_quit, *sig_usr1;
     struct event *tick;        /* once a second: heartbeat, access log flush */
@@ -793,7 +793,6 @@ int worker_run(const worker_args_t *args)
     w.sb = args->sb;
     w.slot = &args->sb->slots[args->slot];
     w.nlisten = args->nlisten;
-    w.files.root_fd = -1;
 
     if (setup(&w, args->listen_fds) != 0) {
         rc = WORKER_EXIT_SETUP;

@@ -80,8 +80,8 @@ static void test_minimal_file_gets_defaults(void **state)
 
     assert_int_equal(LOAD(f, "[static]\nroot = www\n"), 0);
     snprintf(root, sizeof(root), "%s/www", f->dir);
-    assert_string_equal(f->cfg.root, root);
-    assert_string_equal(f->cfg.index, "index.html");
+    assert_string_equal(f->cfg.sites[0].root, root);
+    assert_string_equal(f->cfg.sites[0].index, "index.html");
     assert_int_equal(f->cfg.nlisten, 1);
     assert_string_equal(f->cfg.listen[0], "127.0.0.1:8080");
     assert_int_equal(f->cfg.workers, 0);
@@ -108,7 +108,7 @@ static void test_every_type_parsed(void **state)
     assert_int_equal(f->cfg.nlisten, 3);
     assert_string_equal(f->cfg.listen[1], "[::1]:8081");
     assert_int_equal(f->cfg.workers, 3);
-    assert_string_equal(f->cfg.index, "home.htm");
+    assert_string_equal(f->cfg.sites[0].index, "home.htm");
     assert_int_equal(f->cfg.keepalive_timeout, 500);
     assert_int_equal(f->cfg.header_timeout, 120000);
     assert_int_equal(f->cfg.max_header_size, 16384);
