@@ -167,13 +167,14 @@ static int framing(http_response_t *resp, int head_request)
         }
     }
     resp->keep_alive = !close && (resp->version_minor == 1 || keep) && !(te && have_len);
+    resp->has_length = have_len && !te;
+    resp->content_length = resp->has_length ? len : 0;
     if (head_request || resp->status < 200 || resp->status == 204 || resp->status == 304) {
         resp->body = HTTP_RESP_BODY_NONE;
     } else if (te) {
         resp->body = chunked ? HTTP_RESP_BODY_CHUNKED : HTTP_RESP_BODY_CLOSE;
     } else if (have_len) {
         resp->body = len ? HTTP_RESP_BODY_LENGTH : HTTP_RESP_BODY_NONE;
-        resp->content_length = len;
     } else {
         resp->body = HTTP_RESP_BODY_CLOSE;
     }
@@ -192,6 +193,7 @@ ssize_t http_parse_response(const char *buf, size_t len, size_t max_head, int he
     resp->error = NULL;
     resp->body = HTTP_RESP_BODY_NONE;
     resp->content_length = 0;
+    resp->has_length = 0;
     if ((eol = line_end(p, end)) == NULL) {
         if (memchr(p, '\n', (size_t)(end - p)) != NULL) {
             return bad(resp, "bare LF in the status line");

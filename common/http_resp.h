@@ -26,7 +26,9 @@ typedef struct {
     size_t nheaders;
 
     http_resp_body_t body;
-    uint64_t content_length; /* HTTP_RESP_BODY_LENGTH only */
+    uint64_t content_length; /* HTTP_RESP_BODY_LENGTH, or has_length */
+    int has_length;          /* a Content-Length (no Transfer-Encoding) even when no body follows
+                                (HEAD, 304): what a GET would have had */
     int keep_alive;          /* the connection may carry another request after this body */
 
     const char *error; /* static string, set with HTTP_PARSE_BAD */

@@ -151,6 +151,15 @@ int forkd_resp_header(forkd_resp_t *resp, const char *name, const char *value);
 void forkd_resp_upstream_time(forkd_resp_t *resp, uint64_t us);
 
 /*
+ * For a HEAD request: the Content-Length the same request with GET would
+ * have had (RFC 9110 9.3.2), sent although no body is. For a handler that
+ * knows the length without having the body (a proxy passing on an app's
+ * answer to HEAD). Ignored for any other method; without it a HEAD answer
+ * says the length of the body the handler set.
+ */
+void forkd_resp_head_length(forkd_resp_t *resp, uint64_t len);
+
+/*
  * The Content-Type; borrowed: type must stay valid until the response is
  * sent (a string literal, or the handler's own long-lived table). NULL: no
  * Content-Type; one longer than 255 bytes is not sent either. Like a

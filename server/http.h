@@ -73,6 +73,7 @@ struct forkd_resp {
     const char *content_type; /* borrowed until sent; NULL = none */
     int close;                /* force "Connection: close" */
     int64_t upstream_us;      /* forkd_resp_upstream_time(), -1 when not told */
+    int64_t head_len;         /* forkd_resp_head_length(), -1 when not told */
 
     char xhdr[RESP_XHDR_SIZE]; /* extra "Name: value\r\n" lines */
     size_t xhdr_len;

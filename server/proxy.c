@@ -330,11 +330,17 @@ static void fail(px_t *px, int status, const char *why)
     px_free(px);
 }
 
-/* The answer is complete: the connection goes back to the pool if it may, the response ends. */
+/*
+ * The answer is complete: the connection goes back to the pool if it may,
+ * the response ends. Never after HEAD: an app may send the body anyway
+ * (gunicorn 20 does), late enough to pass the pool's peek and be read as
+ * the next request's answer.
+ */
 static void done(px_t *px, int reusable)
 {
     forkd_resp_t *resp = resp_of(px);
 
+    reusable &= !px->head_request;
     unwatch(px);
     upstream_release(px->u, px->server, px->fd, reusable);
     px->fd = -1;
@@ -629,11 +635,18 @@ static void head(px_t *px, size_t n)
     }
     memmove(px->buf, px->buf + n, px->len - n);
     px->len -= n;
-    px->left = px->resp.content_length;
+    px->left = px->resp.body == HTTP_RESP_BODY_LENGTH ? px->resp.content_length : 0;
     /* a body already here whole goes out with a Content-Length; else it is streamed */
     whole = px->resp.body == HTTP_RESP_BODY_NONE
             || (px->resp.body == HTTP_RESP_BODY_LENGTH && px->len >= px->left);
-    if (whole && !px->head_request) {
+    if (px->head_request && px->resp.has_length) {
+        /* HEAD: the app's Content-Length is the answer's, though no body follows */
+        forkd_resp_head_length(resp, px->resp.content_length);
+    } else if (px->head_request) {
+        whole =
+            0; /* the app's GET would be chunked or close-delimited: the stream's head says so */
+    }
+    if (whole) {
         if (px->resp.body == HTTP_RESP_BODY_LENGTH
             && forkd_resp_body_copy(resp, px->buf, (size_t)px->left) != 0) {
             fail(px, 502, "out of memory");

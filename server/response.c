@@ -16,6 +16,7 @@ void resp_reset(resp_t *resp, forkd_server_t *srv, conn_t *conn)
     resp->content_type = NULL;
     resp->close = 0;
     resp->upstream_us = -1;
+    resp->head_len = -1;
     resp->xhdr_len = 0;
     resp->mem = NULL;
     resp->mem_len = 0;
@@ -285,12 +286,18 @@ void forkd_resp_upstream_time(forkd_resp_t *resp, uint64_t us)
     resp->upstream_us = us > INT64_MAX ? INT64_MAX : (int64_t)us;
 }
 
+void forkd_resp_head_length(forkd_resp_t *resp, uint64_t len)
+{
+    resp->head_len = len > INT64_MAX ? INT64_MAX : (int64_t)len;
+}
+
 void forkd_resp_error(forkd_resp_t *resp, int status)
 {
     const char *reason = http_reason(status);
 
     drop_body(resp);
     resp->status = status;
+    resp->head_len = -1; /* the error page's own length, not the one a handler declared */
     resp->content_type = "text/html; charset=utf-8";
     resp->gen_len = 0;
     forkd_resp_printf(resp,
@@ -327,7 +334,10 @@ static size_t write_head(const resp_t *resp, const char *date, int keepalive, ch
         /* nothing: the close ends the body */
     } else if (resp->status != 204 && resp->status != 304 && resp->status >= 200) {
         p += FMT_LIT(p, "Content-Length: ");
-        p += fmt_uint(p, resp->fd >= 0 ? resp->file_len : resp->mem_len);
+        /* no_body here means HEAD: the length a GET would have had, when the handler knows it */
+        p += fmt_uint(p, resp->no_body && resp->head_len >= 0 ? (uint64_t)resp->head_len
+                         : resp->fd >= 0                      ? resp->file_len
+                                                              : resp->mem_len);
         p += FMT_LIT(p, "\r\n");
     }
     p += fmt_put(p, resp->xhdr, resp->xhdr_len);
@@ -377,6 +387,7 @@ void resp_move(resp_t *dst, resp_t *src)
     dst->content_type = src->content_type;
     dst->close = src->close;
     dst->upstream_us = src->upstream_us;
+    dst->head_len = src->head_len;
     memcpy(dst->xhdr, src->xhdr, src->xhdr_len);
     dst->xhdr_len = src->xhdr_len;
     dst->mem = src->mem;

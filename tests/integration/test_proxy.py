@@ -244,9 +244,19 @@ class ProxyTest(ServerCase):
         self.assertEqual(seen["content_length"], "0")
 
     def test_head(self):
-        resp, _ = self.exchange(build_request("HEAD", "/app/big?n=5000"), "HEAD")
+        """HEAD: the app's Content-Length is passed on (what a GET gets), no body follows, and
+        the next request on the connection is read right (nothing of a body left over)."""
+        c = self.connect()
+        c.send(build_request("HEAD", "/app/big?n=5000") + build_request("GET", "/app/big?n=7"))
+        resp = c.read_response("HEAD")
         self.assertEqual(resp.status, 200)
+        self.assertEqual(resp.get("Content-Length"), "5000")
+        self.assertNotIn("Transfer-Encoding", resp)
         self.assertEqual(resp.body, b"")
+        resp = c.read_response()
+        self.assertEqual((resp.status, resp.body), (200, bytes(range(7))), self.server.log_text())
+        resp = self.request("GET", "/app/big?n=5000")  # the same length for GET
+        self.assertEqual(resp.get("Content-Length"), "5000")
 
     def test_large_response_streamed(self):
         n = 8 * 1024 * 1024
@@ -332,12 +342,14 @@ class ProxyTest(ServerCase):
         new connection (200), a POST is not (502: it may have been acted on)."""
         self.assertEqual(self.request("GET", "/stale/a").body, b"fresh")  # pooled after
         before = self.stale.closed_unanswered
-        for method in ("GET", "HEAD", "DELETE"):
+        # (the connection of a HEAD is never pooled again: HEAD goes last)
+        for method in ("GET", "DELETE", "HEAD"):
             resp, _ = self.exchange(build_request(method, "/stale/b"), method)
             self.assertEqual(resp.status, 200, method)
         self.assertEqual(self.stale.closed_unanswered - before, 3)
         self.assertTrue(wait_until(lambda: self.server.log_text().count(
             "closed a pooled connection under a request: sent again") >= 3, 5))
+        self.assertEqual(self.request("GET", "/stale/a").body, b"fresh")  # pooled after
         resp = self.request("POST", "/stale/c", body=b"x", headers={"Content-Length": "1"})
         self.assertEqual(resp.status, 502)
         self.assertEqual(self.stale.closed_unanswered - before, 4)

@@ -58,6 +58,35 @@ static void test_content_length(void **state)
     check_prefixes(s, strlen(s) - 12);
 }
 
+/* The answer to HEAD, or a 304: no body, but the Content-Length a GET would get is kept. */
+static void test_length_without_body(void **state)
+{
+    static const struct {
+        const char *head;
+        int head_request, has_length;
+        uint64_t length;
+    } cases[] = {
+        {"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n", 1, 1, 5000},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 1, 1, 0},
+        {"HTTP/1.1 304 Not Modified\r\nContent-Length: 7\r\n\r\n", 0, 1, 7},
+        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", 1, 0, 0},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", 1, 0, 0},
+        {"HTTP/1.1 200 OK\r\n\r\n", 1, 0, 0},
+    };
+    http_response_t r;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        if (PARSE(cases[i].head, cases[i].head_request, &r) != (ssize_t)strlen(cases[i].head)
+            || (r.body != HTTP_RESP_BODY_NONE && cases[i].head_request)
+            || r.has_length != cases[i].has_length || r.content_length != cases[i].length) {
+            fail_msg("case %zu: body %d has_length %d length %llu", i, r.body, r.has_length,
+                     (unsigned long long)r.content_length);
+        }
+    }
+}
+
 static void test_framings(void **state)
 {
     static const struct {
@@ -179,9 +208,9 @@ static void test_list_has(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_content_length), cmocka_unit_test(test_framings),
-        cmocka_unit_test(test_refused),        cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_list_has),
+        cmocka_unit_test(test_content_length), cmocka_unit_test(test_length_without_body),
+        cmocka_unit_test(test_framings),       cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_limits),         cmocka_unit_test(test_list_has),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -331,6 +331,22 @@ static void test_head_of_head_204_304_and_close(void **state)
     assert_non_null(strstr(head(f, 1, 0), "\r\nContent-Length: 5\r\nConnection: close\r\n\r\n"));
     assert_int_equal(f->resp.no_body, 1);
 
+    /* HEAD with the length a handler declared (a proxy's app said it): that one, no body */
+    resp_reset(&f->resp, &f->srv, NULL);
+    forkd_resp_status(&f->resp, 200);
+    forkd_resp_head_length(&f->resp, 5000);
+    assert_non_null(strstr(head(f, 1, 1), "\r\nContent-Length: 5000\r\n"));
+    assert_int_equal(f->resp.no_body, 1);
+    /* not for a GET, nor for an error page that replaced the answer */
+    resp_reset(&f->resp, &f->srv, NULL);
+    forkd_resp_status(&f->resp, 200);
+    forkd_resp_head_length(&f->resp, 5000);
+    assert_non_null(strstr(head(f, 0, 1), "\r\nContent-Length: 0\r\n"));
+    resp_reset(&f->resp, &f->srv, NULL);
+    forkd_resp_head_length(&f->resp, 5000);
+    forkd_resp_error(&f->resp, 502);
+    assert_null(strstr(head(f, 1, 1), "Content-Length: 5000"));
+
     resp_reset(&f->resp, &f->srv, NULL);
     forkd_resp_status(&f->resp, 204);
     assert_string_equal(head(f, 0, 1), "HTTP/1.1 204 No Content\r\nServer: forkd\r\nDate: " DATE
