@@ -31,6 +31,7 @@ int scoreboard_take(scoreboard_t *sb)
     for (i = 0; i < SB_SLOTS; i++) {
         if (SB_GET(sb->slots[i].pid) == 0 && SB_GET(sb->slots[i].state) == SB_FREE) {
             memset(&sb->slots[i], 0, sizeof(sb->slots[i]));
+            memset(sb->upstreams[i], 0, sizeof(sb->upstreams[i]));
             SB_SET(sb->slots[i].state, SB_STARTING);
             return i;
         }

@@ -40,6 +40,20 @@ typedef struct {
     char pad[44];
 } sb_slot_t;
 
+#define SB_UPSTREAM_SERVERS 256 /* every [upstream]'s servers, in config order, per worker */
+
+/*
+ * One upstream server as one worker sees it, written by that worker only
+ * (its proxy keeps its own pool and passive health); /status sums them.
+ */
+typedef struct {
+    uint64_t active;    /* requests of the worker on it now */
+    uint64_t idle;      /* the worker's pooled keep-alive connections to it */
+    uint64_t requests;  /* requests sent to it (a retry elsewhere or a replay counts again) */
+    uint64_t failures;  /* connects that failed, answers that failed (502, 504, cut short) */
+    int64_t down_until; /* monotonic ms until which the worker skips it (fail_timeout) */
+} sb_upstream_t;
+
 /* The service's stop, as the master tells its workers (scoreboard_t.drain). */
 typedef enum {
     SB_SERVING = 0,  /* no stop under way (a reload is not a drain) */
@@ -54,6 +68,7 @@ typedef struct {
     int32_t pad;
     int64_t started; /* unix seconds */
     sb_slot_t slots[SB_SLOTS];
+    sb_upstream_t upstreams[SB_SLOTS][SB_UPSTREAM_SERVERS]; /* by slot, like slots[] */
 } scoreboard_t;
 
 /* Map a zeroed scoreboard shared with future children; NULL on failure (errno set). */
@@ -61,7 +76,8 @@ scoreboard_t *scoreboard_create(void);
 
 void scoreboard_destroy(scoreboard_t *sb);
 
-/* A free slot index, or -1 when all are taken. The caller (master) fills it. */
+/* A free slot index, zeroed with its upstream row, or -1 when all are taken. The caller (master)
+ * fills it. */
 int scoreboard_take(scoreboard_t *sb);
 
 /* Relaxed atomic read/write helpers for 64-bit counters and 32-bit fields. */

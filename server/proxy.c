@@ -273,7 +273,7 @@ static void unwatch(px_t *px)
         px->ev = NULL;
     }
     if (px->active) {
-        px->u->servers[px->server].active--;
+        upstream_end(px->u, px->server);
         px->active = 0;
     }
 }
@@ -318,6 +318,9 @@ static void fail(px_t *px, int status, const char *why)
               px->streaming   ? "response cut short, client closed"
               : status == 504 ? "504"
                               : "502");
+    if (px->state != PX_CONNECTING) { /* upstream_failed() counted a failed connect */
+        upstream_count_failure(px->u, px->server);
+    }
     drop_conn(px);
     if (resp != NULL) {
         if (px->streaming) {
@@ -426,6 +429,7 @@ static void start(px_t *px)
     upstream_t *u = px->u;
     int i = upstream_pick(u, px->tried);
 
+    px->state = PX_CONNECTING; /* a failure from here on is a connect's (counted apart) */
     if (i < 0) {
         fail(px, 502, "no server left to try");
         return;
@@ -433,7 +437,7 @@ static void start(px_t *px)
     px->server = i;
     px->fd = px->replayed ? -1 : upstream_take_idle(u, i);
     px->reused = px->fd >= 0;
-    u->servers[i].active++;
+    upstream_begin(u, i);
     px->active = 1;
     if (px->reused) {
         px->state = PX_SENDING;
@@ -796,16 +800,23 @@ static int proxy_handler(forkd_req_t *req, forkd_resp_t *resp, void *self)
     return FORKD_ASYNC;
 }
 
-int proxy_init(proxy_t *p, const config_t *cfg, char *err, size_t size)
+/* Every upstream's servers have a place in a worker's scoreboard row. */
+_Static_assert(CONFIG_MAX_UPSTREAMS *CONFIG_MAX_UPSTREAM_SERVERS <= SB_UPSTREAM_SERVERS,
+               "the scoreboard's upstream row is too short for the config's limits");
+
+int proxy_init(proxy_t *p, const config_t *cfg, sb_upstream_t *board, char *err, size_t size)
 {
-    int i;
+    int i, at = 0;
 
     memset(p, 0, sizeof(*p));
     p->cfg = cfg;
     for (i = 0; i < cfg->nupstreams; i++) {
-        if (upstream_init(&p->ups[i], &cfg->upstreams[i], err, size) != 0) {
+        if (upstream_init(&p->ups[i], &cfg->upstreams[i], board != NULL ? board + at : NULL, err,
+                          size)
+            != 0) {
             return -1;
         }
+        at += cfg->upstreams[i].nservers;
     }
     return 0;
 }

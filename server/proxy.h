@@ -29,10 +29,11 @@ struct proxy {
 };
 
 /*
- * Set up p for cfg's upstreams (cfg borrowed for p's life). 0 ok, -1 with
- * err set.
+ * Set up p for cfg's upstreams (cfg borrowed for p's life), their servers'
+ * figures published in board (the worker's scoreboard row, borrowed; NULL:
+ * none), in config order. 0 ok, -1 with err set.
  */
-int proxy_init(proxy_t *p, const config_t *cfg, char *err, size_t size);
+int proxy_init(proxy_t *p, const config_t *cfg, sb_upstream_t *board, char *err, size_t size);
 
 /*
  * Route every [route] with upstream = to the proxy (body read whole, or

@@ -102,6 +102,68 @@ static void json_string(forkd_resp_t *resp, const char *s, size_t len)
     forkd_resp_printf(resp, "\"%s\"", out);
 }
 
+/* The service's stop as the master announced it (the health URL fails from drain_delay on). */
+static const char *drain_name(int drain)
+{
+    return drain == SB_DRAIN_DELAY     ? "drain_delay"
+           : drain == SB_DRAIN_CLOSING ? "closing"
+                                       : "serving";
+}
+
+/* One upstream server's figures, summed over the live workers of the reader's generation. */
+typedef struct {
+    uint64_t active, idle, requests, failures;
+    int down; /* workers that skip it now (passive health: until fail_timeout passes) */
+} up_sum_t;
+
+/* Sum scoreboard column at (the server's place in every worker's row) into out. */
+static void up_sum(const status_t *st, int at, int64_t now_ms, up_sum_t *out)
+{
+    const sb_upstream_t *b;
+    int i;
+
+    memset(out, 0, sizeof(*out));
+    for (i = 0; i < SB_SLOTS; i++) {
+        const sb_slot_t *s = &st->sb->slots[i];
+        if (!scoreboard_live(s) || SB_GET(s->generation) != st->generation) {
+            continue;
+        }
+        b = &st->sb->upstreams[i][at];
+        out->active += SB_GET(b->active);
+        out->idle += SB_GET(b->idle);
+        out->requests += SB_GET(b->requests);
+        out->failures += SB_GET(b->failures);
+        out->down += SB_GET(b->down_until) > now_ms;
+    }
+}
+
+/* "upstreams":[{"name":..,"servers":[{"server":..,"state":"up"|"down",...}]}] */
+static void upstreams_json(forkd_resp_t *resp, const status_t *st, int64_t now_ms)
+{
+    const config_upstream_t *u;
+    char label[ESCAPE_JSON_MAX(CONFIG_SERVER_LEN) + 1];
+    up_sum_t sum;
+    int i, k, at = 0;
+
+    forkd_resp_printf(resp, "\"upstreams\":[");
+    for (i = 0; i < st->cfg->nupstreams; i++) {
+        u = &st->cfg->upstreams[i];
+        forkd_resp_printf(resp, "%s\n{\"name\":\"%s\",\"servers\":[", i ? "," : "", u->name);
+        for (k = 0; k < u->nservers; k++, at++) {
+            up_sum(st, at, now_ms, &sum);
+            *escape_json(label, u->servers[k], strlen(u->servers[k])) = '\0';
+            forkd_resp_printf(resp,
+                              "%s{\"server\":\"%s\",\"state\":\"%s\",\"down_workers\":%d,"
+                              "\"active\":%llu,\"idle\":%llu,\"requests\":%llu,\"failures\":%llu}",
+                              k ? "," : "", label, sum.down ? "down" : "up", sum.down,
+                              (unsigned long long)sum.active, (unsigned long long)sum.idle,
+                              (unsigned long long)sum.requests, (unsigned long long)sum.failures);
+        }
+        forkd_resp_printf(resp, "]}");
+    }
+    forkd_resp_printf(resp, "\n]");
+}
+
 static int status_path_get(forkd_req_t *req, forkd_resp_t *resp, void *self)
 {
     status_t *st = self;
@@ -122,9 +184,13 @@ static int status_path_get(forkd_req_t *req, forkd_resp_t *resp, void *self)
     forkd_resp_content_type(resp, "application/json");
     forkd_resp_header(resp, "Cache-Control", "no-store");
     forkd_resp_header(resp, "Vary", "Accept");
-    forkd_resp_printf(resp, "{\"master_pid\":%d,\"uptime_s\":%lld,\"generation\":%d,\"workers\":[",
+    forkd_resp_printf(resp,
+                      "{\"master_pid\":%d,\"uptime_s\":%lld,\"generation\":%d,\"draining\":%s,"
+                      "\"drain\":\"%s\",\"workers\":[",
                       (int)SB_GET(sb->master_pid), (long long)(now - SB_GET(sb->started)),
-                      (int)SB_GET(sb->generation));
+                      (int)SB_GET(sb->generation),
+                      SB_GET(sb->drain) != SB_SERVING ? "true" : "false",
+                      drain_name(SB_GET(sb->drain)));
     for (i = 0; i < SB_SLOTS; i++) {
         sb_slot_t *s = &sb->slots[i];
         char current[SB_CURRENT_LEN];
@@ -155,7 +221,9 @@ static int status_path_get(forkd_req_t *req, forkd_resp_t *resp, void *self)
         forkd_resp_printf(resp, "}");
         first = 0;
     }
-    forkd_resp_printf(resp, "\n]}\n");
+    forkd_resp_printf(resp, "\n],");
+    upstreams_json(resp, st, mono);
+    forkd_resp_printf(resp, "}\n");
     return FORKD_DONE;
 }
 
@@ -175,6 +243,74 @@ static void metric(forkd_resp_t *resp, scoreboard_t *sb, const char *name, const
                           i, (int)SB_GET(s->pid), (int)SB_GET(s->generation),
                           (unsigned long long)SB_GET(*(uint64_t *)((char *)s + offset)));
     }
+}
+
+/* s as a Prometheus label value into out (2 * strlen(s) + 1 bytes): \, " and LF escaped. */
+static void label_value(char *out, const char *s)
+{
+    for (; *s != '\0'; s++) {
+        if (*s == '\\' || *s == '"' || *s == '\n') {
+            *out++ = '\\';
+        }
+        *out++ = *s == '\n' ? 'n' : *s;
+    }
+    *out = '\0';
+}
+
+/* One upstream metric family: a sample per server, field of the sums (up: 1 unless skipped). */
+static void upstream_metric(forkd_resp_t *resp, const status_t *st, const up_sum_t *sums,
+                            const char *name, const char *type, const char *help, int field)
+{
+    static const char *const fmt = "forkd_upstream_%s{upstream=\"%s\",server=\"%s\"} %llu\n";
+    const config_upstream_t *u;
+    char label[2 * CONFIG_SERVER_LEN + 1];
+    const up_sum_t *s;
+    uint64_t v;
+    int i, k, at = 0;
+
+    forkd_resp_printf(resp, "# HELP forkd_upstream_%s %s\n# TYPE forkd_upstream_%s %s\n", name,
+                      help, name, type);
+    for (i = 0; i < st->cfg->nupstreams; i++) {
+        u = &st->cfg->upstreams[i];
+        for (k = 0; k < u->nservers; k++, at++) {
+            s = &sums[at];
+            v = field == 0   ? (uint64_t)(s->down == 0)
+                : field == 1 ? s->active
+                : field == 2 ? s->idle
+                : field == 3 ? s->requests
+                             : s->failures;
+            label_value(label, u->servers[k]);
+            forkd_resp_printf(resp, fmt, name, u->name, label, (unsigned long long)v);
+        }
+    }
+}
+
+/* The upstream families and the drain gauge. */
+static void upstream_metrics(forkd_resp_t *resp, const status_t *st, int64_t now_ms)
+{
+    up_sum_t sums[SB_UPSTREAM_SERVERS];
+    int i, k, at = 0;
+
+    forkd_resp_printf(resp,
+                      "# HELP forkd_draining 1 once the service drains (the health URL fails).\n"
+                      "# TYPE forkd_draining gauge\nforkd_draining %d\n",
+                      SB_GET(st->sb->drain) != SB_SERVING);
+    if (st->cfg->nupstreams == 0) {
+        return;
+    }
+    for (i = 0; i < st->cfg->nupstreams; i++) {
+        for (k = 0; k < st->cfg->upstreams[i].nservers; k++, at++) {
+            up_sum(st, at, now_ms, &sums[at]);
+        }
+    }
+    upstream_metric(resp, st, sums, "up", "gauge",
+                    "1 unless a worker skips the server after a failure (fail_timeout).", 0);
+    upstream_metric(resp, st, sums, "active_requests", "gauge", "Requests on the server now.", 1);
+    upstream_metric(resp, st, sums, "idle_connections", "gauge",
+                    "Pooled keep-alive connections to the server.", 2);
+    upstream_metric(resp, st, sums, "requests_total", "counter", "Requests sent to the server.", 3);
+    upstream_metric(resp, st, sums, "failures_total", "counter",
+                    "Failed connects and answers (502, 504, cut short).", 4);
 }
 
 static int status_metrics(forkd_req_t *req, forkd_resp_t *resp, void *self)
@@ -224,16 +360,19 @@ static int status_metrics(forkd_req_t *req, forkd_resp_t *resp, void *self)
                 (int)SB_GET(s->pid), classes[k], (unsigned long long)SB_GET(s->status[k]));
         }
     }
+    upstream_metrics(resp, st, (int64_t)forkd_now_ms(forkd_req_server(req)));
     return FORKD_DONE;
 }
 
-void status_init(status_t *st, scoreboard_t *sb, const char *allow)
+void status_init(status_t *st, scoreboard_t *sb, const config_t *cfg, int32_t generation)
 {
     char err[NET_ERR_LEN];
 
     st->sb = sb;
+    st->cfg = cfg;
+    st->generation = generation;
     live_init(&st->live, sb);
-    st->nallow = net_parse_cidr_list(allow, st->allow, err);
+    st->nallow = net_parse_cidr_list(cfg->allow, st->allow, err);
     if (st->nallow < 0) {
         st->nallow = 0; /* the config check refused it already: allow nobody */
     }

@@ -22,7 +22,26 @@ struct upstream_idle {
     upstream_idle_t *next;
 };
 
-int upstream_init(upstream_t *u, const config_upstream_t *cfg, char *err, size_t size)
+/*
+ * Server i's figures into the scoreboard: every change is written at once
+ * (a few relaxed stores), so /status in any worker reads them current.
+ */
+static void publish(const upstream_t *u, int i)
+{
+    const upstream_server_t *s = &u->servers[i];
+
+    if (s->board == NULL) {
+        return;
+    }
+    SB_SET(s->board->active, (uint64_t)s->active);
+    SB_SET(s->board->idle, (uint64_t)s->idle);
+    SB_SET(s->board->requests, s->requests);
+    SB_SET(s->board->failures, s->failures);
+    SB_SET(s->board->down_until, (int64_t)s->down_until);
+}
+
+int upstream_init(upstream_t *u, const config_upstream_t *cfg, sb_upstream_t *board, char *err,
+                  size_t size)
 {
     char nerr[NET_ERR_LEN];
     net_addr_t a;
@@ -34,6 +53,7 @@ int upstream_init(upstream_t *u, const config_upstream_t *cfg, char *err, size_t
     for (i = 0; i < cfg->nservers; i++) {
         upstream_server_t *s = &u->servers[i];
         s->label = cfg->servers[i];
+        s->board = board != NULL ? &board[i] : NULL;
         if (strncmp(s->label, "unix:", 5) == 0) {
             un = (struct sockaddr_un *)&s->ss;
             if (strlen(s->label + 5) >= sizeof(un->sun_path)) {
@@ -107,8 +127,10 @@ static int unlink_idle(upstream_t *u, upstream_idle_t *e)
         }
     }
     event_free(e->ev);
-    free(e);
     u->nidle--;
+    u->servers[e->server].idle--;
+    publish(u, e->server);
+    free(e);
     return fd;
 }
 
@@ -209,6 +231,8 @@ void upstream_release(upstream_t *u, int i, int fd, int reusable)
     e->next = u->idle;
     u->idle = e;
     u->nidle++;
+    u->servers[i].idle++;
+    publish(u, i);
 }
 
 void upstream_failed(upstream_t *u, int i, const char *why)
@@ -218,10 +242,31 @@ void upstream_failed(upstream_t *u, int i, const char *why)
     int was_up = s->down_until <= now;
 
     s->down_until = now + u->cfg->fail_timeout;
+    s->failures++;
+    publish(u, i);
     if (u->srv != NULL && was_up) { /* one line when it goes down, not one per request */
         forkd_log(u->srv, FORKD_LOG_WARN, "upstream %s: server %s failed (%s): skipped for %ums",
                   u->cfg->name, s->label, why, u->cfg->fail_timeout);
     }
+}
+
+void upstream_begin(upstream_t *u, int i)
+{
+    u->servers[i].active++;
+    u->servers[i].requests++;
+    publish(u, i);
+}
+
+void upstream_end(upstream_t *u, int i)
+{
+    u->servers[i].active--;
+    publish(u, i);
+}
+
+void upstream_count_failure(upstream_t *u, int i)
+{
+    u->servers[i].failures++;
+    publish(u, i);
 }
 
 void upstream_free(upstream_t *u)

@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "forkd.h"
+#include "scoreboard.h"
 
 typedef struct upstream_idle upstream_idle_t;
 
@@ -20,8 +21,12 @@ typedef struct {
     const char *label; /* as written in servers = (borrowed from the config) */
     struct sockaddr_storage ss;
     socklen_t len;
-    uint64_t down_until; /* forkd_now_ms() until which it is skipped after a failure */
-    uint32_t active;     /* requests of this worker on it now */
+    uint64_t down_until;  /* forkd_now_ms() until which it is skipped after a failure */
+    uint32_t active;      /* requests of this worker on it now */
+    uint32_t idle;        /* of this worker's pooled connections, those to it */
+    uint64_t requests;    /* sent to it */
+    uint64_t failures;    /* failed connects and answers */
+    sb_upstream_t *board; /* its figures in the scoreboard for /status, or NULL */
 } upstream_server_t;
 
 typedef struct upstream {
@@ -36,9 +41,12 @@ typedef struct upstream {
 
 /*
  * Resolve cfg's servers (numeric, as config.c checked them) into u.
- * cfg is borrowed for u's life. 0 ok, -1 with err set (a path too long).
+ * cfg is borrowed for u's life; so is board (cfg->nservers entries of the
+ * worker's scoreboard row, where each server's figures are published; NULL:
+ * none). 0 ok, -1 with err set (a path too long).
  */
-int upstream_init(upstream_t *u, const config_upstream_t *cfg, char *err, size_t size);
+int upstream_init(upstream_t *u, const config_upstream_t *cfg, sb_upstream_t *board, char *err,
+                  size_t size);
 
 /*
  * The server for a new request: the next one up in turn (round robin) or
@@ -79,6 +87,15 @@ void upstream_release(upstream_t *u, int i, int fd, int reusable);
  * logged per request).
  */
 void upstream_failed(upstream_t *u, int i, const char *why);
+
+/* A request starts on server i (counted in its requests and active ones). */
+void upstream_begin(upstream_t *u, int i);
+
+/* A request is no longer on server i (its answer was read, or it failed). */
+void upstream_end(upstream_t *u, int i);
+
+/* An answer from server i failed (502, 504, cut short): counted in its failures. */
+void upstream_count_failure(upstream_t *u, int i);
 
 /* Close every pooled connection (the worker exits). */
 void upstream_free(upstream_t *u);

@@ -627,14 +627,15 @@ static int init_serving(worker_t *w)
         log_msg(w->log, LOG_LVL_ERROR, "%s", err);
         return -1;
     }
-    status_init(&w->status, w->sb, cfg->allow);
+    status_init(&w->status, w->sb, cfg, SB_GET(w->slot->generation));
     /* [route]s first: one of the same path as a built-in route wins */
     if (modules_load(&w->mods, cfg, err) != 0
         || modules_init(&w->mods, w->base, w->log, err) != 0) {
         log_msg(w->log, LOG_LVL_ERROR, "%s", err);
         return -1;
     }
-    if (proxy_init(&w->proxy, cfg, err, sizeof(err)) != 0) {
+    if (proxy_init(&w->proxy, cfg, w->sb->upstreams[w->slot - w->sb->slots], err, sizeof(err))
+        != 0) {
         log_msg(w->log, LOG_LVL_ERROR, "%s", err);
         return -1;
     }

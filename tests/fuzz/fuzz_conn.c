@@ -190,7 +190,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         || static_init(&files, &cfg, err, sizeof(err)) != 0) {
         abort();
     }
-    status_init(&status, sb, cfg.allow);
+    status_init(&status, sb, &cfg, 0);
     if (router_add(&router, "/fz/stream", ROUTE_EXACT,
                    HTTP_METHOD_BIT(HTTP_METHOD_GET) | HTTP_METHOD_BIT(HTTP_METHOD_HEAD), fz_stream,
                    NULL)

@@ -115,6 +115,25 @@ class DrainTests(FreshServerCase):
         self.stop_and_check(server, signal.SIGQUIT)
         self.assertIn("draining", server.log_text())
 
+    def test_status_says_draining(self):
+        """/status (JSON and metrics) says when the service drains, as the health URL does."""
+        import json
+        cfg = with_health({"drain_delay": "2s"})
+        cfg["status"] = {"path": "/status"}
+        server = self.start_server(cfg)
+
+        def status():
+            return json.loads(self.get(server, "/status?json").body)
+        st = status()
+        self.assertEqual((st["draining"], st["drain"]), (False, "serving"))
+        self.assertIn(b"forkd_draining 0\n", self.get(server, "/status/metrics").body)
+        server.send_signal(signal.SIGQUIT)
+        self.assertTrue(wait_until(lambda: self.get(server, "/healthz").status == 503 or None, 1))
+        st = status()
+        self.assertEqual((st["draining"], st["drain"]), (True, "drain_delay"))
+        self.assertIn(b"forkd_draining 1\n", self.get(server, "/status/metrics").body)
+        self.stop_and_check(server, signal.SIGQUIT)
+
     def test_worker_dying_during_drain_delay_is_replaced_draining(self):
         server = self.start_server(with_health({"drain_delay": "2s"}))
         server.send_signal(signal.SIGQUIT)

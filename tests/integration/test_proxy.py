@@ -163,6 +163,10 @@ class ProxyTest(ServerCase):
             "route /cut/": {"upstream": "cut"},
             "upstream sock": {"servers": cls.unix, "balance": "least_conn"},
             "route /sock/": {"upstream": "sock"},
+            # only test_status_shows_upstreams uses it: its counts are its own
+            "upstream watched": {"servers": "127.0.0.1:%d %s" % (cls.dead, a)},
+            "route /watched/": {"upstream": "watched"},
+            "status": {"path": "/status"},
             "server": {"workers": "1"},
             "log": {"level": "info"},
         }
@@ -372,6 +376,46 @@ class ProxyTest(ServerCase):
         # skipped: one failure line, not one per request
         self.assertEqual(len(re.findall(r"upstream halfdown: server .* failed", log)), 1)
 
+
+    def test_status_shows_upstreams(self):
+        """/status JSON and metrics: per upstream server its state (a refused connect: down
+        for fail_timeout), requests, failures, requests in flight, pooled connections."""
+        import json
+        dead, live = "127.0.0.1:%d" % self.dead, "127.0.0.1:%d" % self.ports[0]
+
+        def servers():
+            st = json.loads(self.request("GET", "/status?json").body)
+            ups = {u["name"]: u for u in st["upstreams"]}
+            return {s["server"]: s for s in ups["watched"]["servers"]}
+        before = servers()
+        self.assertEqual(before[dead]["state"], "up")
+        self.assertEqual((before[live]["requests"], before[live]["failures"]), (0, 0))
+        for _ in range(4):
+            self.assertEqual(self.request("GET", "/watched/pid").status, 200)
+        s = servers()
+        self.assertEqual((s[dead]["state"], s[dead]["down_workers"]), ("down", 1))
+        self.assertEqual((s[dead]["requests"], s[dead]["failures"]), (1, 1))
+        self.assertEqual(s[live]["state"], "up")
+        self.assertEqual((s[live]["requests"], s[live]["failures"]), (4, 0))
+        self.assertEqual(s[live]["active"], 0)
+        self.assertEqual(s[live]["idle"], 1)  # pooled, for keepalive_timeout (1 s)
+        # a request in flight is active; its connection is not idle meanwhile
+        c = self.connect()
+        c.send(build_request("GET", "/watched/slow?s=1"))
+        self.assertTrue(wait_until(lambda: servers()[live]["active"] == 1 or None, 3))
+        self.assertEqual(servers()[live]["idle"], 0)
+        self.assertEqual(c.read_response().status, 200)
+        self.assertTrue(wait_until(lambda: servers()[live]["idle"] == 0 or None, 3),
+                        "a pooled connection outlived keepalive_timeout")
+        metrics = self.request("GET", "/status/metrics").body.decode()
+        self.assertIn('forkd_upstream_up{upstream="watched",server="%s"} 0\n' % dead, metrics)
+        self.assertIn('forkd_upstream_up{upstream="watched",server="%s"} 1\n' % live, metrics)
+        self.assertIn('forkd_upstream_requests_total{upstream="watched",server="%s"} 5\n' % live,
+                      metrics)
+        self.assertIn('forkd_upstream_failures_total{upstream="watched",server="%s"} 1\n' % dead,
+                      metrics)
+        self.assertIn("# TYPE forkd_upstream_idle_connections gauge\n", metrics)
+        self.assertIn("forkd_draining 0\n", metrics)
 
 
 class ProxyJsonLogTest(ServerCase):
