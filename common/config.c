@@ -34,11 +34,12 @@ typedef enum {
     KEY_UINT,
     KEY_BOOL,
     KEY_LEVEL,
-    KEY_TERM,        /* "graceful" or "fast" */
-    KEY_IP_HEADER,   /* a config_ip_header_t by its header's name, any case */
-    KEY_LOG_FORMAT,  /* combined or json */
-    KEY_HOSTS,       /* server_name: host names, exact or "*.suffix" */
-    KEY_UNKNOWN_HOST /* serve, 404 or 421 */
+    KEY_TERM,         /* "graceful" or "fast" */
+    KEY_IP_HEADER,    /* a config_ip_header_t by its header's name, any case */
+    KEY_LOG_FORMAT,   /* combined or json */
+    KEY_HOSTS,        /* server_name: host names, exact or "*.suffix" */
+    KEY_UNKNOWN_HOST, /* serve, 404 or 421 */
+    KEY_CHARSET       /* a charset name, or off ("" stored) */
 } key_type_t;
 
 typedef struct {
@@ -109,6 +110,7 @@ static const key_def_t site_keys[] = {
     {"site", "server_name", KEY_HOSTS, S(server_name), 0, 0},
     {"site", "root", KEY_PATH, S(root), 0, 0},
     {"site", "index", KEY_STRING, S(index), 0, 0},
+    {"site", "charset", KEY_CHARSET, S(charset), 0, 0},
     {"site", "precompressed", KEY_BOOL, S(precompressed), 0, 0},
     {"site", "gzip", KEY_BOOL, S(gzip), 0, 0},
 };
@@ -127,6 +129,8 @@ typedef enum {
     SECT_ROUTE,    /* [route PATH]: cfg->routes[loader_t.cur] */
     SECT_UPSTREAM, /* [upstream NAME]: cfg->upstreams[loader_t.cur] */
     SECT_SITE,     /* [site NAME]: cfg->sites[loader_t.cur] */
+    SECT_CACHE,    /* [cache PATTERN]: cfg->cache_rules[loader_t.cur] */
+    SECT_MIME,     /* [mime]: cfg->mime */
     SECT_BAD       /* a refused header: its keys are not looked at */
 } sect_t;
 
@@ -167,6 +171,7 @@ void config_defaults(config_t *cfg)
     cfg->nlisten = 1;
     cfg->workers = 0;
     strcpy(cfg->sites[0].index, "index.html");
+    strcpy(cfg->sites[0].charset, "utf-8");
     cfg->sites[0].precompressed = 1;
     cfg->nsites = 1;
     cfg->cache_entries = 1024;
@@ -628,6 +633,16 @@ static int set_key(loader_t *ld, const key_def_t *k, void *base, const char *val
         *(config_log_format_t *)field = (config_log_format_t)i;
         return 1;
     case KEY_HOSTS: return set_hosts(ld, field, k->size, value);
+    case KEY_CHARSET:
+        if (strcmp(value, "off") == 0) {
+            ((char *)field)[0] = '\0';
+            return 1;
+        }
+        if (!name_ok(value, k->size)) {
+            return fail(ld, "bad charset '%s' (e.g. utf-8, or off)", value);
+        }
+        strcpy(field, value);
+        return 1;
     case KEY_UNKNOWN_HOST:
         if ((i = word_index(value, unknown_host_names, 3)) < 0) {
             return fail(ld, "bad unknown_host '%s' (serve, 404 or 421)", value);
@@ -883,6 +898,103 @@ static int upstream_key(loader_t *ld, config_upstream_t *u, const char *name, co
     }
 }
 
+/* expires: "off", or a duration in s, m, h or d (up to ten years); seconds into *secs. */
+static int parse_expires(const char *value, int64_t *secs)
+{
+    static const char units[] = "smhd";
+    static const int64_t mult[] = {1, 60, 3600, 86400};
+    const char *suf, *u;
+    uint64_t n;
+
+    if (strcmp(value, "off") == 0) {
+        *secs = -1;
+        return 0;
+    }
+    if (parse_number(value, &n, &suf) != 0 || (suf[0] != '\0' && suf[1] != '\0')
+        || (u = strchr(units, suf[0] == '\0' ? 's' : suf[0])) == NULL || n > 3650ULL * 86400) {
+        return -1;
+    }
+    *secs = (int64_t)n * mult[u - units];
+    return *secs > 3650LL * 86400 ? -1 : 0;
+}
+
+/* A line of a [cache PATTERN] section. Returns 1 ok, 0 after recording an error. */
+static int cache_key(loader_t *ld, config_cache_t *c, const char *name, const char *value)
+{
+    static const char *const names[] = {"cache_control", "expires", "errors", "site"};
+    int i = word_index(name, names, 4);
+    size_t j;
+
+    if (i < 0) {
+        return fail(ld, "unknown key '%s' in [cache %s]", name, c->pattern);
+    }
+    if (c->key_line[i] != 0) {
+        return duplicate(ld, name, c->key_line[i]);
+    }
+    c->key_line[i] = ld->line;
+    switch (i) {
+    case 0:
+        for (j = 0; value[j] != '\0'; j++) {
+            if ((unsigned char)value[j] < ' ' || value[j] == 0x7f) {
+                break;
+            }
+        }
+        if (value[0] == '\0' || value[j] != '\0' || j >= sizeof(c->cache_control)) {
+            return fail(ld, "bad cache_control '%s' (a Cache-Control value, e.g. no-cache)", value);
+        }
+        strcpy(c->cache_control, value);
+        return 1;
+    case 1:
+        if (parse_expires(value, &c->expires) != 0) {
+            return fail(ld, "bad expires '%s' (off, or e.g. 3600, 30m, 12h, 365d)", value);
+        }
+        return 1;
+    case 2: return set_bool(ld, name, &c->errors, value);
+    default:
+        if (!name_ok(value, sizeof(c->site))) {
+            return fail(ld, "bad site '%s' (static, or a [site NAME] of this file)", value);
+        }
+        strcpy(c->site, value);
+        return 1;
+    }
+}
+
+/* A line of [mime]: extension = type. Returns 1 ok, 0 after recording an error. */
+static int mime_key(loader_t *ld, const char *ext, const char *type)
+{
+    config_t *cfg = ld->cfg;
+    const char *slash = strchr(type, '/');
+    size_t i;
+    int j;
+
+    for (i = 0; ext[i] != '\0'; i++) {
+        if (!isalnum((unsigned char)ext[i]) && strchr("-_+", ext[i]) == NULL) {
+            break;
+        }
+    }
+    if (i == 0 || ext[i] != '\0' || i > 15) {
+        return fail(ld, "bad extension '%s' (up to 15 letters, digits, '-', '_', '+')", ext);
+    }
+    for (i = 0; type[i] != '\0' && (unsigned char)type[i] >= ' ' && type[i] != 0x7f; i++) {
+    }
+    if (slash == NULL || slash == type || slash[1] == '\0' || type[i] != '\0'
+        || i >= CONFIG_VALUE_LEN) {
+        return fail(ld, "bad type '%s' for %s (type/subtype, e.g. text/markdown)", type, ext);
+    }
+    for (j = 0; j < cfg->nmime; j++) {
+        if (strcasecmp(cfg->mime[j].name, ext) == 0) {
+            return duplicate(ld, ext, cfg->mime[j].line);
+        }
+    }
+    if (cfg->nmime == CONFIG_MAX_MIME) {
+        return fail(ld, "more than %d [mime] lines", CONFIG_MAX_MIME);
+    }
+    strcpy(cfg->mime[cfg->nmime].name, ext);
+    strcpy(cfg->mime[cfg->nmime].value, type);
+    cfg->mime[cfg->nmime++].line = ld->line;
+    return 1;
+}
+
 /*
  * A key of cfg->sites[site] ([static] or a [site NAME]). Returns 1 ok, 0
  * after recording an error, -1 when name is not a site key.
@@ -926,6 +1038,8 @@ static int on_key(void *user, const char *section, const char *name, const char 
         return rc >= 0
                    ? rc
                    : fail(ld, "unknown key '%s' in [site %s]", name, ld->cfg->sites[ld->cur].name);
+    case SECT_CACHE: return cache_key(ld, &ld->cfg->cache_rules[ld->cur], name, value);
+    case SECT_MIME: return mime_key(ld, name, value);
     case SECT_BAD: return 1; /* the header's error is recorded */
     case SECT_NONE:
     case SECT_TABLE: break;
@@ -1017,6 +1131,45 @@ static void open_upstream(loader_t *ld, const char *name)
         return;
     }
     ld->sect = SECT_BAD;
+}
+
+static int route_path_ok(const char *path);
+
+/*
+ * [cache PATTERN]: a new rule for "/exact/path", "/prefix/" or "*.ext"; its
+ * keys follow.
+ */
+static void open_cache(loader_t *ld, const char *pattern)
+{
+    config_t *cfg = ld->cfg;
+    config_cache_t *c;
+    size_t i, len = strlen(pattern);
+    int ext = len > 2 && pattern[0] == '*' && pattern[1] == '.';
+
+    for (i = 2; ext && i < len; i++) {
+        ext = isalnum((unsigned char)pattern[i]) || strchr("-_+", pattern[i]) != NULL;
+    }
+    ld->sect = SECT_BAD;
+    if (!ext && !route_path_ok(pattern)) {
+        fail(ld, "bad [cache %s] (/path, /prefix/ or *.ext)", pattern);
+        return;
+    }
+    for (i = 0; i < (size_t)cfg->ncache_rules; i++) {
+        if (strcmp(cfg->cache_rules[i].pattern, pattern) == 0) {
+            fail(ld, "duplicate [cache %s] (first on line %d)", pattern, cfg->cache_rules[i].line);
+            return;
+        }
+    }
+    if (cfg->ncache_rules == CONFIG_MAX_CACHE_RULES) {
+        fail(ld, "more than %d [cache] sections", CONFIG_MAX_CACHE_RULES);
+        return;
+    }
+    c = &cfg->cache_rules[cfg->ncache_rules];
+    strcpy(c->pattern, pattern);
+    c->expires = -1;
+    c->line = ld->line;
+    ld->cur = cfg->ncache_rules++;
+    ld->sect = SECT_CACHE;
 }
 
 /* [site NAME]: a new site; its keys follow (the unset ones are [static]'s). */
@@ -1146,7 +1299,7 @@ static void check_section(loader_t *ld, const char *line)
     const char *p = line, *end;
     char arg[CONFIG_URLPATH_LEN + 1]; /* one more: a path that fills it is too long */
     size_t len, i;
-    int indented, module = 0, route = 0, upstream = 0, site = 0, shown;
+    int indented, module = 0, route = 0, upstream = 0, site = 0, cache = 0, shown;
 
     while (*p == ' ' || *p == '\t') {
         p++;
@@ -1169,8 +1322,14 @@ static void check_section(loader_t *ld, const char *line)
         route = !module && header_arg(p, len, "route", arg, sizeof(arg));
         upstream = !module && !route && header_arg(p, len, "upstream", arg, sizeof(arg));
         site = !module && !route && !upstream && header_arg(p, len, "site", arg, sizeof(arg));
+        cache = !module && !route && !upstream && !site
+                && header_arg(p, len, "cache", arg, sizeof(arg));
+        if (len == 4 && strncmp(p, "mime", 4) == 0) {
+            ld->sect = SECT_MIME;
+        }
     }
-    if (ld->sect != SECT_TABLE && !module && !route && !upstream && !site) {
+    if (ld->sect != SECT_TABLE && ld->sect != SECT_MIME && !module && !route && !upstream && !site
+        && !cache) {
         fail(ld, "unknown section [%.*s]", shown, p);
         return;
     }
@@ -1189,6 +1348,8 @@ static void check_section(loader_t *ld, const char *line)
         open_upstream(ld, arg);
     } else if (site) {
         open_site(ld, arg);
+    } else if (cache) {
+        open_cache(ld, arg);
     }
 }
 
@@ -1445,6 +1606,31 @@ static int validate_sites(loader_t *ld)
     return 0;
 }
 
+/* A [cache] rule sets something, on a site this file has. 0 ok, -1 with ld->err set. */
+static int validate_cache_rules(loader_t *ld)
+{
+    const config_t *cfg = ld->cfg;
+    const config_cache_t *c;
+    int i, j;
+
+    for (i = 0; i < cfg->ncache_rules; i++) {
+        c = &cfg->cache_rules[i];
+        if (c->cache_control[0] == '\0' && c->expires < 0) {
+            ld->line = c->line;
+            fail(ld, "[cache %s] sets neither cache_control nor expires", c->pattern);
+            return -1;
+        }
+        for (j = 1; j < cfg->nsites && strcmp(cfg->sites[j].name, c->site) != 0; j++) {
+        }
+        if (c->site[0] != '\0' && strcmp(c->site, "static") != 0 && j == cfg->nsites) {
+            ld->line = c->key_line[3];
+            fail(ld, "[cache %s]: no [site %s] in this file", c->pattern, c->site);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Cross-key checks once the whole file is read; 0 ok, -1 with ld->err set. */
 static int validate(loader_t *ld)
 {
@@ -1463,7 +1649,7 @@ static int validate(loader_t *ld)
     if (validate_sites(ld) != 0) {
         return -1;
     }
-    if (validate_handlers(ld) != 0) {
+    if (validate_cache_rules(ld) != 0 || validate_handlers(ld) != 0) {
         return -1;
     }
     if (validate_proxy(ld) != 0) {

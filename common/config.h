@@ -30,6 +30,11 @@
 #define CONFIG_SITE_KEYS 16  /* room in config_site_t.key_line for every site key */
 #define CONFIG_HOSTS_LEN 512 /* a site's server_name list as written */
 
+/* [cache PATTERN] sections (Cache-Control / Expires rules) and [mime] lines */
+#define CONFIG_MAX_CACHE_RULES 64
+#define CONFIG_MAX_MIME 64
+#define CONFIG_CACHE_CONTROL_LEN 256
+
 /* Log levels, most severe first (a message is written when level <= config level). */
 typedef enum { LOG_LVL_ERROR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG } log_level_t;
 
@@ -116,11 +121,26 @@ typedef struct {
     char server_name[CONFIG_HOSTS_LEN]; /* blank separated, lower case: exact or "*.suffix" */
     char root[CONFIG_PATH_MAX];         /* absolute after loading */
     char index[256];
+    char charset[32];  /* added to text types' Content-Type ("" = none) */
     int precompressed; /* serve name.br / name.gz beside name when the client takes them */
     int gzip;          /* compress on the fly (once per file version, in the file cache) */
     int line;          /* of the [site NAME] line; 0 for [static] */
     uint16_t key_line[CONFIG_SITE_KEYS]; /* line of each site key set in the section, 0 = unset */
 } config_site_t;
+
+/*
+ * [cache PATTERN]: Cache-Control and/or Expires for the files PATTERN names
+ * ("/exact/path", "/prefix/" or "*.ext"), on one site or all.
+ */
+typedef struct {
+    char pattern[CONFIG_URLPATH_LEN];             /* as written */
+    char site[CONFIG_NAME_LEN];                   /* "" every site, "static" the default one */
+    char cache_control[CONFIG_CACHE_CONTROL_LEN]; /* "" = from expires, or none */
+    int64_t expires;                              /* seconds after the response; -1 = none */
+    int errors;                                   /* on error responses (4xx, 5xx) too */
+    int line;                                     /* of the [cache PATTERN] line */
+    int key_line[4];                              /* cache_control, expires, errors, site */
+} config_cache_t;
 
 /* [http] real_ip_header: the header a trusted proxy names the client in */
 typedef enum {
@@ -204,6 +224,14 @@ typedef struct {
     int nmodules;
     config_route_t routes[CONFIG_MAX_ROUTES];
     int nroutes;
+
+    /* [cache PATTERN] sections, in file order */
+    config_cache_t cache_rules[CONFIG_MAX_CACHE_RULES];
+    int ncache_rules;
+
+    /* [mime]: extension = type, over /etc/mime.types and the built-in types */
+    config_kv_t mime[CONFIG_MAX_MIME];
+    int nmime;
 
     /* [upstream NAME] sections, in file order */
     config_upstream_t upstreams[CONFIG_MAX_UPSTREAMS];

@@ -22,32 +22,21 @@ struct mime_table {
     size_t ntypes, types_cap;
 };
 
+/* Types that carry text, and so a charset: text/... and these. */
+static const char *const text_types[] = {"application/javascript", "application/xml",
+                                         "application/xhtml+xml", "application/rss+xml",
+                                         "application/atom+xml"};
+
 /* Types every static site needs, right even where mime.types is missing or odd. */
 static const char *const builtin[][2] = {
-    {"html", "text/html; charset=utf-8"},
-    {"htm", "text/html; charset=utf-8"},
-    {"css", "text/css; charset=utf-8"},
-    {"js", "text/javascript; charset=utf-8"},
-    {"mjs", "text/javascript; charset=utf-8"},
-    {"json", "application/json"},
-    {"txt", "text/plain; charset=utf-8"},
-    {"xml", "application/xml"},
-    {"svg", "image/svg+xml"},
-    {"png", "image/png"},
-    {"jpg", "image/jpeg"},
-    {"jpeg", "image/jpeg"},
-    {"gif", "image/gif"},
-    {"webp", "image/webp"},
-    {"avif", "image/avif"},
-    {"ico", "image/x-icon"},
-    {"woff", "font/woff"},
-    {"woff2", "font/woff2"},
-    {"wasm", "application/wasm"},
-    {"pdf", "application/pdf"},
-    {"mp4", "video/mp4"},
-    {"webm", "video/webm"},
-    {"mp3", "audio/mpeg"},
-    {"zip", "application/zip"},
+    {"html", "text/html"},        {"htm", "text/html"},       {"css", "text/css"},
+    {"js", "text/javascript"},    {"mjs", "text/javascript"}, {"json", "application/json"},
+    {"txt", "text/plain"},        {"xml", "application/xml"}, {"svg", "image/svg+xml"},
+    {"png", "image/png"},         {"jpg", "image/jpeg"},      {"jpeg", "image/jpeg"},
+    {"gif", "image/gif"},         {"webp", "image/webp"},     {"avif", "image/avif"},
+    {"ico", "image/x-icon"},      {"woff", "font/woff"},      {"woff2", "font/woff2"},
+    {"wasm", "application/wasm"}, {"pdf", "application/pdf"}, {"mp4", "video/mp4"},
+    {"webm", "video/webm"},       {"mp3", "audio/mpeg"},      {"zip", "application/zip"},
     {"gz", "application/gzip"},
 };
 
@@ -224,4 +213,63 @@ const char *mime_type(const mime_table_t *t, const char *name, size_t len)
     }
     s = find(t, name + i, len - i);
     return s->ext[0] ? s->type : DEFAULT_TYPE;
+}
+
+int mime_set(mime_table_t *t, const char *ext, const char *type)
+{
+    size_t len = strlen(ext);
+    const char *copy;
+    slot_t *s;
+
+    if (len == 0 || len >= EXT_MAX) {
+        return 0;
+    }
+    copy = keep(t, type, strlen(type));
+    if (copy == NULL) {
+        return -1;
+    }
+    s = find(t, ext, len);
+    if (s->ext[0] != '\0') {
+        s->type = copy;
+        return 0;
+    }
+    return add(t, ext, len, copy);
+}
+
+/* Does type (maybe with parameters) carry text without saying its charset? */
+static int wants_charset(const char *type)
+{
+    size_t len = strcspn(type, " ;"), i;
+
+    if (strcasestr(type, "charset=") != NULL) {
+        return 0;
+    }
+    if (len > 5 && strncasecmp(type, "text/", 5) == 0) {
+        return 1;
+    }
+    for (i = 0; i < sizeof(text_types) / sizeof(text_types[0]); i++) {
+        if (strlen(text_types[i]) == len && strncasecmp(type, text_types[i], len) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int mime_add_charset(mime_table_t *t, const char *charset)
+{
+    char buf[512];
+    size_t i;
+    int n;
+
+    for (i = 0; charset[0] != '\0' && i < t->cap; i++) {
+        slot_t *s = &t->slots[i];
+        if (s->ext[0] == '\0' || !wants_charset(s->type)) {
+            continue;
+        }
+        n = snprintf(buf, sizeof(buf), "%s; charset=%s", s->type, charset);
+        if (n < 0 || (size_t)n >= sizeof(buf) || (s->type = keep(t, buf, (size_t)n)) == NULL) {
+            return -1;
+        }
+    }
+    return 0;
 }

@@ -16,6 +16,16 @@ mime_table_t *mime_load(const char *path);
 
 void mime_free(mime_table_t *t);
 
+/* ext (no dot, any case) is type from now on ([mime] lines). 0 ok, -1 out of memory. */
+int mime_set(mime_table_t *t, const char *ext, const char *type);
+
+/*
+ * Add "; charset=charset" to every text type (text/..., application/javascript,
+ * application/xml and the XML feeds) that does not name its charset already.
+ * Call it after mime_set(). 0 ok, -1 out of memory.
+ */
+int mime_add_charset(mime_table_t *t, const char *charset);
+
 /*
  * Content-Type for a file name (the part after its last '.', any case);
  * "application/octet-stream" when unknown. The string lives as long as t.

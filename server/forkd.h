@@ -134,6 +134,9 @@ forkd_server_t *forkd_req_server(const forkd_req_t *req);
 /* The status code, 100..599; a response sent with another (or none) is answered with a 500. */
 void forkd_resp_status(forkd_resp_t *resp, int status);
 
+/* The status set so far (by forkd_resp_status() or forkd_resp_error()), 0 when none. */
+int forkd_resp_get_status(const forkd_resp_t *resp);
+
 /*
  * Add the header line "name: value" (both copied, NUL-terminated, with no
  * CR or LF: the caller checks what comes from a client). Server, Date,

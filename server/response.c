@@ -154,6 +154,11 @@ void forkd_resp_status(forkd_resp_t *resp, int status)
     resp->status = status;
 }
 
+int forkd_resp_get_status(const forkd_resp_t *resp)
+{
+    return resp->status;
+}
+
 int forkd_resp_header(forkd_resp_t *resp, const char *name, const char *value)
 {
     size_t nlen = strlen(name), vlen = strlen(value);

@@ -15,6 +15,8 @@
 #include "escape.h"
 #include "filecache.h"
 #include "forkd.h"
+#include "cacherule.h"
+#include "httpdate.h"
 #include "mime.h"
 #include "vhost.h"
 
@@ -75,6 +77,9 @@ static int site_init(static_t *st, const config_t *cfg, const config_site_t *sit
                      char *err, size_t errlen)
 {
     st->conf = site;
+    st->cfg = cfg;
+    st->name = site->name[0] != '\0' ? site->name : "static";
+    st->cache_rules = cacherule_site_has(cfg, st->name);
     st->index = site->index;
     st->root = site->root;
     st->root_checked_ms = 0;
@@ -95,6 +100,25 @@ static int site_init(static_t *st, const config_t *cfg, const config_site_t *sit
     return 0;
 }
 
+/* /etc/mime.types, the built-in types, then [mime], with charset on the text types; or NULL. */
+static mime_table_t *load_mime(const config_t *cfg, const char *charset)
+{
+    mime_table_t *t = mime_load("/etc/mime.types");
+    int i;
+
+    for (i = 0; t != NULL && i < cfg->nmime; i++) {
+        if (mime_set(t, cfg->mime[i].name, cfg->mime[i].value) != 0) {
+            mime_free(t);
+            return NULL;
+        }
+    }
+    if (t != NULL && mime_add_charset(t, charset) != 0) {
+        mime_free(t);
+        return NULL;
+    }
+    return t;
+}
+
 int static_init(static_sites_t *ss, const config_t *cfg, char *err, size_t errlen)
 {
     filecache_t probe;
@@ -104,7 +128,7 @@ int static_init(static_sites_t *ss, const config_t *cfg, char *err, size_t errle
 
     ss->cfg = cfg;
     ss->nsites = 0;
-    ss->mime = mime_load("/etc/mime.types");
+    ss->mime = load_mime(cfg, cfg->sites[0].charset);
     ss->sites = calloc((size_t)cfg->nsites, sizeof(*ss->sites));
     if (ss->mime == NULL || ss->sites == NULL) {
         snprintf(err, errlen, "%s: %s", ss->mime == NULL ? "/etc/mime.types" : "sites",
@@ -121,6 +145,13 @@ int static_init(static_sites_t *ss, const config_t *cfg, char *err, size_t errle
     for (i = 0; i < cfg->nsites; i++) {
         ss->sites[i].mime = ss->mime;
         ss->nsites++;
+        if (strcmp(cfg->sites[i].charset, cfg->sites[0].charset) != 0) {
+            ss->sites[i].own_mime = ss->sites[i].mime = load_mime(cfg, cfg->sites[i].charset);
+            if (ss->sites[i].mime == NULL) {
+                snprintf(err, errlen, "/etc/mime.types: %s", strerror(errno));
+                return -1;
+            }
+        }
         if (site_init(&ss->sites[i], cfg, &cfg->sites[i], max_fds, err, errlen) != 0) {
             return -1;
         }
@@ -134,6 +165,7 @@ void static_fini(static_sites_t *ss)
 
     for (i = 0; ss->sites != NULL && i < ss->nsites; i++) {
         filecache_destroy(&ss->sites[i].fc);
+        mime_free(ss->sites[i].own_mime);
         if (ss->sites[i].root_fd >= 0) {
             close(ss->sites[i].root_fd);
         }
@@ -469,35 +501,65 @@ static int serve_path(forkd_req_t *req, forkd_resp_t *resp, static_t *st, const 
 }
 
 /*
+ * Cache-Control and Expires from the [cache] rule for the file at path (a
+ * URL path), on 200, 206 and 304 (RFC 9110 15.4.5: a 304 carries what the
+ * 200 would), on errors only when the rule says errors = yes, never on a
+ * redirect. expires alone gives Cache-Control: max-age too, as nginx does.
+ */
+static void cache_headers(const static_t *st, forkd_resp_t *resp, const char *path, size_t len)
+{
+    const config_cache_t *c = cacherule_find(st->cfg, st->name, path, len);
+    int status = forkd_resp_get_status(resp);
+    char buf[32], date[HTTPDATE_LEN + 1];
+
+    if (c == NULL
+        || !(status == 200 || status == 206 || status == 304 || (status >= 400 && c->errors))) {
+        return;
+    }
+    if (c->cache_control[0] != '\0') {
+        forkd_resp_header(resp, "Cache-Control", c->cache_control);
+    } else {
+        snprintf(buf, sizeof(buf), "max-age=%lld", (long long)c->expires);
+        forkd_resp_header(resp, "Cache-Control", buf);
+    }
+    if (c->expires >= 0) {
+        httpdate_format(time(NULL) + (time_t)c->expires, date);
+        forkd_resp_header(resp, "Expires", date);
+    }
+}
+
+/*
  * The handler: rel built on the stack for the usual path, on the heap for a
  * longer one, so the only limits on a path are the configured head size and
  * what the kernel can name (ENAMETOOLONG: 404), never this buffer's size.
  */
 static int site_handler(forkd_req_t *req, forkd_resp_t *resp, static_t *st)
 {
-    char small[1024], *rel = small;
+    char small[1024], *file = small;
     const char *index = "", *path;
-    size_t path_len, plen, ilen = 0;
+    size_t path_len, ilen = 0;
     int rc;
 
     path = forkd_req_path(req, &path_len);
-    plen = path_len - 1; /* the path without its leading '/' */
     if (path[path_len - 1] == '/') {
         index = st->index;
         ilen = strlen(index);
     }
     follow_root(st, forkd_now_ms(forkd_req_server(req)));
-    if (plen + ilen >= sizeof(small) && (rel = malloc(plen + ilen + 1)) == NULL) {
+    if (path_len + ilen >= sizeof(small) && (file = malloc(path_len + ilen + 1)) == NULL) {
         forkd_resp_error(resp, 503);
         return FORKD_DONE;
     }
-    /* memcpy, not snprintf(): this runs for every static request */
-    memcpy(rel, path + 1, plen);
-    memcpy(rel + plen, index, ilen);
-    rel[plen + ilen] = '\0';
-    rc = serve_path(req, resp, st, rel);
-    if (rel != small) {
-        free(rel);
+    /* the file's URL path (with the index file's name); memcpy: this runs for every request */
+    memcpy(file, path, path_len);
+    memcpy(file + path_len, index, ilen);
+    file[path_len + ilen] = '\0';
+    rc = serve_path(req, resp, st, file + 1); /* relative to the root */
+    if (st->cache_rules) {
+        cache_headers(st, resp, file, path_len + ilen);
+    }
+    if (file != small) {
+        free(file);
     }
     return rc;
 }

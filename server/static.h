@@ -28,6 +28,10 @@ typedef struct {
     mime_table_t *mime;
     const char *index; /* the site's index, borrowed from the config */
     const config_site_t *conf;
+    const config_t *cfg;
+    const char *name;       /* "static" for [static], else the [site NAME]'s name */
+    int cache_rules;        /* a [cache] rule may apply to this site */
+    mime_table_t *own_mime; /* mime, when this site's charset is not [static]'s */
 } static_t;
 
 /*

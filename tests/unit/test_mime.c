@@ -22,8 +22,26 @@ static void test_builtin_without_file(void **state)
     mime_table_t *t = mime_load(NULL);
     (void)state;
     assert_non_null(t);
-    assert_string_equal(type_of(t, "index.html"), "text/html; charset=utf-8");
+    assert_string_equal(type_of(t, "index.html"), "text/html");
     assert_string_equal(type_of(t, "a.PNG"), "image/png");
+    mime_free(t);
+}
+
+/* [mime] lines replace and add types; the charset goes on text types only, once. */
+static void test_overrides_and_charset(void **state)
+{
+    mime_table_t *t = mime_load(NULL);
+    (void)state;
+    assert_int_equal(mime_set(t, "md", "text/markdown"), 0);
+    assert_int_equal(mime_set(t, "HTML", "application/xhtml+xml"), 0);
+    assert_int_equal(mime_set(t, "dat", "text/plain; charset=latin1"), 0);
+    assert_int_equal(mime_add_charset(t, "utf-8"), 0);
+    assert_string_equal(type_of(t, "a.md"), "text/markdown; charset=utf-8");
+    assert_string_equal(type_of(t, "a.html"), "application/xhtml+xml; charset=utf-8");
+    assert_string_equal(type_of(t, "a.css"), "text/css; charset=utf-8");
+    assert_string_equal(type_of(t, "a.dat"), "text/plain; charset=latin1");
+    assert_string_equal(type_of(t, "a.png"), "image/png");
+    assert_string_equal(type_of(t, "a.json"), "application/json");
     mime_free(t);
 }
 
@@ -59,7 +77,7 @@ static void test_reads_mime_types_file(void **state)
     assert_string_equal(type_of(t, "a.FKD2"), "application/x-forkd");
     assert_string_equal(type_of(t, "a.oth"), "text/x-other");
     /* built-ins win for the web's common types */
-    assert_string_equal(type_of(t, "a.html"), "text/html; charset=utf-8");
+    assert_string_equal(type_of(t, "a.html"), "text/html");
     mime_free(t);
 }
 
@@ -68,7 +86,9 @@ static void test_many_types_grow_table(void **state)
     mime_table_t *t = mime_load("/etc/mime.types");
     (void)state;
     assert_non_null(t);
+    assert_int_equal(mime_add_charset(t, "utf-8"), 0);
     assert_string_equal(type_of(t, "x.css"), "text/css; charset=utf-8");
+    assert_string_equal(type_of(t, "x.csv"), "text/csv; charset=utf-8");
     mime_free(t);
 }
 
@@ -76,6 +96,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_builtin_without_file),
+        cmocka_unit_test(test_overrides_and_charset),
         cmocka_unit_test(test_unknown_is_octet_stream),
         cmocka_unit_test(test_reads_mime_types_file),
         cmocka_unit_test(test_many_types_grow_table),
