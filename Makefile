@@ -187,7 +187,7 @@ $(BUILD)/fuzz_http_resp: tests/fuzz/fuzz_http_resp.c common/http_resp.c common/h
 bench:
 	@sh scripts/deps.sh build bench
 	@$(MAKE) --no-print-directory SANITIZE= $(BUILD)/forkd
-	python3 tests/bench/bench.py $(BENCH_ARGS)
+	python3 tests/bench/bench.py --forkd $(BUILD)/forkd $(BENCH_ARGS)
 
 # the worker's connection code fed through a socketpair (everything but main.c)
 FUZZ_CONN_SRC := tests/fuzz/fuzz_conn.c $(filter-out server/main.c,$(SERVER_SRC)) $(COMMON_SRC)

@@ -2,7 +2,10 @@
 """make bench: forkd side by side with nginx and a canned-response probe, on this machine.
 
 Each row runs ROUNDS interleaved rounds (forkd, nginx, probe, forkd, ...) and reports
-medians and the forkd/nginx and forkd/probe ratios. The small-file rows also report
+medians and the forkd/nginx and forkd/probe ratios. The proxy rows put forkd
+([upstream] + [route] upstream =) and nginx (proxy_pass to an upstream with keepalive) in
+front of the same app: one more probe (1 worker, its own port) standing for a fast app
+server, so the rows measure what proxying costs. The small-file and proxy rows also report
 the server's own CPU time per request (its processes' utime + stime over the run): the
 load generator shares this machine's CPUs, so a request rate also measures how much CPU
 the client was left, while CPU per request measures the server alone. A tool, not a
@@ -26,6 +29,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 SMALL = 612
 BIG = 1024 * 1024
 CPUS = sorted(os.sched_getaffinity(0))  # before place() narrows this process's own set
+SCALE = 1.0  # --smoke: every request count and duration shrunk (checks the rows run)
 
 
 def free_port():
@@ -107,7 +111,7 @@ def make_site(d):
         f.write(os.urandom(BIG))
 
 
-def forkd_server(tmp, site, workers):
+def forkd_server(tmp, site, workers, binary, app_port):
     port = free_port()
     conf = os.path.join(tmp, "forkd.ini")
     with open(conf, "w") as f:
@@ -116,11 +120,14 @@ def forkd_server(tmp, site, workers):
                 f"[static]\nroot = {site}\ncache_valid = 60s\n"
                 f"[http]\nkeepalive_requests = 1000000\n"
                 f"keepalive_timeout = 300s\n[log]\naccess_log = off\n"
-                f"error_log = {tmp}/forkd-error.log\nlevel = warn\n")
-    return Server("forkd", [os.path.join(ROOT, "build/forkd"), "-c", conf], port)
+                f"error_log = {tmp}/forkd-error.log\nlevel = warn\n"
+                # the proxy rows: defaults (keepalive 32 per worker, X-Forwarded-*)
+                f"[upstream app]\nservers = 127.0.0.1:{app_port}\n"
+                f"[route /proxy/]\nupstream = app\n")
+    return Server("forkd", [binary, "-c", conf], port)
 
 
-def nginx_server(tmp, site, workers):
+def nginx_server(tmp, site, workers, app_port):
     port = free_port()
     conf = os.path.join(tmp, "nginx.conf")
     with open(conf, "w") as f:
@@ -146,21 +153,37 @@ http {{
     uwsgi_temp_path {tmp}/nginx-uwsgi;
     scgi_temp_path {tmp}/nginx-scgi;
     types {{ text/html html; application/octet-stream bin; }}
+    upstream app {{
+        server 127.0.0.1:{app_port};
+        keepalive 32;  # idle connections per worker, as forkd's [upstream] keepalive
+    }}
     server {{
         listen 127.0.0.1:{port} deferred;
         root {site};
+        location /proxy/ {{
+            proxy_pass http://app;
+            proxy_http_version 1.1;  # keep-alive to the app needs 1.1 and no Connection: close
+            proxy_set_header Connection "";
+            # the fields forkd sends the app, so both do the same work
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Forwarded-Host $host;
+            proxy_set_header X-Request-Id $request_id;
+        }}
     }}
 }}
 """)
     return Server("nginx", ["nginx", "-c", conf, "-e", f"{tmp}/nginx-error.log"], port)
 
 
-def probe_server(tmp, workers):
+def probe_server(tmp, workers, name="probe"):
     port = free_port()
     binary = os.path.join(tmp, "probe")
-    subprocess.run(["cc", "-O2", "-std=c11", "-D_GNU_SOURCE", "-o", binary,
-                    os.path.join(ROOT, "tests/bench/probe.c"), "-levent"], check=True)
-    return Server("probe", [binary, str(port), str(workers)], port)
+    if not os.path.exists(binary):
+        subprocess.run(["cc", "-O2", "-std=c11", "-D_GNU_SOURCE", "-o", binary,
+                        os.path.join(ROOT, "tests/bench/probe.c"), "-levent"], check=True)
+    return Server(name, [binary, str(port), str(workers)], port)
 
 
 def run(cmd):
@@ -170,6 +193,7 @@ def run(cmd):
 
 def ab(server, path, n, c, keepalive):
     """(requests per second, server CPU microseconds per request) or None."""
+    n = max(100, int(n * SCALE))
     cpu = cpu_seconds(server)
     out = run(["ab"] + (["-k"] if keepalive else []) +
               ["-q", "-n", str(n), "-c", str(c), f"http://127.0.0.1:{server.port}{path}"])
@@ -183,6 +207,7 @@ def ab(server, path, n, c, keepalive):
 
 def wrk(server, path, threads, conns, secs, metric):
     """errors, MiB/s, or (requests per second, server CPU microseconds per request)."""
+    secs = max(1, round(secs * SCALE))
     cpu = cpu_seconds(server)
     out = run(["wrk", f"-t{threads}", f"-c{conns}", f"-d{secs}s",
                f"http://127.0.0.1:{server.port}{path}"])
@@ -247,6 +272,11 @@ ROWS = [
     ("RSS per idle keep-alive connection (3000)", "bytes", False, idle_memory, True, False),
     ("wrk -t2 -c10000 -d3s: errors", "errors", False,
      lambda s: wrk(s, "/index.html", 2, 10000, 3, "errors"), True, False),
+    # rows 7, 8: proxied to the app probe (612 B, keep-alive); no probe column
+    ("proxy: ab -k -n 30000 -c 50, app 612 B", "req/s", True,
+     lambda s: ab(s, "/proxy/index.html", 30000, 50, True), False, True),
+    ("proxy: wrk -t2 -c100 -d3s, app 612 B", "req/s", True,
+     lambda s: wrk(s, "/proxy/index.html", 2, 100, 3, "rps"), False, False),
 ]
 
 
@@ -272,10 +302,19 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--rows", default="", help="comma separated row numbers (1-based)")
+    ap.add_argument("--rows", default="", help="comma separated row numbers (1-based; "
+                    "7,8: the proxy rows)")
+    ap.add_argument("--forkd", default=os.path.join(ROOT, "build/forkd"),
+                    help="the forkd binary (make bench passes $(BUILD)/forkd)")
+    ap.add_argument("--smoke", action="store_true",
+                    help="1 round, counts / 20, 1 s wrk runs: checks the rows run, "
+                         "measures nothing")
     ap.add_argument("--no-pin", action="store_true",
                     help="let ab and the servers share all CPUs (see place())")
     args = ap.parse_args()
+    if args.smoke:
+        global SCALE
+        SCALE, args.rounds = 0.05, 1
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -287,17 +326,20 @@ def main():
     os.chmod(tmp, 0o755)  # nginx workers run as nobody and must read the site
     site = os.path.join(tmp, "www")
     make_site(site)
-    servers = [forkd_server(tmp, site, args.workers), nginx_server(tmp, site, args.workers),
-               probe_server(tmp, args.workers)]
+    # the proxy rows' app: not measured, placed with the servers (off the client's CPU)
+    app = probe_server(tmp, 1, "app")
+    servers = [forkd_server(tmp, site, args.workers, args.forkd, app.port),
+               nginx_server(tmp, site, args.workers, app.port), probe_server(tmp, args.workers)]
     wanted = {int(x) for x in args.rows.split(",") if x} or set(range(1, len(ROWS) + 1))
     results = []
     try:
+        app.start()
         for s in servers:
             s.start()
         for i, (label, unit, higher, fn, probe_ok, pinned) in enumerate(ROWS, 1):
             if i not in wanted:
                 continue
-            place(servers, pinned and not args.no_pin)
+            place(servers + [app], pinned and not args.no_pin)
             vals = {s.name: [] for s in servers}
             cpu = {s.name: [] for s in servers}
             for r in range(args.rounds):
@@ -325,7 +367,7 @@ def main():
                       ", ".join(f"{k} {[round(x, 2) for x in v]}" for k, v in cpu.items()),
                       file=sys.stderr)
     finally:
-        for s in servers:
+        for s in servers + [app]:
             s.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
