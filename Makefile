@@ -265,7 +265,7 @@ install: deps
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/forkd/forkd.ini ]; then \
 		echo "keeping the existing $(DESTDIR)$(SYSCONFDIR)/forkd/forkd.ini"; \
 	else \
-		sed -e 's|^listen = .*|listen = *:80|' -e 's|^root = .*|root = $(WWWDIR)|' \
+		sed -e 's|^listen = .*|listen = *:80 [::]:80|' -e 's|^root = .*|root = $(WWWDIR)|' \
 		    -e 's|^pid_file = .*|pid_file = /run/forkd/forkd.pid|' \
 		    -e 's|^access_log = .*|access_log = /var/log/forkd/access.log|' \
 		    -e 's|^enabled = yes|enabled = no|' \

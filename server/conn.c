@@ -2,6 +2,7 @@
 #include "conn.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -217,12 +218,53 @@ struct conn_pool {
     net_cidr_t real_ip_from[NET_MAX_CIDRS];
     int nreal_ip_from;
     time_t untrusted_logged;  /* the second of the last "not in proxy_from" line */
+    uint64_t fault_logged;    /* the second of the last client_fault() line at info */
+    uint64_t fault_quiet;     /* client faults not logged since */
     uint64_t untrusted_quiet; /* refusals not logged since */
     char id_prefix[17]; /* made request ids: this worker's start time and pid, 16 hex digits */
 };
 
 static void on_event(evutil_socket_t fd, short what, void *arg);
 static void run(conn_t *c);
+
+/*
+ * A client's fault: a bad request, a timeout, a slow reader, a reset. With
+ * [log] level = debug every one is a line; at info (the default) at most one
+ * a second per worker, saying how many more came since the last, so a
+ * slowloris of 10,000 connections writes a line a second, not 10,000 (nginx
+ * logs these at info too, but its default level is error, where they vanish).
+ */
+__attribute__((format(printf, 2, 3))) static void client_fault(struct conn_pool *p, const char *fmt,
+                                                               ...)
+{
+    const log_t *log = p->env.log;
+    uint64_t sec = timecache_now_ms() / 1000;
+    char msg[512];
+    va_list ap;
+
+    if (log->level < LOG_LVL_INFO) {
+        return;
+    }
+    if (log->level == LOG_LVL_INFO && sec == p->fault_logged) {
+        p->fault_quiet++;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (log->level > LOG_LVL_INFO) {
+        log_msg(log, LOG_LVL_DEBUG, "%s", msg);
+        return;
+    }
+    if (p->fault_quiet > 0) {
+        log_msg(log, LOG_LVL_INFO, "%s (and %llu more client faults since the last line)", msg,
+                (unsigned long long)p->fault_quiet);
+    } else {
+        log_msg(log, LOG_LVL_INFO, "%s", msg);
+    }
+    p->fault_logged = sec;
+    p->fault_quiet = 0;
+}
 static void begin_request(conn_t *c);
 static void dispatch(conn_t *c);
 static void pending_begin(conn_t *c);
@@ -764,7 +806,7 @@ static void do_read(conn_t *c)
     }
     /* EOF or error: between requests this is the normal end */
     if (n < 0 && errno != ECONNRESET) {
-        log_msg(p->env.log, LOG_LVL_INFO, "read() failed: %s", strerror(errno));
+        client_fault(p, "read() failed: %s", strerror(errno));
     }
     if (b->pending) {
         pending_end(c, FORKD_ABORT_CLIENT); /* its body was still coming (body = stream) */
@@ -840,18 +882,17 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
             /* fall through */
         case CONN_BODY:
             /* 408 to a client that started a request and stalled (slowloris) */
-            log_msg(c->pool->env.log, LOG_LVL_INFO, "client timed out reading the request %s",
-                    c->state == CONN_HEAD ? "head" : "body");
+            client_fault(c->pool, "client timed out reading the request %s",
+                         c->state == CONN_HEAD ? "head" : "body");
             start_error(c, 408);
             break;
         case CONN_SEND:
-            log_msg(c->pool->env.log, LOG_LVL_INFO, "client timed out reading the response");
+            client_fault(c->pool, "client timed out reading the response");
             abort_conn(c);
             break;
         case CONN_STREAM:
             /* send_timeout, or min_rate over the time data waited for it (state_stream()) */
-            log_msg(c->pool->env.log, LOG_LVL_INFO,
-                    "client reads the stream slower than min_rate or timed out");
+            client_fault(c->pool, "client reads the stream slower than min_rate or timed out");
             stream_cut(c, 1);
             break;
         case CONN_HANDLER: break; /* handler_timeout: state_handler() looks at the clock */
@@ -1296,7 +1337,7 @@ static int take_body(conn_t *c)
         n = http_chunked_parse(&b->chunked, data, avail, cfg->max_body_size, cfg->max_header_size,
                                &dlen);
         if (n == HTTP_PARSE_BAD) {
-            log_msg(c->pool->env.log, LOG_LVL_INFO, "bad chunked body: %s", b->chunked.reason);
+            client_fault(c->pool, "bad chunked body: %s", b->chunked.reason);
             start_error(c, b->chunked.status);
             return -1;
         }
@@ -2169,8 +2210,7 @@ static int state_head(conn_t *c)
         return 0;
     }
     if (n == HTTP_PARSE_BAD) {
-        log_msg(c->pool->env.log, LOG_LVL_INFO, "bad request: %s (%d)", b->req.h.reason,
-                b->req.h.status);
+        client_fault(c->pool, "bad request: %s (%d)", b->req.h.reason, b->req.h.status);
         start_error(c, b->req.h.status);
         return 1;
     }
@@ -2190,7 +2230,7 @@ static int state_body(conn_t *c)
     if (rc == 0) {
         ms = rate_wait(c, b->body_bytes, c->pool->env.cfg->body_timeout);
         if (ms == 0) {
-            log_msg(c->pool->env.log, LOG_LVL_INFO, "request body slower than min_rate");
+            client_fault(c->pool, "request body slower than min_rate");
             start_error(c, 408);
             return 1;
         }
@@ -2221,7 +2261,7 @@ static int state_send(conn_t *c)
         }
         ms = rate_wait(c, sent, c->pool->env.cfg->send_timeout);
         if (ms == 0) {
-            log_msg(c->pool->env.log, LOG_LVL_INFO, "client reads slower than min_rate");
+            client_fault(c->pool, "client reads slower than min_rate");
             abort_conn(c);
             return 1;
         }
@@ -2230,7 +2270,7 @@ static int state_send(conn_t *c)
     }
     if (rc < 0) {
         if (errno != EPIPE && errno != ECONNRESET) {
-            log_msg(c->pool->env.log, LOG_LVL_INFO, "writev() failed: %s", strerror(errno));
+            client_fault(c->pool, "writev() failed: %s", strerror(errno));
         }
         c->state = CONN_CLOSE;
         return 1;
@@ -2281,7 +2321,7 @@ static int state_stream(conn_t *c)
 
     if (rc < 0) {
         if (errno != EPIPE && errno != ECONNRESET) {
-            log_msg(c->pool->env.log, LOG_LVL_INFO, "writev() failed: %s", strerror(errno));
+            client_fault(c->pool, "writev() failed: %s", strerror(errno));
         }
         stream_cut(c, 0);
         return 1;
@@ -2296,7 +2336,7 @@ static int state_stream(conn_t *c)
     } else {
         ms = stream_wait(c);
         if (ms == 0) {
-            log_msg(c->pool->env.log, LOG_LVL_INFO, "client reads the stream slower than min_rate");
+            client_fault(c->pool, "client reads the stream slower than min_rate");
             stream_cut(c, 1);
             return 1;
         }

@@ -199,8 +199,17 @@ class TestSlowAttacks(ServerCase):
         return text, closed
 
     def test_slowloris(self):
+        lines_before = self.server.log_text().count("\n")
         text, closed = self.attack("-H")
         self.assertGreater(closed, 500, "header_timeout did not close the attackers:\n" + text[-800:])
+        # at the default level (info) client faults are one line a second per worker at
+        # most, with a count of the others: not a line per attacker (issue 14)
+        new = self.server.log_text().split("\n")[lines_before:]
+        faults = [line for line in new if "client timed out reading the request" in line]
+        self.assertLess(len(faults), 2 * 30, "a line per slowloris connection:\n"
+                        + "\n".join(faults[:20]))
+        self.assertTrue(any("more client faults since the last line" in line for line in new),
+                        "\n".join(new[-20:]))
 
     def test_slow_body(self):
         text, closed = self.attack("-B", "/demo/echo", ["-s", "100000"])
@@ -208,9 +217,12 @@ class TestSlowAttacks(ServerCase):
 
     def test_slow_read(self):
         def cut_count():
+            # a line per worker and second, with the number of faults not logged since
+            # (in this attack: the slow readers cut)
             log = self.server.log_text()
             return (log.count("client reads slower than min_rate")
-                    + log.count("client timed out reading the response"))
+                    + log.count("client timed out reading the response")
+                    + sum(int(n) for n in re.findall(r"and (\d+) more client faults", log)))
         before = cut_count()
         self.attack("-X", "/big.bin", ["-k", "1", "-n", "2", "-w", "16", "-y", "32", "-z", "32"])
         # slowhttptest does not count resets in slow-read mode: the server's log does

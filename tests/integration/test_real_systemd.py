@@ -108,11 +108,11 @@ def timespan(text):
     return sum(int(n) * units[u] for n, u in re.findall(r"(\d+)(us|ms|s|min|h)\b", text or ""))
 
 
-def curl(port, target="/", timeout=10):
+def curl(port, target="/", timeout=10, host="127.0.0.1"):
     """GET over loopback with curl: (status, body). status is an int, or "curl: ..." when
     no response came."""
     out = subprocess.run([CURL, "-sS", "--max-time", str(timeout), "-w", "\n%{http_code}",
-                          "http://127.0.0.1:%d%s" % (port, target)],
+                          "http://%s:%d%s" % (host, port, target)],
                          capture_output=True, timeout=timeout + 5)
     body, _, code = out.stdout.rpartition(b"\n")
     if out.returncode != 0:
@@ -276,9 +276,11 @@ def installed_forkd():
     try:
         sb.make_install(REPO, BUILD_DIR)
         text = sb.read(INI)
-        if not re.search(r"^listen = \*:80$", text, re.M):
-            raise AssertionError("the installed %s has no `listen = *:80`:\n%s" % (INI, text))
-        sb.write(INI, re.sub(r"^listen = \*:80$", "listen = *:%d" % port, text, flags=re.M))
+        if not re.search(r"^listen = \*:80 \[::\]:80$", text, re.M):
+            raise AssertionError("the installed %s has no `listen = *:80 [::]:80`:\n%s"
+                                 % (INI, text))
+        sb.write(INI, re.sub(r"^listen = \*:80 \[::\]:80$", "listen = *:%d [::]:%d" % (port, port),
+                             text, flags=re.M))
         yield Forkd(sb, port)
     finally:
         sb.down()
@@ -490,6 +492,8 @@ class TestUnderSystemd(unittest.TestCase):
         self.assertServes("/", 200, index)
         self.assertServes("/index.html", 200, index)
         self.assertServes("/no-such-file.html", 404)
+        # the installed config listens on IPv6 too (issue 14)
+        self.assertEqual(curl(self.port, "/", host="[::1]"), (200, index))
         self.assertEqual(len(at_start), 1, "at start, the journal must say once which path "
                          "resolution serves files (a line with \"openat2\"): %r\n%s"
                          % (at_start, self.forkd.journal_tail()))

@@ -338,7 +338,7 @@ class TestInstall(unittest.TestCase):
 
     def test_installed_config_is_valid_once_its_directories_exist(self):
         text = open(self.path("etc/forkd/forkd.ini")).read()
-        self.assertIn("listen = *:80", text)
+        self.assertIn("listen = *:80 [::]:80", text)  # IPv4 and IPv6
         conf = self.path("etc/forkd/check.ini")
         # systemd makes /run/forkd and /var/log/forkd (RuntimeDirectory=, LogsDirectory=)
         for d in ("/usr/local/share/forkd/www", "/run/forkd", "/var/log/forkd"):
