@@ -32,7 +32,7 @@ static config_t cfg;
 static log_t nolog;
 static accesslog_t alog;
 static router_t router;
-static static_t files;
+static static_sites_t files;
 static status_t status;
 static demo_t demo;
 static struct event_base *base;
@@ -165,7 +165,23 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     put_file(sub, "a.txt", "a\n", 2);
 
     config_defaults(&cfg);
-    snprintf(cfg.root, sizeof(cfg.root), "%s", root);
+    snprintf(cfg.sites[0].root, sizeof(cfg.sites[0].root), "%s", root);
+    /* a second site by Host, a [cache] rule and a [mime] line: the request shapes of issue 14 */
+    cfg.sites[1] = cfg.sites[0];
+    snprintf(cfg.sites[1].name, sizeof(cfg.sites[1].name), "two");
+    snprintf(cfg.sites[1].server_name, sizeof(cfg.sites[1].server_name), "two.fz *.fz.example");
+    snprintf(cfg.sites[1].root, sizeof(cfg.sites[1].root), "%s", sub);
+    snprintf(cfg.sites[1].charset, sizeof(cfg.sites[1].charset), "latin1");
+    cfg.nsites = 2;
+    snprintf(cfg.cache_rules[0].pattern, sizeof(cfg.cache_rules[0].pattern), "*.txt");
+    snprintf(cfg.cache_rules[0].cache_control, sizeof(cfg.cache_rules[0].cache_control),
+             "no-cache");
+    cfg.cache_rules[0].expires = 60;
+    cfg.cache_rules[0].errors = 1;
+    cfg.ncache_rules = 1;
+    snprintf(cfg.mime[0].name, sizeof(cfg.mime[0].name), "bin");
+    snprintf(cfg.mime[0].value, sizeof(cfg.mime[0].value), "text/x-fz");
+    cfg.nmime = 1;
     cfg.max_header_size = 2048;
     cfg.max_headers = 20;
     cfg.max_body_size = 4096;
