@@ -602,6 +602,35 @@ class TestUnderSystemd(unittest.TestCase):
         self.assertEqual(got[0], 200, "%r\n%s" % (got, self.forkd.journal_tail()))
         self.assertServes("/", 200, sb.read(INDEX).encode())
 
+    def test_socket_activation_restart_under_load_fails_nothing(self):
+        """Issue 13: with forkd.socket, systemd holds the listening socket across a restart.
+        The stop is graceful (KillSignal=SIGQUIT): requests in flight finish, keep-alive
+        connections are told Connection: close; new connections wait in systemd's backlog
+        and the new forkd serves them. Under ab -k: 0 failed."""
+        sb = self.forkd.sb
+        sb.check(["mkdir", "-p", "/etc/systemd/system/forkd.socket.d"])
+        sb.write("/etc/systemd/system/forkd.socket.d/port.conf",
+                 "[Socket]\nListenStream=\nListenStream=%d\n" % self.port)
+        sb.check(["systemctl", "daemon-reload"])
+        out = self.forkd.systemctl("enable", "--now", "forkd.socket")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.forkd.start()
+        self.assertJournal(r"passed by systemd")
+        first = self.forkd.prop("MainPID")
+        ab = Ab(self.port, "-k", "-c", "8", "-t", "6", "-n", "10000000")
+        self.addCleanup(ab.kill)
+        self.assertTrue(ab.running())
+        time.sleep(1)
+        out = self.forkd.systemctl("restart", "forkd")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertNotEqual(self.forkd.prop("MainPID"), first)
+        report = ab.wait()
+        self.assertEqual(report["failed"], 0, report["out"] + self.forkd.journal_tail())
+        self.assertEqual(report["non2xx"], 0, report["out"])
+        self.assertGreater(report["complete"], 0, report["out"])
+        self.assertEqual(self.forkd.prop("ActiveState"), "active")
+        self.assertEqual(self.forkd.journal("err"), "", "error lines in the journal")
+
     @unittest.skipUnless(LOGROTATE, "logrotate is not installed (scripts/deps.sh test)")
     def test_logrotate_reopens_the_access_log(self):
         self.forkd.start()
