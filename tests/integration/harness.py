@@ -674,3 +674,25 @@ class FreshServerCase(unittest.TestCase):
         conn = server.connect(timeout)
         self.addCleanup(conn.close)
         return conn
+
+
+class ConfigCheckCase(unittest.TestCase):
+    """forkd -t on config texts written in a temp dir that has a www/ docroot."""
+
+    def check_t(self, text):
+        """forkd -t -c FILE with text in FILE: (path, CompletedProcess)."""
+        d = tempfile.mkdtemp(prefix="forkd-cfg-")
+        self.addCleanup(shutil.rmtree, d, True)
+        os.mkdir(os.path.join(d, "www"))
+        path = os.path.join(d, "forkd.ini")
+        with open(path, "w") as f:
+            f.write(text)
+        return path, subprocess.run([forkd_bin(), "-t", "-c", path], capture_output=True,
+                                    text=True, timeout=30)
+
+    def assertRefused(self, text, line, what):
+        """forkd -t refuses text with "FILE:line:" and what in its message."""
+        path, r = self.check_t(text)
+        self.assertNotEqual(r.returncode, 0, text)
+        self.assertIn("%s:%d:" % (path, line), r.stderr)
+        self.assertIn(what, r.stderr)

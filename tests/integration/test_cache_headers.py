@@ -6,12 +6,11 @@ charset (per site) goes on text types."""
 
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 import unittest
 
-from harness import ServerCase, forkd_bin, parse_imf_fixdate
+from harness import ConfigCheckCase, ServerCase, parse_imf_fixdate
 
 
 class CacheRulesCase(ServerCase):
@@ -122,29 +121,17 @@ class TestCacheRules(CacheRulesCase):
                          "text/plain; charset=utf-8")
 
 
-class TestCacheRuleConfigErrors(unittest.TestCase):
-    def check(self, text, line, what):
-        d = tempfile.mkdtemp(prefix="forkd-cachecfg-")
-        self.addCleanup(shutil.rmtree, d, True)
-        os.mkdir(os.path.join(d, "www"))
-        path = os.path.join(d, "forkd.ini")
-        with open(path, "w") as f:
-            f.write(text)
-        r = subprocess.run([forkd_bin(), "-t", "-c", path], capture_output=True, text=True)
-        self.assertNotEqual(r.returncode, 0, text)
-        self.assertIn("%s:%d:" % (path, line), r.stderr)
-        self.assertIn(what, r.stderr)
-
+class TestCacheRuleConfigErrors(ConfigCheckCase):
     def test_mistakes_refused_with_line(self):
         base = "[static]\nroot = www\n"
-        self.check(base + "[cache assets]\ncache_control = no-cache\n", 3, "bad [cache assets]")
-        self.check(base + "[cache /a/]\n", 3, "neither cache_control nor expires")
-        self.check(base + "[cache /a/]\nexpires = soon\n", 4, "bad expires")
-        self.check(base + "[cache /a/]\nexpires = 1h\nsite = nosuch\n", 5, "no [site nosuch]")
-        self.check(base + "[cache /a/]\nmax_age = 1\n", 4, "unknown key")
-        self.check(base + "[mime]\nmd = markdown\n", 4, "bad type")
-        self.check(base + "[mime]\nm.d = text/markdown\n", 4, "bad extension")
-        self.check(base + "charset = utf 8\n", 3, "bad charset")
+        self.assertRefused(base + "[cache assets]\ncache_control = no-cache\n", 3, "bad [cache assets]")
+        self.assertRefused(base + "[cache /a/]\n", 3, "neither cache_control nor expires")
+        self.assertRefused(base + "[cache /a/]\nexpires = soon\n", 4, "bad expires")
+        self.assertRefused(base + "[cache /a/]\nexpires = 1h\nsite = nosuch\n", 5, "no [site nosuch]")
+        self.assertRefused(base + "[cache /a/]\nmax_age = 1\n", 4, "unknown key")
+        self.assertRefused(base + "[mime]\nmd = markdown\n", 4, "bad type")
+        self.assertRefused(base + "[mime]\nm.d = text/markdown\n", 4, "bad extension")
+        self.assertRefused(base + "charset = utf 8\n", 3, "bad charset")
 
 
 if __name__ == "__main__":

@@ -7,11 +7,10 @@ sites; forkd -t refuses a site's mistakes with file:line."""
 import os
 import shutil
 import signal
-import subprocess
 import tempfile
 import unittest
 
-from harness import ServerCase, build_request, forkd_bin, wait_until
+from harness import ConfigCheckCase, ServerCase, build_request, wait_until
 
 
 def make_site(base, name, files):
@@ -109,40 +108,22 @@ class TestUnknownHost404(SitesCase):
         self.assertEqual(self.body("y.example.com"), (200, b"site b home\n"))
 
 
-class TestSiteConfigErrors(unittest.TestCase):
-    def check(self, text, line, what):
-        d = tempfile.mkdtemp(prefix="forkd-sitecfg-")
-        self.addCleanup(shutil.rmtree, d, True)
-        os.mkdir(os.path.join(d, "www"))
-        path = os.path.join(d, "forkd.ini")
-        with open(path, "w") as f:
-            f.write(text)
-        r = subprocess.run([forkd_bin(), "-t", "-c", path], capture_output=True, text=True)
-        self.assertNotEqual(r.returncode, 0, text)
-        self.assertIn("%s:%d:" % (path, line), r.stderr)
-        self.assertIn(what, r.stderr)
-
+class TestSiteConfigErrors(ConfigCheckCase):
     def test_mistakes_refused_with_line(self):
         base = "[static]\nroot = www\n"
-        self.check(base + "[site a]\nroot = www\n", 3, "no server_name")
-        self.check(base + "[site a]\nserver_name = a.example\nroot = nowhere\n", 5, "nowhere")
-        self.check(base + "[site a]\nserver_name = a..example\n", 4, "bad server_name")
-        self.check(base + "[site a]\nserver_name = a.*.example\n", 4, "bad server_name")
-        self.check(base + "[site a]\nserver_name = x.example\n[site b]\nserver_name = X.example\n",
+        self.assertRefused(base + "[site a]\nroot = www\n", 3, "no server_name")
+        self.assertRefused(base + "[site a]\nserver_name = a.example\nroot = nowhere\n", 5, "nowhere")
+        self.assertRefused(base + "[site a]\nserver_name = a..example\n", 4, "bad server_name")
+        self.assertRefused(base + "[site a]\nserver_name = a.*.example\n", 4, "bad server_name")
+        self.assertRefused(base + "[site a]\nserver_name = x.example\n[site b]\nserver_name = X.example\n",
                    6, "also [site a]")
-        self.check(base + "[site a]\nserver_name = a.example\nlisten = 1\n", 5, "unknown key")
-        self.check(base + "[site a]\nserver_name = a\n[site a]\nserver_name = b\n", 5,
+        self.assertRefused(base + "[site a]\nserver_name = a.example\nlisten = 1\n", 5, "unknown key")
+        self.assertRefused(base + "[site a]\nserver_name = a\n[site a]\nserver_name = b\n", 5,
                    "duplicate [site a]")
-        self.check(base + "unknown_host = maybe\n", 3, "bad unknown_host")
+        self.assertRefused(base + "unknown_host = maybe\n", 3, "bad unknown_host")
 
     def test_site_inherits_static_keys(self):
-        d = tempfile.mkdtemp(prefix="forkd-sitecfg-")
-        self.addCleanup(shutil.rmtree, d, True)
-        os.mkdir(os.path.join(d, "www"))
-        path = os.path.join(d, "forkd.ini")
-        with open(path, "w") as f:
-            f.write("[static]\nroot = www\n[site a]\nserver_name = a.example\n")
-        r = subprocess.run([forkd_bin(), "-t", "-c", path], capture_output=True, text=True)
+        _, r = self.check_t("[static]\nroot = www\n[site a]\nserver_name = a.example\n")
         self.assertEqual(r.returncode, 0, r.stderr)
 
 
