@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <ini.h>
 #include <limits.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -808,8 +809,57 @@ static unsigned addr_port(const net_addr_t *a)
 }
 
 /*
+ * A "name:port" server: the name (letters, digits, '-', '.') resolved now,
+ * its first address into out.
+ * Once per load, like nginx without a resolver: a reload resolves again.
+ * Returns 1 ok, 0 after recording an error (not a name, a bad port, no
+ * address).
+ */
+static int resolve_server(loader_t *ld, const char *tok, config_addr_t *out)
+{
+    char host[CONFIG_SERVER_LEN];
+    const char *colon = strrchr(tok, ':');
+    struct addrinfo hints, *res;
+    size_t len = colon != NULL ? (size_t)(colon - tok) : 0, i;
+    unsigned long port;
+    char *end;
+    int rc;
+
+    if (len == 0 || len > 253 || colon[1] == '\0') {
+        return fail(ld, "bad server '%s' (host:port, name:port or unix:/path)", tok);
+    }
+    for (i = 0; i < len; i++) {
+        if (!isalnum((unsigned char)tok[i]) && tok[i] != '-' && tok[i] != '.') {
+            return fail(ld, "bad server '%s' (host:port, name:port or unix:/path)", tok);
+        }
+    }
+    port = strtoul(colon + 1, &end, 10);
+    if (*end != '\0' || !isdigit((unsigned char)colon[1]) || port < 1 || port > 65535) {
+        return fail(ld, "bad server '%s' (port 1..65535)", tok);
+    }
+    memcpy(host, tok, len);
+    host[len] = '\0';
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    if ((rc = getaddrinfo(host, NULL, &hints, &res)) != 0) {
+        return fail(ld, "cannot resolve server '%s': %s", tok, gai_strerror(rc));
+    }
+    out->family = (uint16_t)res->ai_family;
+    out->port = (uint16_t)port;
+    if (res->ai_family == AF_INET6) {
+        memcpy(out->addr, &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr, 16);
+    } else {
+        memcpy(out->addr, &((struct sockaddr_in *)res->ai_addr)->sin_addr, 4);
+    }
+    freeaddrinfo(res);
+    return 1;
+}
+
+/*
  * servers = ITEM...: each "host:port" (a numeric address or localhost, port
- * 1..65535) or "unix:/absolute/path". Returns 1 ok, 0 after recording an error.
+ * 1..65535), "name:port" (resolved now) or "unix:/absolute/path". Returns 1
+ * ok, 0 after recording an error.
  */
 static int set_servers(loader_t *ld, config_upstream_t *u, const char *value)
 {
@@ -832,7 +882,12 @@ static int set_servers(loader_t *ld, config_upstream_t *u, const char *value)
                 return fail(ld, "bad server '%s' (unix:/absolute/path, up to 107 bytes)", tok);
             }
         } else if (net_parse_addr(tok, &addr, err) != 0) {
-            return fail(ld, "bad server '%s': %s (host:port or unix:/path)", tok, err);
+            if (tok[0] == '[' || strchr(tok, ':') == NULL) { /* no name: the parser's reason */
+                return fail(ld, "bad server '%s': %s (host:port or unix:/path)", tok, err);
+            }
+            if (!resolve_server(ld, tok, &u->resolved[u->nservers])) {
+                return 0;
+            }
         } else if (strchr(tok, '*') != NULL || addr_port(&addr) == 0) {
             return fail(ld, "bad server '%s' (a numeric address or localhost, port 1..65535)", tok);
         }

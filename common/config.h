@@ -68,10 +68,19 @@ typedef enum {
     CONFIG_BALANCE_LEAST_CONN       /* the one with the fewest requests in flight (this worker) */
 } config_balance_t;
 
+/* An address resolved from a name (family 0: none, the server is numeric or unix:). */
+typedef struct {
+    uint16_t family; /* AF_INET or AF_INET6 */
+    uint16_t port;   /* host order */
+    unsigned char addr[16];
+} config_addr_t;
+
 /* [upstream NAME]: app servers (gunicorn, ...) a route forwards requests to. */
 typedef struct {
     char name[CONFIG_NAME_LEN]; /* letters, digits, '.', '_', '-' */
     char servers[CONFIG_MAX_UPSTREAM_SERVERS][CONFIG_SERVER_LEN]; /* as written */
+    /* a server given by name: its address, resolved when the file was loaded */
+    config_addr_t resolved[CONFIG_MAX_UPSTREAM_SERVERS];
     int nservers;
     config_balance_t balance;
     uint32_t keepalive;         /* idle connections kept per worker (all servers), 0 = none */

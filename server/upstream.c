@@ -40,6 +40,26 @@ static void publish(const upstream_t *u, int i)
     SB_SET(s->board->down_until, (int64_t)s->down_until);
 }
 
+/* The socket address of a server the config resolved from its name. */
+static void resolved(const config_addr_t *r, upstream_server_t *s)
+{
+    struct sockaddr_in *in4 = (struct sockaddr_in *)&s->ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&s->ss;
+
+    memset(&s->ss, 0, sizeof(s->ss));
+    if (r->family == AF_INET6) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons(r->port);
+        memcpy(&in6->sin6_addr, r->addr, 16);
+        s->len = sizeof(*in6);
+    } else {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons(r->port);
+        memcpy(&in4->sin_addr, r->addr, 4);
+        s->len = sizeof(*in4);
+    }
+}
+
 int upstream_init(upstream_t *u, const config_upstream_t *cfg, sb_upstream_t *board, char *err,
                   size_t size)
 {
@@ -63,6 +83,8 @@ int upstream_init(upstream_t *u, const config_upstream_t *cfg, sb_upstream_t *bo
             un->sun_family = AF_UNIX;
             strcpy(un->sun_path, s->label + 5);
             s->len = sizeof(*un);
+        } else if (cfg->resolved[i].family != 0) { /* a name, resolved at load */
+            resolved(&cfg->resolved[i], s);
         } else if (net_parse_addr(s->label, &a, nerr) == 0) {
             s->ss = a.ss;
             s->len = a.len;

@@ -51,11 +51,11 @@ def start_gunicorn(port, workers=2):
 class RawUpstream:
     """A one-shot app server that answers every request with fixed bytes (after delay s)."""
 
-    def __init__(self, answer, delay=0):
+    def __init__(self, answer, delay=0, host="127.0.0.1"):
         self.answer = answer
         self.delay = delay
         self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind((host, 0))
         self.sock.listen(16)
         self.port = self.sock.getsockname()[1]
         threading.Thread(target=self.serve, daemon=True).start()
@@ -135,6 +135,10 @@ class ProxyTest(ServerCase):
                               + b"y" * 60000)
         cls.stale = StaleUpstream()
         cls.bad = RawUpstream(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nBad Name: 1\r\n\r\nraw")
+        # servers = NAME:port: this machine's own name, resolved when the config loads
+        cls.hostname = socket.gethostname()
+        cls.named = RawUpstream(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nnamed",
+                                host=socket.gethostbyname(cls.hostname))
         a, b = ("127.0.0.1:%d" % p for p in cls.ports)
         cls.config = {
             "upstream app": {"servers": a},
@@ -164,6 +168,8 @@ class ProxyTest(ServerCase):
             "upstream sock": {"servers": cls.unix, "balance": "least_conn"},
             "route /sock/": {"upstream": "sock"},
             # only test_status_shows_upstreams uses it: its counts are its own
+            "upstream named": {"servers": "%s:%d" % (cls.hostname, cls.named.port)},
+            "route /named/": {"upstream": "named"},
             "upstream watched": {"servers": "127.0.0.1:%d %s" % (cls.dead, a)},
             "route /watched/": {"upstream": "watched"},
             "status": {"path": "/status"},
@@ -189,6 +195,7 @@ class ProxyTest(ServerCase):
         cls.bad.sock.close()
         cls.stale.sock.close()
         cls.cut.sock.close()
+        cls.named.sock.close()
         shutil.rmtree(cls.sockdir, ignore_errors=True)
 
     @classmethod
@@ -376,6 +383,14 @@ class ProxyTest(ServerCase):
         # skipped: one failure line, not one per request
         self.assertEqual(len(re.findall(r"upstream halfdown: server .* failed", log)), 1)
 
+
+    def test_server_by_name(self):
+        """servers = NAME:port: resolved at load; the status shows the name as written."""
+        import json
+        self.assertEqual(self.request("GET", "/named/x").body, b"named")
+        st = json.loads(self.request("GET", "/status?json").body)
+        named = [u for u in st["upstreams"] if u["name"] == "named"][0]
+        self.assertEqual(named["servers"][0]["server"], "%s:%d" % (self.hostname, self.named.port))
 
     def test_status_shows_upstreams(self):
         """/status JSON and metrics: per upstream server its state (a refused connect: down

@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <netdb.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -378,6 +380,32 @@ static void test_modules_and_routes_parsed(void **state)
     assert_int_equal(f->cfg.threads, 2);
 }
 
+/* A host name in servers = is resolved at load: the label stays as written, addrs is numeric. */
+static void test_upstream_name_resolved(void **state)
+{
+    fixture_t *f = *state;
+    char host[200], text[512];
+    struct addrinfo hints = {0}, *res;
+    const config_upstream_t *u;
+    int n;
+
+    hints.ai_socktype = SOCK_STREAM;
+    if (gethostname(host, sizeof(host)) != 0 || getaddrinfo(host, NULL, &hints, &res) != 0) {
+        skip(); /* this machine cannot resolve its own name */
+    }
+    freeaddrinfo(res);
+    n = snprintf(text, sizeof(text),
+                 "[static]\nroot = www\n[upstream app]\nservers = %s:8000 127.0.0.1:8001\n", host);
+    assert_int_equal(load(f, text, (size_t)n), 0);
+    u = &f->cfg.upstreams[0];
+    assert_int_equal(u->nservers, 2);
+    snprintf(text, sizeof(text), "%s:8000", host);
+    assert_string_equal(u->servers[0], text);
+    assert_true(u->resolved[0].family == AF_INET || u->resolved[0].family == AF_INET6);
+    assert_int_equal(u->resolved[0].port, 8000);
+    assert_int_equal(u->resolved[1].family, 0); /* numeric: parsed where it is used */
+}
+
 static void test_upstreams_parsed(void **state)
 {
     fixture_t *f = *state;
@@ -567,7 +595,10 @@ static const refusal_t refusals[] = {
     {"[upstream app]\nservers = 127.0.0.1\n", 4, "bad server '127.0.0.1'"},
     {"[upstream app]\nservers = 127.0.0.1:0\n", 4, "port 1..65535"},
     {"[upstream app]\nservers = *:80\n", 4, "bad server '*:80'"},
-    {"[upstream app]\nservers = example.com:80\n", 4, "bad server 'example.com:80'"},
+    {"[upstream app]\nservers = no-such-host.invalid:80\n", 4,
+     "cannot resolve server 'no-such-host.invalid:80'"},
+    {"[upstream app]\nservers = app_1:80\n", 4, "bad server 'app_1:80'"},
+    {"[upstream app]\nservers = localhost:http\n", 4, "port 1..65535"},
     {"[upstream app]\nservers = unix:run/app.sock\n", 4, "unix:/absolute/path"},
     {"[upstream app]\nservers = 127.0.0.1:1\nservers = 127.0.0.1:2\n", 5,
      "duplicate key 'servers' (first set on line 4)"},
@@ -709,6 +740,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_threads_and_handler_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_modules_and_routes_parsed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upstreams_parsed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upstream_name_resolved, setup, teardown),
         cmocka_unit_test_setup_teardown(test_route_defaults_per_method, setup, teardown),
         cmocka_unit_test_setup_teardown(test_module_and_route_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_module_and_route_limits, setup, teardown),
