@@ -9,7 +9,8 @@
 set -eu
 
 # gcc without recommends leaves out libc6-dev (sys/types.h); media-types: /etc/mime.types
-pkgs_build="gcc libc6-dev make pkg-config libevent-dev libinih-dev libsystemd-dev media-types"
+pkgs_build="gcc libc6-dev make pkg-config libevent-dev libinih-dev libsystemd-dev zlib1g-dev
+    media-types"
 # systemd: systemd-analyze, systemd-socket-activate and the real-systemd sandbox (with
 # util-linux's unshare, nsenter, setpriv and mount, all essential or required);
 # man-db: systemd-analyze verify checks the units' man: links; logrotate runs inside it;
