@@ -40,7 +40,8 @@ typedef enum {
     KEY_LOG_FORMAT,   /* combined or json */
     KEY_HOSTS,        /* server_name: host names, exact or "*.suffix" */
     KEY_UNKNOWN_HOST, /* serve, 404 or 421 */
-    KEY_CHARSET       /* a charset name, or off ("" stored) */
+    KEY_CHARSET,      /* a charset name, or off ("" stored) */
+    KEY_TYPES         /* media types: "type/subtype" or "type/" and a star, blank separated */
 } key_type_t;
 
 typedef struct {
@@ -114,6 +115,9 @@ static const key_def_t site_keys[] = {
     {"site", "charset", KEY_CHARSET, S(charset), 0, 0},
     {"site", "precompressed", KEY_BOOL, S(precompressed), 0, 0},
     {"site", "gzip", KEY_BOOL, S(gzip), 0, 0},
+    {"site", "gzip_types", KEY_TYPES, S(gzip_types), 0, 0},
+    {"site", "gzip_min_length", KEY_SIZE32, S(gzip_min_length), 0, 1 << 30},
+    {"site", "gzip_level", KEY_UINT, S(gzip_level), 1, 9},
 };
 
 #define NSITE_KEYS (sizeof(site_keys) / sizeof(site_keys[0]))
@@ -174,6 +178,9 @@ void config_defaults(config_t *cfg)
     strcpy(cfg->sites[0].index, "index.html");
     strcpy(cfg->sites[0].charset, "utf-8");
     cfg->sites[0].precompressed = 1;
+    strcpy(cfg->sites[0].gzip_types, CONFIG_GZIP_TYPES);
+    cfg->sites[0].gzip_min_length = 256;
+    cfg->sites[0].gzip_level = 6;
     cfg->nsites = 1;
     cfg->cache_entries = 1024;
     cfg->cache_max_file = 64 * 1024;
@@ -494,6 +501,55 @@ static int host_pattern_ok(const char *p, size_t len)
     return 1;
 }
 
+/* One media type "type/subtype" (or "type/" and a star): tokens of RFC 9110 5.6.2. */
+static int media_type_ok(const char *p, size_t len)
+{
+    size_t slash = 0, i;
+
+    for (i = 0; i < len; i++) {
+        if (p[i] == '/') {
+            if (slash != 0 || i == 0) {
+                return 0;
+            }
+            slash = i;
+        } else if (!isalnum((unsigned char)p[i]) && strchr("!#$%&'*+-.^_`|~", p[i]) == NULL) {
+            return 0;
+        }
+    }
+    return slash != 0 && slash + 1 < len
+           && (memchr(p + slash + 1, '*', len - slash - 1) == NULL
+               || (len - slash - 1 == 1 && memchr(p, '*', slash) == NULL));
+}
+
+/*
+ * gzip_types: blank separated media types (kept as written, matched in any
+ * case); "" with a lone "none" (nothing is compressed on the fly). Returns
+ * 1 ok, 0 after recording an error.
+ */
+static int set_types(loader_t *ld, const key_def_t *k, char *field, const char *value)
+{
+    const char *p = value;
+    size_t len;
+
+    if (strlen(value) >= k->size) {
+        return fail(ld, "%s: too long (%zu bytes at most)", k->name, k->size - 1);
+    }
+    if (strcmp(value, "none") == 0) {
+        field[0] = '\0';
+        return 1;
+    }
+    for (; *p != '\0'; p += len) {
+        p += strspn(p, " \t");
+        len = strcspn(p, " \t");
+        if (len > 0 && !media_type_ok(p, len)) {
+            return fail(ld, "bad media type '%.*s' in %s (type/subtype, or type/* for all)",
+                        (int)len, p, k->name);
+        }
+    }
+    strcpy(field, value);
+    return 1;
+}
+
 /*
  * server_name: blank separated host names, each exact ("example.com") or a
  * wildcard for every name below a domain ("*.example.com"), kept in lower
@@ -650,6 +706,7 @@ static int set_key(loader_t *ld, const key_def_t *k, void *base, const char *val
         }
         *(config_unknown_host_t *)field = (config_unknown_host_t)i;
         return 1;
+    case KEY_TYPES: return set_types(ld, k, field, value);
     }
     return 0;
 }

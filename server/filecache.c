@@ -66,6 +66,13 @@ size_t filecache_limit_fds(filecache_t *fc, uint64_t max_connections, uint64_t *
 
 static void entry_free(fc_entry_t *e)
 {
+    int i;
+
+    for (i = 0; i < FILECACHE_VARIANTS; i++) {
+        if (e->variant[i] != NULL) {
+            filecache_release(e->variant[i]->owner, e->variant[i]);
+        }
+    }
     if (e->fd >= 0) {
         close(e->fd);
     }
@@ -207,16 +214,13 @@ static void describe(fc_entry_t *e, int fd, const struct stat *st, const char *c
     httpdate_format(st->st_mtime, e->last_modified);
 }
 
-fc_entry_t *filecache_put(filecache_t *fc, const char *path, int fd, const struct stat *st,
-                          const char *content_type, uint64_t now_ms)
+/* A new entry for path (not in the table, one reference), described from st; NULL: no memory. */
+static fc_entry_t *entry_new(filecache_t *fc, const char *path, int fd, const struct stat *st,
+                             const char *content_type, uint64_t now_ms)
 {
     size_t plen = strlen(path);
-    fc_entry_t *e, *old;
-    ssize_t n;
-    size_t got = 0;
-    int small;
+    fc_entry_t *e = malloc(sizeof(*e) + plen + 1);
 
-    e = malloc(sizeof(*e) + plen + 1);
     if (e == NULL) {
         return NULL;
     }
@@ -225,31 +229,108 @@ fc_entry_t *filecache_put(filecache_t *fc, const char *path, int fd, const struc
     memcpy(e->path, path, plen + 1);
     e->hash = hash_path(path);
     e->checked_ms = now_ms;
+    e->compressible = -1;
+    e->refs = 1;
     describe(e, fd, st, content_type);
-    small = (uint64_t)st->st_size <= fc->max_file;
+    return e;
+}
+
+/*
+ * Read e's file (open as e->fd) into e->data, once, so it is answered from
+ * memory with a single writev(); the descriptor is closed. 0 ok, -1 out of
+ * memory or a short read (e unchanged).
+ */
+static int read_in(fc_entry_t *e)
+{
+    size_t got = 0, size = (size_t)e->size;
+    char *data = malloc(size ? size : 1);
+    ssize_t n;
+
+    while (data != NULL && got < size) {
+        n = pread(e->fd, data + got, size - got, (off_t)got);
+        if (n <= 0) {
+            break;
+        }
+        got += (size_t)n;
+    }
+    if (data == NULL || got != size) {
+        free(data);
+        return -1;
+    }
+    close(e->fd);
+    e->fd = -1;
+    e->data = data;
+    return 0;
+}
+
+fc_entry_t *filecache_detached(filecache_t *fc, const char *path, int fd, const struct stat *st,
+                               const char *content_type, uint64_t now_ms)
+{
+    fc_entry_t *e = entry_new(fc, path, fd, st, content_type, now_ms);
+
+    if (e != NULL && (uint64_t)st->st_size <= fc->max_file && fc->max_entries > 0
+        && read_in(e) != 0) {
+        free(e);
+        return NULL;
+    }
+    return e;
+}
+
+fc_entry_t *filecache_from_bytes(filecache_t *fc, const fc_entry_t *of, char *data, size_t len,
+                                 const char *suffix)
+{
+    fc_entry_t *e = malloc(sizeof(*e) + strlen(of->path) + 1);
+    size_t tlen = strlen(of->etag);
+
+    if (e == NULL || tlen + strlen(suffix) >= sizeof(e->etag)) {
+        free(e);
+        return NULL;
+    }
+    memcpy(e, of, sizeof(*e) + strlen(of->path) + 1);
+    e->owner = fc;
+    e->hnext = NULL;
+    e->refs = 1;
+    e->in_table = 0;
+    e->fd = -1;
+    e->data = data;
+    e->size = (off_t)len;
+    memset(e->variant, 0, sizeof(e->variant));
+    e->variant_looked = 0;
+    e->variant_flags = 0;
+    e->encoding = NULL;
+    /* "tag" becomes "tag-suffix": the bytes differ, so must the validator */
+    memcpy(e->etag + tlen - 1, suffix, strlen(suffix));
+    memcpy(e->etag + tlen - 1 + strlen(suffix), "\"", 2);
+    return e;
+}
+
+void filecache_set_variant(fc_entry_t *e, int i, fc_entry_t *v, uint64_t now_ms)
+{
+    if (e->variant[i] != NULL) {
+        filecache_release(e->variant[i]->owner, e->variant[i]);
+    }
+    e->variant[i] = v;
+    e->variant_ms[i] = now_ms;
+    e->variant_looked |= 1u << i;
+}
+
+fc_entry_t *filecache_put(filecache_t *fc, const char *path, int fd, const struct stat *st,
+                          const char *content_type, uint64_t now_ms)
+{
+    fc_entry_t *e, *old;
+    int small = (uint64_t)st->st_size <= fc->max_file;
+
+    e = entry_new(fc, path, fd, st, content_type, now_ms);
+    if (e == NULL) {
+        return NULL;
+    }
     if (fc->max_entries == 0 || (!small && fc->max_fds == 0)) {
         /* cache off, or no descriptor to spare: for this response alone, sent from fd */
-        e->refs = 1;
         return e;
     }
-
-    if (small) {
-        /* small: read it once, answer from memory with a single writev() */
-        e->data = malloc(st->st_size ? (size_t)st->st_size : 1);
-        while (e->data != NULL && got < (size_t)st->st_size) {
-            n = pread(fd, e->data + got, (size_t)st->st_size - got, (off_t)got);
-            if (n <= 0) {
-                break;
-            }
-            got += (size_t)n;
-        }
-        if (e->data == NULL || got != (size_t)st->st_size) {
-            free(e->data);
-            free(e);
-            return NULL;
-        }
-        close(fd);
-        e->fd = -1;
+    if (small && read_in(e) != 0) {
+        free(e);
+        return NULL;
     }
 
     old = find(fc, path, e->hash);

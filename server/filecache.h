@@ -22,6 +22,12 @@
 #define FILECACHE_SHED_BATCH 16
 
 /*
+ * How many other representations (content codings) of a file its entry may
+ * own: what they are is server/compress.c's business.
+ */
+#define FILECACHE_VARIANTS 3
+
+/*
  * One cached regular file. Small files are held in memory (data), larger
  * ones as an open descriptor (fd) sent with sendfile() at an offset, so any
  * number of responses share it. Entries are reference counted: the table
@@ -50,7 +56,20 @@ typedef struct fc_entry {
     int weak;            /* the ETag is weak: the file had changed within a second of being read */
     uint64_t checked_ms; /* when it was last found unchanged */
     const char *content_type;
-    char etag[64]; /* W/"ino-mtime_ns-size", hex */
+    /*
+     * The file in other content codings (a name.gz sibling, the file
+     * gzipped): entries of their own outside the table, one reference each
+     * owned by this entry and given back with it, so they go when the file
+     * changes. variant_ms: when slot i was last looked at; variant_looked
+     * bit i: it was (variant[i] NULL then: there is none to keep).
+     */
+    struct fc_entry *variant[FILECACHE_VARIANTS];
+    uint64_t variant_ms[FILECACHE_VARIANTS];
+    unsigned variant_looked;
+    unsigned variant_flags; /* compress.c's own bits about the variants */
+    int compressible;       /* -1 not known yet, else whether its type is to be gzipped */
+    const char *encoding;   /* Content-Encoding of the bytes ("gzip"), NULL for the file as is */
+    char etag[72];          /* W/"ino-mtime_ns-size", hex (a variant adds a suffix) */
     char last_modified[HTTPDATE_LEN + 1];
     char path[]; /* the key: the path relative to the root */
 } fc_entry_t;
@@ -151,6 +170,31 @@ fc_entry_t *filecache_put(filecache_t *fc, const char *path, int fd, const struc
  * the old length until valid_ms runs out. One fstat() per large-file response.
  */
 void filecache_release_sent(filecache_t *fc, fc_entry_t *e);
+
+/*
+ * An entry for the regular file open as fd (st from fstat()) that is not
+ * put in the table: held in memory (fd closed) when it is no larger than
+ * max_file, else kept as fd. For a variant of another entry (a sibling
+ * file). Returns it with one reference for the caller, or NULL (out of
+ * memory, read error: fd is still the caller's).
+ */
+fc_entry_t *filecache_detached(filecache_t *fc, const char *path, int fd, const struct stat *st,
+                               const char *content_type, uint64_t now_ms);
+
+/*
+ * An entry holding data[0..len) (taken: freed with the entry) as another
+ * representation of of: of's validators and type, its ETag with suffix
+ * before the closing quote. Not in the table; one reference for the
+ * caller. NULL when out of memory (data is still the caller's).
+ */
+fc_entry_t *filecache_from_bytes(filecache_t *fc, const fc_entry_t *of, char *data, size_t len,
+                                 const char *suffix);
+
+/*
+ * Set e's variant slot i to v (the caller's reference passes to e; v may be
+ * NULL: there is none), giving back the one it held, looked at now_ms.
+ */
+void filecache_set_variant(fc_entry_t *e, int i, fc_entry_t *v, uint64_t now_ms);
 
 /* Evict every entry (responses holding one keep it until they are done). */
 void filecache_flush(filecache_t *fc);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "beneath.h"
+#include "compress.h"
 #include "conditional.h"
 #include "escape.h"
 #include "filecache.h"
@@ -339,6 +340,9 @@ static int serve(forkd_req_t *req, forkd_resp_t *resp, fc_entry_t *e, static_t *
             last = (int64_t)e->size - 1;
         }
     }
+    if (e->encoding != NULL) {
+        forkd_resp_header(resp, "Content-Encoding", e->encoding); /* with the body: not on a 416 */
+    }
     if (e->data != NULL) {
         forkd_resp_body_ref(resp, e->data + first, (size_t)(last - first + 1), release_entry, e);
     } else {
@@ -444,7 +448,7 @@ static int serve_path(forkd_req_t *req, forkd_resp_t *resp, static_t *st, const 
     path = forkd_req_path(req, &path_len);
     e = filecache_get(&st->fc, st->root_fd, rel, now);
     if (e != NULL) {
-        return serve(req, resp, e, st);
+        return serve(req, resp, compress_pick(st, req, resp, e, rel, now), st);
     }
 
     fd = open_file(st, srv, rel, now);
@@ -497,7 +501,7 @@ static int serve_path(forkd_req_t *req, forkd_resp_t *resp, static_t *st, const 
         forkd_resp_error(resp, 500);
         return FORKD_DONE;
     }
-    return serve(req, resp, e, st);
+    return serve(req, resp, compress_pick(st, req, resp, e, rel, now), st);
 }
 
 /*
