@@ -516,9 +516,9 @@ static int media_type_ok(const char *p, size_t len)
             return 0;
         }
     }
-    return slash != 0 && slash + 1 < len
-           && (memchr(p + slash + 1, '*', len - slash - 1) == NULL
-               || (len - slash - 1 == 1 && memchr(p, '*', slash) == NULL));
+    /* a star is the whole subtype or nowhere */
+    return slash != 0 && slash + 1 < len && memchr(p, '*', slash) == NULL
+           && (memchr(p + slash + 1, '*', len - slash - 1) == NULL || len - slash - 1 == 1);
 }
 
 /*
