@@ -1,4 +1,5 @@
-/* compress: a static file's representation by Accept-Encoding: as is, a .br/.gz sibling, gzipped. */
+/* compress: a static file's representation by Accept-Encoding: as is, a .br/.gz sibling, gzipped.
+ */
 #include "compress.h"
 
 #include <fcntl.h>

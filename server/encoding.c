@@ -96,8 +96,8 @@ static int *slot(encoding_accept_t *a, const char *name, size_t len)
  * *name, *name_len and *q (1000 without a weight); the index moves to the
  * next ',' or the end. 0 ok, -1 an element to skip.
  */
-static int parse_element(const char *v, size_t *i, size_t len, const char **name,
-                         size_t *name_len, int *q)
+static int parse_element(const char *v, size_t *i, size_t len, const char **name, size_t *name_len,
+                         int *q)
 {
     size_t p = *i, start = p;
     int rc = 0;

@@ -22,9 +22,9 @@ typedef enum {
  * in thousandths; -1: the coding is not named.
  */
 typedef struct {
-    int present;        /* the field was sent (an empty value counts) */
-    int q[ENCODING_N];  /* q of each coding as named (x-gzip counts as gzip) */
-    int star;           /* q of "*", for codings not named */
+    int present;       /* the field was sent (an empty value counts) */
+    int q[ENCODING_N]; /* q of each coding as named (x-gzip counts as gzip) */
+    int star;          /* q of "*", for codings not named */
 } encoding_accept_t;
 
 /* Start noting a request's Accept-Encoding lines. */

@@ -1,4 +1,5 @@
-/* test_encoding: Accept-Encoding into the order of codings to try; gzip_types (server/encoding.c). */
+/* test_encoding: Accept-Encoding into the order of codings to try; gzip_types (server/encoding.c).
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
