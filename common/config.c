@@ -122,6 +122,8 @@ static const key_def_t site_keys[] = {
 
 #define NSITE_KEYS (sizeof(site_keys) / sizeof(site_keys[0]))
 _Static_assert(NSITE_KEYS <= CONFIG_SITE_KEYS, "config_site_t.key_line is too small");
+_Static_assert(sizeof(CONFIG_GZIP_TYPES) <= sizeof(((config_site_t *)0)->gzip_types),
+               "the default gzip_types fits its field");
 
 _Static_assert(NKEYS <= CONFIG_MAX_KEYS, "config_t.key_line is too small for the key table");
 _Static_assert(sizeof(config_t) < 512 * 1024, "config_t: one malloc per load, keep it small");
