@@ -8,12 +8,20 @@ front of the same app: one more probe (1 worker, its own port) standing for a fa
 server, so the rows measure what proxying costs. The small-file and proxy rows also report
 the server's own CPU time per request (its processes' utime + stime over the run): the
 load generator shares this machine's CPUs, so a request rate also measures how much CPU
-the client was left, while CPU per request measures the server alone. A tool, not a
+the client was left, while CPU per request measures the server alone. The compression
+rows (9, 10) fetch a 20 KB HTML page with Accept-Encoding: gzip from a site of its own
+(Host): forkd gzip = yes (compressed once, served from its file cache) against nginx
+gzip on at the same level (6), and forkd's precompressed .gz sibling against nginx
+gzip_static on; wrk, as HTTP/1.1 (ab speaks 1.0, which nginx neither gzips by default
+nor keeps alive without a length). A tool, not a
 test: it asserts nothing; the numbers go into the README by hand with the command that
 made them.
 """
 import argparse
+import gzip
+import http.client
 import os
+import random
 import re
 import resource
 import shutil
@@ -28,6 +36,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SMALL = 612
 BIG = 1024 * 1024
+PAGE_KB = 20
+GZIP_LEVEL = 6  # forkd's default gzip_level; nginx's gzip_comp_level set to match
 CPUS = sorted(os.sched_getaffinity(0))  # before place() narrows this process's own set
 SCALE = 1.0  # --smoke: every request count and duration shrunk (checks the rows run)
 
@@ -109,6 +119,19 @@ def make_site(d):
         f.write((b"<!DOCTYPE html><html><body>" + b"x" * SMALL)[:SMALL - 15] + b"</body></html>\n")
     with open(os.path.join(d, "big.bin"), "wb") as f:
         f.write(os.urandom(BIG))
+    # a page that compresses like HTML does (about 4:1), not like a run of one byte
+    rnd = random.Random(20)
+    words = ["forkd", "static", "server", "worker", "request", "cache", "file", "the", "of",
+             "and", "a", "to", "in", "is", "for", "on", "with", "compress", "page", "site"]
+    page = b"<!DOCTYPE html><html><head><title>bench</title></head><body>\n"
+    while len(page) < PAGE_KB * 1024 - 16:
+        line = " ".join(rnd.choice(words) for _ in range(rnd.randint(6, 14)))
+        page += f'<p class="c{rnd.randint(1, 40)}">{line} {rnd.randint(0, 99999)}</p>\n'.encode()
+    page = page[:PAGE_KB * 1024 - 15] + b"</body></html>\n"
+    with open(os.path.join(d, "page.html"), "wb") as f:
+        f.write(page)
+    with open(os.path.join(d, "page.html.gz"), "wb") as f:  # as `gzip -9k` makes it
+        f.write(gzip.compress(page, compresslevel=9, mtime=0))
 
 
 def forkd_server(tmp, site, workers, binary, app_port):
@@ -123,7 +146,11 @@ def forkd_server(tmp, site, workers, binary, app_port):
                 f"error_log = {tmp}/forkd-error.log\nlevel = warn\n"
                 # the proxy rows: defaults (keepalive 32 per worker, X-Forwarded-*)
                 f"[upstream app]\nservers = 127.0.0.1:{app_port}\n"
-                f"[route /proxy/]\nupstream = app\n")
+                f"[route /proxy/]\nupstream = app\n"
+                # the compression rows: gzip once per version, and a .gz sibling
+                f"[site gz]\nserver_name = gz.bench\nroot = {site}\ngzip = yes\n"
+                f"precompressed = no\ngzip_level = {GZIP_LEVEL}\n"
+                f"[site pre]\nserver_name = pre.bench\nroot = {site}\nprecompressed = yes\n")
     return Server("forkd", [binary, "-c", conf], port)
 
 
@@ -171,6 +198,22 @@ http {{
             proxy_set_header X-Forwarded-Host $host;
             proxy_set_header X-Request-Id $request_id;
         }}
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        server_name gz.bench;
+        root {site};
+        gzip on;
+        gzip_comp_level {GZIP_LEVEL};
+        gzip_min_length 256;
+        gzip_vary on;
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        server_name pre.bench;
+        root {site};
+        gzip_static on;
+        gzip_vary on;
     }}
 }}
 """)
@@ -232,6 +275,34 @@ def wrk(server, path, threads, conns, secs, metric):
     return float(m.group(1)) * {"KB": 1 / 1024, "MB": 1, "GB": 1024}[m.group(2)]
 
 
+def wrk_gzip(server, host, threads, conns, secs):
+    """wrk's (requests per second, CPU per request) for /page.html on site host with
+    Accept-Encoding: gzip, once one request showed the server answers it gzipped."""
+    c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        c.request("GET", "/page.html", headers={"Host": host, "Accept-Encoding": "gzip"})
+        r = c.getresponse()
+        body = r.read()
+        encoded = r.getheader("Content-Encoding") == "gzip" and len(gzip.decompress(body)) > 0
+    finally:
+        c.close()
+    if not encoded:
+        print(f"  {server.name}: {host}/page.html not sent gzipped: not counted", file=sys.stderr)
+        return None
+    secs = max(1, round(secs * SCALE))
+    cpu = cpu_seconds(server)
+    out = run(["wrk", f"-t{threads}", f"-c{conns}", f"-d{secs}s", "-H", f"Host: {host}",
+               "-H", "Accept-Encoding: gzip", f"http://127.0.0.1:{server.port}/page.html"])
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    reqs = re.search(r"(\d+) requests in", out)
+    if errors or non2xx or not m or not reqs:
+        print(f"  {server.name}: wrk problem:\n{out[-800:]}", file=sys.stderr)
+        return None
+    return float(m.group(1)), (cpu_seconds(server) - cpu) * 1e6 / int(reqs.group(1))
+
+
 def idle_memory(server, nconns=3000):
     """Bytes of worker RSS per idle keep-alive connection (each has served one request)."""
     before = rss_kib(server.workers())
@@ -277,6 +348,11 @@ ROWS = [
      lambda s: ab(s, "/proxy/index.html", 30000, 50, True), False, True),
     ("proxy: wrk -t2 -c100 -d3s, app 612 B", "req/s", True,
      lambda s: wrk(s, "/proxy/index.html", 2, 100, 3, "rps"), False, False),
+    # rows 9, 10: a 20 KB page, Accept-Encoding: gzip; no probe column
+    (f"gzip: wrk -t2 -c100 -d3s, {PAGE_KB} KB HTML (forkd cache vs nginx gzip on, level 6)",
+     "req/s", True, lambda s: wrk_gzip(s, "gz.bench", 2, 100, 3), False, False),
+    (f"precompressed: wrk -t2 -c100 -d3s, {PAGE_KB} KB HTML + .gz (nginx gzip_static on)",
+     "req/s", True, lambda s: wrk_gzip(s, "pre.bench", 2, 100, 3), False, False),
 ]
 
 
@@ -303,7 +379,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--rows", default="", help="comma separated row numbers (1-based; "
-                    "7,8: the proxy rows)")
+                    "7,8: the proxy rows; 9,10: compression)")
     ap.add_argument("--forkd", default=os.path.join(ROOT, "build/forkd"),
                     help="the forkd binary (make bench passes $(BUILD)/forkd)")
     ap.add_argument("--smoke", action="store_true",
