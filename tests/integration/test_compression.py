@@ -8,13 +8,9 @@ with file:line."""
 import gzip
 import os
 import random
-import shutil
-import subprocess
-import tempfile
-import time
 import unittest
 
-from harness import ServerCase, forkd_bin, wait_until
+from harness import ConfigCheckCase, ServerCase
 
 MTIME = 1577966400  # Thu, 02 Jan 2020 12:00:00 GMT
 PAGE = b"".join(b"<p>line %d of a page that compresses well</p>\n" % i for i in range(60))
@@ -303,21 +299,13 @@ class TestGzipOnTheFly(CompressionCase):
         self.assertEqual(r.body[:3], b"\x1f\x8b\x08")
 
 
-class TestCompressionConfig(unittest.TestCase):
+class TestCompressionConfig(ConfigCheckCase):
     def check(self, text, line=None, what=None):
-        d = tempfile.mkdtemp(prefix="forkd-gzcfg-")
-        self.addCleanup(shutil.rmtree, d, True)
-        os.mkdir(os.path.join(d, "www"))
-        path = os.path.join(d, "forkd.ini")
-        with open(path, "w") as f:
-            f.write(text)
-        r = subprocess.run([forkd_bin(), "-t", "-c", path], capture_output=True, text=True)
-        if line is None:
-            self.assertEqual(r.returncode, 0, r.stderr)
+        if line is not None:
+            self.assertRefused(text, line, what)
             return
-        self.assertNotEqual(r.returncode, 0, text)
-        self.assertIn("%s:%d:" % (path, line), r.stderr)
-        self.assertIn(what, r.stderr)
+        _, r = self.check_t(text)
+        self.assertEqual(r.returncode, 0, r.stderr)
 
     def test_mistakes_refused_with_line(self):
         base = "[static]\nroot = www\n"
