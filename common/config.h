@@ -29,12 +29,11 @@
 #define CONFIG_MAX_SITES 32
 #define CONFIG_SITE_KEYS 16  /* room in config_site_t.key_line for every site key */
 #define CONFIG_HOSTS_LEN 512 /* a site's server_name list as written */
-/* [static] gzip_types by default: text, and the text-like types a site serves */
+/* [static] gzip_types by default: every text type, and the text-like others a site serves */
 #define CONFIG_GZIP_TYPES                                                                          \
-    "text/html text/css text/plain text/javascript text/xml text/markdown "                        \
-    "application/javascript application/json application/xml application/rss+xml "                 \
-    "application/atom+xml application/manifest+json application/wasm image/svg+xml "               \
-    "font/ttf font/otf"
+    "text/* application/javascript application/json application/xml application/rss+xml "          \
+    "application/atom+xml application/manifest+json application/wasm image/svg+xml font/ttf "      \
+    "font/otf"
 
 /* [cache PATTERN] sections (Cache-Control / Expires rules) and [mime] lines */
 #define CONFIG_MAX_CACHE_RULES 64
@@ -139,7 +138,7 @@ typedef struct {
     char charset[32];         /* added to text types' Content-Type ("" = none) */
     int precompressed;        /* serve name.br / name.gz beside name when the client takes them */
     int gzip;                 /* compress on the fly (once per file version, in the file cache) */
-    char gzip_types[256];     /* media types gzip compresses, blank separated ("" none) */
+    char gzip_types[192];     /* media types gzip compresses, blank separated ("" none) */
     uint32_t gzip_min_length; /* files smaller than this are sent as they are */
     int gzip_level;           /* zlib's level, 1 (fastest) .. 9 (smallest) */
     int line;                 /* of the [site NAME] line; 0 for [static] */
