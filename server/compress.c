@@ -25,6 +25,14 @@ _Static_assert(ENCODING_BR == 0 && ENCODING_GZIP == 1, "sibling slots are the co
 _Static_assert(SLOT_MADE < FILECACHE_VARIANTS, "filecache holds every variant slot");
 
 /*
+ * The largest file gzipped on the fly: compressing runs on the worker's
+ * loop (about 5 ms for 64 KB at level 6, 35 ms for this), so a
+ * cache_max_file raised to megabytes must not stall every client of the
+ * worker for a second. Larger files go as they are (or from a .gz sibling).
+ */
+#define GZIP_MAX_FILE (1024 * 1024)
+
+/*
  * variant_flags bit of a sibling slot: the sibling is there but larger than
  * cache_max_file, so it is not kept (its descriptor would escape the cache's
  * count): each response opens it.
@@ -181,7 +189,8 @@ static fc_entry_t *gzipped(static_t *st, fc_entry_t *e, uint64_t now)
     if (e->variant_looked & (1u << SLOT_MADE)) {
         return ref(e->variant[SLOT_MADE]);
     }
-    if (e->data == NULL || (uint64_t)e->size < st->conf->gzip_min_length) {
+    if (e->data == NULL || (uint64_t)e->size < st->conf->gzip_min_length
+        || e->size > GZIP_MAX_FILE) {
         return NULL;
     }
     data = gzip_bytes(e, st->conf->gzip_level, &len);

@@ -299,6 +299,26 @@ class TestGzipOnTheFly(CompressionCase):
         self.assertEqual(r.body[:3], b"\x1f\x8b\x08")
 
 
+class TestGzipSizeCap(CompressionCase):
+    """Compressing runs on the loop: above 1 MiB never, even when the cache holds the file."""
+
+    config = {"static": {"gzip": "yes", "cache_max_file": "4m"}}
+    LINE = b"a line of text that a page would have, more or less %07d\n"
+
+    @classmethod
+    def make_docroot(cls, root):
+        put(root, "under.txt", b"".join(cls.LINE % i for i in range(15000)))  # 0.9 MiB
+        put(root, "over.txt", b"".join(cls.LINE % i for i in range(20000)))  # 1.1 MiB
+
+    def test_cap(self):
+        r = self.get("/under.txt", "gzip")
+        self.assertEqual(r.get("Content-Encoding"), "gzip")
+        self.assertEqual(gzip.decompress(r.body), b"".join(self.LINE % i for i in range(15000)))
+        r = self.get("/over.txt", "gzip")
+        self.assertNotIn("Content-Encoding", r)
+        self.assertEqual(len(r.body), 20000 * len(self.LINE % 0))
+
+
 class TestCompressionConfig(ConfigCheckCase):
     def check(self, text, line=None, what=None):
         if line is not None:
