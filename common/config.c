@@ -126,7 +126,8 @@ _Static_assert(sizeof(CONFIG_GZIP_TYPES) <= sizeof(((config_site_t *)0)->gzip_ty
                "the default gzip_types fits its field");
 
 _Static_assert(NKEYS <= CONFIG_MAX_KEYS, "config_t.key_line is too small for the key table");
-_Static_assert(sizeof(config_t) < 512 * 1024, "config_t: one malloc per load, keep it small");
+/* one malloc per load (never on a stack): 32 sites with their roots, 16 modules with their keys */
+_Static_assert(sizeof(config_t) < 1024 * 1024, "config_t: one malloc per load, keep it small");
 
 /* The section the lines being read belong to (inih cuts long section names). */
 typedef enum {
