@@ -86,6 +86,7 @@ static const key_def_t keys[] = {
     {"http", "max_connections", KEY_UINT, F(max_connections), 1, 1000000},
     {"http", "min_rate", KEY_SIZE32, F(min_rate), 0, 1 << 30},
     {"http", "handler_timeout", KEY_DURATION, F(handler_timeout), 0, 3600000},
+    {"http", "max_ranges", KEY_UINT, F(max_ranges), 0, CONFIG_MAX_RANGES},
     {"http", "real_ip_from", KEY_CIDRS, F(real_ip_from), 0, 0},
     {"http", "real_ip_header", KEY_IP_HEADER, F(real_ip_header), 0, 0},
     {"log", "access_log", KEY_PATH_OFF, F(access_log), 0, 0},
@@ -205,6 +206,7 @@ void config_defaults(config_t *cfg)
     cfg->worker_timeout = 60000;
     cfg->threads = 0;
     cfg->handler_timeout = 60000;
+    cfg->max_ranges = 16;
     strcpy(cfg->allow, "127.0.0.0/8 ::1/128");
 }
 

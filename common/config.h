@@ -9,6 +9,7 @@
 #define CONFIG_PATH_MAX 4096
 #define CONFIG_MAX_LISTEN 8
 #define CONFIG_MAX_KEYS 64     /* room in config_t.key_line for every known key */
+#define CONFIG_MAX_RANGES 256  /* [http] max_ranges at most */
 #define CONFIG_MAX_THREADS 256 /* [server] threads */
 
 /* [module NAME] and [route PATH] sections (config_t is malloc'd: these keep it ~250 KB) */
@@ -215,6 +216,7 @@ typedef struct {
     uint32_t max_connections; /* per worker: stop accepting above it */
     uint32_t min_rate;        /* bytes/s a body upload or a response download must keep */
     uint32_t handler_timeout; /* a pending handler or pool job: 504 after this (0 = none) */
+    uint32_t max_ranges;      /* byte ranges one Range may list; 0 = Range is ignored */
     char real_ip_from[512];   /* CIDRs whose real_ip_header is believed; "" = nobody */
     config_ip_header_t real_ip_header;
 

@@ -2,7 +2,6 @@
 #include "conditional.h"
 
 #include <string.h>
-#include <strings.h>
 
 #include "httpdate.h"
 
@@ -163,67 +162,6 @@ int conditional_preconditions(const conditional_t *c, int get_or_head, time_t mt
     return 0;
 }
 
-/* Parse a decimal of up to 18 digits at s[*i]; -1 when none. */
-static int64_t parse_pos(const char *s, size_t *i, size_t len)
-{
-    int64_t v = 0;
-    size_t start = *i;
-
-    while (*i < len && s[*i] >= '0' && s[*i] <= '9') {
-        if (*i - start >= 18) {
-            return -1;
-        }
-        v = v * 10 + (s[*i] - '0');
-        (*i)++;
-    }
-    return *i == start ? -1 : v;
-}
-
-int conditional_parse_range(const char *s, size_t len, int64_t size, int64_t *first, int64_t *last)
-{
-    size_t i = 6;
-    int64_t a, b;
-
-    if (len < 7 || strncasecmp(s, "bytes=", 6) != 0) {
-        return 0;
-    }
-    if (s[i] == '-') {
-        i++;
-        b = parse_pos(s, &i, len);
-        if (b < 0 || i != len) {
-            return 0;
-        }
-        if (b == 0) {
-            return -1;
-        }
-        if (size == 0) {
-            return 0; /* satisfiable (RFC 9110 14.1.2), yet no byte to send: the whole, empty */
-        }
-        *first = b >= size ? 0 : size - b;
-        *last = size - 1;
-        return 1;
-    }
-    a = parse_pos(s, &i, len);
-    if (a < 0 || i >= len || s[i] != '-') {
-        return 0;
-    }
-    i++;
-    if (i < len) {
-        b = parse_pos(s, &i, len);
-        if (b < 0 || i != len || b < a) {
-            return 0; /* bad syntax, "last < first", or "a-b,c-d": several ranges */
-        }
-    } else {
-        b = INT64_MAX; /* "a-": to the end */
-    }
-    if (a >= size) {
-        return -1;
-    }
-    *first = a;
-    *last = b >= size ? size - 1 : b;
-    return 1;
-}
-
 int conditional_if_range_ok(const char *v, size_t len, const char *etag, time_t mtime)
 {
     time_t t;
@@ -235,13 +173,13 @@ int conditional_if_range_ok(const char *v, size_t len, const char *etag, time_t 
     return httpdate_parse(v, len, &t) == 0 && t == mtime;
 }
 
-int conditional_range(const conditional_t *c, int64_t size, time_t mtime, int64_t *first,
-                      int64_t *last)
+int conditional_range(const conditional_t *c, int64_t size, time_t mtime, unsigned max,
+                      byterange_t *r, size_t *n)
 {
     if (c->range.p == NULL
         || (c->if_range.p != NULL
             && !conditional_if_range_ok(c->if_range.p, c->if_range.len, c->etag, mtime))) {
         return 0;
     }
-    return conditional_parse_range(c->range.p, c->range.len, size, first, last);
+    return byteranges_parse(c->range.p, c->range.len, size, max, r, n);
 }

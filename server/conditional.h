@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "byteranges.h"
 #include "http_parser.h"
 
 /*
@@ -72,14 +73,6 @@ int conditional_etag_match(const char *v, size_t len, const char *etag, int weak
 int conditional_preconditions(const conditional_t *c, int get_or_head, time_t mtime);
 
 /*
- * Parse a Range value for a resource of size bytes. Returns 1 with
- * [*first, *last] for one satisfiable range, 0 when the field is to be
- * ignored (bad syntax, another unit, several ranges: answered with the whole
- * resource, as RFC 9110 14.2 allows), or -1 when unsatisfiable (416).
- */
-int conditional_parse_range(const char *v, size_t len, int64_t size, int64_t *first, int64_t *last);
-
-/*
  * Is an If-Range validator still current: an entity-tag equal to etag
  * (strong comparison: a weak one on either side never is), or a date equal
  * to mtime?
@@ -87,11 +80,12 @@ int conditional_parse_range(const char *v, size_t len, int64_t size, int64_t *fi
 int conditional_if_range_ok(const char *v, size_t len, const char *etag, time_t mtime);
 
 /*
- * The range of a GET for a resource of size bytes: c's Range, unless its
- * If-Range is no longer current. Returns what conditional_parse_range()
- * does, and 0 when there is no Range or If-Range says to send it all.
+ * The ranges of a GET for a resource of size bytes: c's Range, unless its
+ * If-Range is no longer current, parsed by byteranges_parse() with at most
+ * max ranges into r. Returns what byteranges_parse() does, and 0 when there
+ * is no Range or If-Range says to send it all.
  */
-int conditional_range(const conditional_t *c, int64_t size, time_t mtime, int64_t *first,
-                      int64_t *last);
+int conditional_range(const conditional_t *c, int64_t size, time_t mtime, unsigned max,
+                      byterange_t *r, size_t *n);
 
 #endif

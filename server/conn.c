@@ -1144,8 +1144,11 @@ static void start_error(conn_t *c, int status)
     start_response(c);
 }
 
-/* Write as much of the response as the socket takes. 1 done, 0 again later, -1 error. */
-static int send_some(conn_t *c)
+/*
+ * Write as much of the head, the body's memory and then its file range as
+ * the socket takes. 1 done, 0 again later, -1 error.
+ */
+static int send_piece(conn_t *c)
 {
     conn_block_t *b = c->b;
     resp_t *resp = &b->resp;
@@ -1204,6 +1207,20 @@ static int send_some(conn_t *c)
         b->file_sent += (uint64_t)n;
     }
     return 1;
+}
+
+/*
+ * Write as much of the response as the socket takes: a body of parts
+ * (forkd_resp_body_parts()) one piece after the other. 1 done, 0 again
+ * later, -1 error.
+ */
+static int send_some(conn_t *c)
+{
+    int rc;
+
+    while ((rc = send_piece(c)) == 1 && resp_next_part(&c->b->resp)) {
+    }
+    return rc;
 }
 
 /* Count the answered request in this worker's scoreboard slot. */

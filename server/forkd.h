@@ -126,7 +126,8 @@ forkd_server_t *forkd_req_server(const forkd_req_t *req);
  * The response. Its status starts at 0 (a handler must set one), with no
  * header and an empty body. The body is one of: text built in the response
  * (forkd_resp_body_copy(), forkd_resp_printf()), memory the handler lends
- * (forkd_resp_body_ref()), or a file range (forkd_resp_body_file()); setting
+ * (forkd_resp_body_ref()), a file range (forkd_resp_body_file()), or ranges
+ * of a file each after a text (forkd_resp_body_parts()); setting
  * one replaces the one before, releasing it at once. For HEAD, 204 and 304
  * no body is sent (HEAD still gets its Content-Length).
  */
@@ -206,6 +207,28 @@ void forkd_resp_body_ref(forkd_resp_t *resp, const void *p, size_t len, forkd_re
  */
 void forkd_resp_body_file(forkd_resp_t *resp, int fd, off_t off, uint64_t len,
                           forkd_release_fn release, void *arg);
+
+/* One piece of a forkd_resp_body_parts() body: text_len bytes of text, then a file range. */
+typedef struct {
+    size_t text_len; /* of the text before the range */
+    off_t off;       /* the range: len bytes of the file from off (0: the text alone) */
+    uint64_t len;
+} forkd_part_t;
+
+/*
+ * The body is n pieces in order, each its text and then its range of the
+ * file open as fd: the texts are text[0..), one after the other
+ * (parts[0].text_len bytes, then parts[1].text_len, ...). For a body that
+ * mixes a file's bytes with text of its own, a multipart/byteranges one:
+ * each part's delimiter and headers, then its bytes, and a last piece of
+ * text alone closing it. Content-Length is the sum of it all. text and
+ * parts are copied; fd and release are as for forkd_resp_body_file() (the
+ * ranges are sent with sendfile(), a file shorter than promised ends the
+ * connection). 0 ok; -1 out of memory: the body is empty and fd still the
+ * caller's (neither closed nor released).
+ */
+int forkd_resp_body_parts(forkd_resp_t *resp, int fd, const char *text, const forkd_part_t *parts,
+                          size_t n, forkd_release_fn release, void *arg);
 
 /*
  * Status and a small HTML page saying it (the body is replaced; headers

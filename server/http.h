@@ -88,6 +88,16 @@ struct forkd_resp {
     int fd_owned; /* the response closes fd when done */
     off_t file_off;
     uint64_t file_len;
+    /*
+     * forkd_resp_body_parts(): one malloc'd block, the parts then their
+     * texts (mem points at those). mem_len and file_off/file_len describe
+     * the texts up to and the range of parts[part], the piece being sent;
+     * resp_next_part() moves on. parts_len: the whole body's length.
+     */
+    char *parts_block; /* NULL for any other body */
+    const forkd_part_t *parts;
+    size_t nparts, part;
+    uint64_t parts_len;
     forkd_release_fn release; /* for lent memory or a borrowed fd, else NULL */
     void *release_arg;
     void *self;  /* the routed handler's context, for release */
@@ -155,6 +165,15 @@ size_t resp_busy(const char *date, char *out);
  * empty response of the same handler: src is left empty.
  */
 void resp_move(resp_t *dst, resp_t *src);
+
+/*
+ * The piece of a forkd_resp_body_parts() body being sent is out: move on to
+ * the next one (its text follows the texts sent so far in mem, so a count
+ * of mem's bytes sent stays right; its range replaces file_off and
+ * file_len). 1 when there was one, 0 at the end, for another body, or when
+ * no body is sent (HEAD, 204, 304).
+ */
+int resp_next_part(resp_t *resp);
 
 /* Reason phrase for a status code ("Not Found"); "Unknown" for one it does not know. */
 const char *http_reason(int status);

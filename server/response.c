@@ -24,6 +24,10 @@ void resp_reset(resp_t *resp, forkd_server_t *srv, conn_t *conn)
     resp->fd_owned = 0;
     resp->file_off = 0;
     resp->file_len = 0;
+    resp->parts_block = NULL;
+    resp->parts = NULL;
+    resp->nparts = resp->part = 0;
+    resp->parts_len = 0;
     resp->release = NULL;
     resp->self = NULL;
     resp->no_body = 0;
@@ -54,12 +58,17 @@ static void release_body(resp_t *resp)
     }
 }
 
-/* Let go of lent memory or a file body: the built text is the body again. */
+/* Let go of lent memory, a file body or parts: the built text is the body again. */
 static void drop_body(resp_t *resp)
 {
     if (resp->fd >= 0 || resp->release != NULL) {
         release_body(resp);
     }
+    free(resp->parts_block);
+    resp->parts_block = NULL;
+    resp->parts = NULL;
+    resp->nparts = resp->part = 0;
+    resp->parts_len = 0;
     resp->mem = NULL;
     resp->mem_len = 0;
 }
@@ -286,6 +295,50 @@ void forkd_resp_body_file(forkd_resp_t *resp, int fd, off_t off, uint64_t len,
     resp->release_arg = arg;
 }
 
+int forkd_resp_body_parts(forkd_resp_t *resp, int fd, const char *text, const forkd_part_t *parts,
+                          size_t n, forkd_release_fn release, void *arg)
+{
+    size_t i, text_len = 0, head = n * sizeof(*parts);
+    uint64_t total = 0;
+    char *block;
+
+    drop_body(resp);
+    for (i = 0; i < n; i++) {
+        text_len += parts[i].text_len;
+        total += parts[i].len;
+    }
+    block = malloc(head + text_len + 1); /* + 1: never malloc(0) */
+    if (block == NULL) {
+        return -1;
+    }
+    memcpy(block, parts, head);
+    memcpy(block + head, text, text_len);
+    forkd_resp_body_file(resp, fd, n > 0 ? parts[0].off : 0, n > 0 ? parts[0].len : 0, release,
+                         arg);
+    resp->parts_block = block;
+    resp->parts = (const forkd_part_t *)(const void *)block;
+    resp->nparts = n;
+    resp->part = 0;
+    resp->parts_len = text_len + total;
+    resp->mem = block + head;
+    resp->mem_len = n > 0 ? parts[0].text_len : 0;
+    return 0;
+}
+
+int resp_next_part(resp_t *resp)
+{
+    const forkd_part_t *p;
+
+    if (resp->parts == NULL || resp->no_body || resp->part + 1 >= resp->nparts) {
+        return 0;
+    }
+    p = &resp->parts[++resp->part];
+    resp->mem_len += p->text_len;
+    resp->file_off = p->off;
+    resp->file_len = p->len;
+    return 1;
+}
+
 void forkd_resp_upstream_time(forkd_resp_t *resp, uint64_t us)
 {
     resp->upstream_us = us > INT64_MAX ? INT64_MAX : (int64_t)us;
@@ -309,6 +362,19 @@ void forkd_resp_error(forkd_resp_t *resp, int status)
                       "<!DOCTYPE html>\n<html><head><title>%d %s</title></head>\n"
                       "<body><h1>%d %s</h1><hr><p>forkd</p></body></html>\n",
                       status, reason, status, reason);
+}
+
+/* The Content-Length of a sealed response that has one. */
+static uint64_t content_length(const resp_t *resp)
+{
+    /* no_body here means HEAD: the length a GET would have had, when the handler knows it */
+    if (resp->no_body && resp->head_len >= 0) {
+        return (uint64_t)resp->head_len;
+    }
+    if (resp->parts != NULL) {
+        return resp->parts_len;
+    }
+    return resp->fd >= 0 ? resp->file_len : resp->mem_len;
 }
 
 /* The status line and header lines of a sealed response (see resp_start()). */
@@ -339,10 +405,7 @@ static size_t write_head(const resp_t *resp, const char *date, int keepalive, ch
         /* nothing: the close ends the body */
     } else if (resp->status != 204 && resp->status != 304 && resp->status >= 200) {
         p += FMT_LIT(p, "Content-Length: ");
-        /* no_body here means HEAD: the length a GET would have had, when the handler knows it */
-        p += fmt_uint(p, resp->no_body && resp->head_len >= 0 ? (uint64_t)resp->head_len
-                         : resp->fd >= 0                      ? resp->file_len
-                                                              : resp->mem_len);
+        p += fmt_uint(p, content_length(resp));
         p += FMT_LIT(p, "\r\n");
     }
     p += fmt_put(p, resp->xhdr, resp->xhdr_len);
@@ -401,6 +464,11 @@ void resp_move(resp_t *dst, resp_t *src)
     dst->fd_owned = src->fd_owned;
     dst->file_off = src->file_off;
     dst->file_len = src->file_len;
+    dst->parts_block = src->parts_block;
+    dst->parts = src->parts;
+    dst->nparts = src->nparts;
+    dst->part = src->part;
+    dst->parts_len = src->parts_len;
     dst->release = src->release;
     dst->release_arg = src->release_arg;
     dst->self = src->self;
@@ -416,6 +484,10 @@ void resp_move(resp_t *dst, resp_t *src)
     src->fd = -1;
     src->fd_owned = 0;
     src->release = NULL;
+    src->parts_block = NULL;
+    src->parts = NULL;
+    src->nparts = src->part = 0;
+    src->parts_len = 0;
     src->big = NULL;
     src->big_cap = 0;
     src->gen_len = 0;

@@ -7,10 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "beneath.h"
+#include "byteranges.h"
 #include "compress.h"
 #include "conditional.h"
 #include "escape.h"
@@ -20,6 +22,8 @@
 #include "httpdate.h"
 #include "mime.h"
 #include "vhost.h"
+
+_Static_assert(CONFIG_MAX_RANGES <= BYTERANGES_MAX, "[http] max_ranges: serve_ranges() has room");
 
 /* How every file and directory below the root is opened: a FIFO must not block us. */
 #define OPEN_FLAGS (O_RDONLY | O_NONBLOCK | O_NOCTTY)
@@ -85,6 +89,7 @@ static int site_init(static_t *st, const config_t *cfg, const config_site_t *sit
     st->root = site->root;
     st->root_checked_ms = 0;
     st->root_fd = -1;
+    st->max_ranges = cfg->max_ranges;
     if (filecache_init(&st->fc, cfg->cache_entries, cfg->cache_max_file, cfg->cache_valid) != 0) {
         snprintf(err, errlen, "file cache: out of memory");
         return -1;
@@ -283,6 +288,166 @@ static void release_entry(void *self, void *entry)
     filecache_release_sent(e->owner, e);
 }
 
+/* A response is done with a body static built for it (forkd_release_fn). */
+static void release_built(void *self, void *body)
+{
+    (void)self;
+    free(body);
+}
+
+/* The body is e's bytes first..last: lent from e->data, or sent from e->fd; e goes with it. */
+static void body_range(forkd_resp_t *resp, fc_entry_t *e, int64_t first, int64_t last)
+{
+    if (e->data != NULL) {
+        forkd_resp_body_ref(resp, e->data + first, (size_t)(last - first + 1), release_entry, e);
+    } else {
+        /* shared: sendfile() with an offset never moves it */
+        forkd_resp_body_file(resp, e->fd, (off_t)first, (uint64_t)(last - first + 1), release_entry,
+                             e);
+    }
+}
+
+/* 64 bits no client can guess, for a boundary it must not find in the file. */
+static uint64_t boundary_bits(forkd_req_t *req)
+{
+    uint64_t v;
+
+    if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v)) {
+        v = forkd_req_id(req) * 0x9e3779b97f4a7c15u ^ (uint64_t)forkd_now_ms(forkd_req_server(req));
+    }
+    return v;
+}
+
+/*
+ * The multipart/byteranges body of the n (> 1) ranges r of e, for e held in
+ * memory: one buffer, texts and bytes, len bytes, lent to the response
+ * (e's reference is given back at once). 0 ok, -1 out of memory.
+ */
+static int multipart_memory(forkd_resp_t *resp, fc_entry_t *e, static_t *st, const char *boundary,
+                            const byterange_t *r, size_t n, uint64_t len)
+{
+    char *body = malloc(len), *p = body, text[BYTERANGES_TEXT_MAX];
+    size_t i, text_len;
+
+    if (body == NULL) {
+        return -1;
+    }
+    for (i = 0; i <= n; i++) {
+        /* through text[]: byteranges_text() needs all its room, len has just enough */
+        text_len = byteranges_text(text, boundary, e->content_type, r, n, i, e->size);
+        memcpy(p, text, text_len);
+        p += text_len;
+        if (i < n) {
+            memcpy(p, e->data + r[i].first, (size_t)(r[i].last - r[i].first + 1));
+            p += r[i].last - r[i].first + 1;
+        }
+    }
+    forkd_resp_body_ref(resp, body, len, release_built, body);
+    filecache_release(&st->fc, e);
+    return 0;
+}
+
+/*
+ * The same for e open as a descriptor: n + 1 pieces, each part's text and
+ * then its range of e->fd (sendfile()), the close delimiter last; e goes
+ * with the response. The file is never read into memory. 0 ok, -1 out of
+ * memory (e is still the caller's).
+ */
+static int multipart_file(forkd_resp_t *resp, fc_entry_t *e, const char *boundary,
+                          const byterange_t *r, size_t n)
+{
+    char *text = malloc((n + 1) * BYTERANGES_TEXT_MAX);
+    forkd_part_t *parts = calloc(n + 1, sizeof(*parts));
+    size_t i, at = 0;
+    int rc = -1;
+
+    if (text != NULL && parts != NULL) {
+        for (i = 0; i <= n; i++) {
+            parts[i].text_len =
+                byteranges_text(text + at, boundary, e->content_type, r, n, i, e->size);
+            at += parts[i].text_len;
+            if (i < n) {
+                parts[i].off = (off_t)r[i].first;
+                parts[i].len = (uint64_t)(r[i].last - r[i].first + 1);
+            }
+        }
+        rc = forkd_resp_body_parts(resp, e->fd, text, parts, n + 1, release_entry, e);
+    }
+    free(text);
+    free(parts);
+    return rc;
+}
+
+/*
+ * 206 with a multipart/byteranges body (RFC 9110 14.6) for the n (> 1)
+ * sorted, disjoint ranges r of e. Declined (-1: the caller sends the whole
+ * file, nothing set here) when that body would be larger than the file: a
+ * request for many small ranges, whose part headers outweigh the bytes,
+ * then costs no more than a plain GET, and the client still gets every byte
+ * it asked for; or when out of memory. 0 sent, e gone with the response.
+ */
+static int serve_multipart(forkd_req_t *req, forkd_resp_t *resp, fc_entry_t *e, static_t *st,
+                           const byterange_t *r, size_t n)
+{
+    char boundary[BYTERANGES_BOUNDARY_LEN + 1];
+    char ctype[sizeof("multipart/byteranges; boundary=") + BYTERANGES_BOUNDARY_LEN];
+    uint64_t len;
+
+    byteranges_boundary(boundary, boundary_bits(req));
+    len = byteranges_body_len(boundary, e->content_type, r, n, e->size);
+    if (len > (uint64_t)e->size) {
+        return -1;
+    }
+    if (e->data != NULL ? multipart_memory(resp, e, st, boundary, r, n, len) != 0
+                        : multipart_file(resp, e, boundary, r, n) != 0) {
+        return -1;
+    }
+    /* a header line of its own: forkd_resp_content_type() would borrow this stack buffer */
+    snprintf(ctype, sizeof(ctype), "multipart/byteranges; boundary=%s", boundary);
+    forkd_resp_content_type(resp, NULL);
+    forkd_resp_header(resp, "Content-Type", ctype);
+    forkd_resp_status(resp, 206);
+    return 0;
+}
+
+/*
+ * The GET's Range, once the preconditions passed: a single-range 206, a
+ * multipart 206, or, for a field to ignore, 200 with the whole file (the
+ * status and Content-Type of a 200 are set already); returns 0. Or 416,
+ * e released: returns 1. An encoded variant (e->encoding) is never split
+ * into parts: its Content-Encoding would be read as the multipart body's
+ * own, so a request for several ranges of it gets all of it.
+ */
+static int serve_ranges(forkd_req_t *req, forkd_resp_t *resp, fc_entry_t *e, static_t *st,
+                        const conditional_t *cond)
+{
+    byterange_t r[BYTERANGES_MAX];
+    size_t n = 0;
+    char cr[96];
+    int rc = conditional_range(cond, e->size, e->mtime, st->max_ranges, r, &n);
+
+    if (rc < 0) {
+        snprintf(cr, sizeof(cr), "bytes */%lld", (long long)e->size);
+        filecache_release(&st->fc, e);
+        forkd_resp_error(resp, 416);
+        forkd_resp_header(resp, "Content-Range", cr);
+        return 1;
+    }
+    if (rc > 0 && n == 1) {
+        snprintf(cr, sizeof(cr), "bytes %lld-%lld/%lld", (long long)r[0].first,
+                 (long long)r[0].last, (long long)e->size);
+        forkd_resp_header(resp, "Content-Range", cr);
+        forkd_resp_status(resp, 206);
+        body_range(resp, e, r[0].first, r[0].last);
+        return 0;
+    }
+    if (rc > 0 && e->encoding == NULL && serve_multipart(req, resp, e, st, r, n) == 0) {
+        return 0;
+    }
+    body_range(resp, e, 0, (int64_t)e->size - 1);
+    return 0;
+}
+
 /*
  * Answer for one regular file: validators, preconditions, Range. The body
  * comes from e->data (held in memory) or e->fd (sendfile at an offset); the
@@ -290,13 +455,12 @@ static void release_entry(void *self, void *entry)
  */
 static int serve(forkd_req_t *req, forkd_resp_t *resp, fc_entry_t *e, static_t *st)
 {
+    const char *encoding = e->encoding; /* read now: a multipart body lets go of e at once */
     forkd_method_t method = forkd_req_method(req);
     conditional_t cond;
     const char *name, *value;
     size_t i, name_len, value_len;
-    int64_t first = 0, last = 0;
-    char cr[96];
-    int rc, status;
+    int status;
 
     forkd_resp_header(resp, "Last-Modified", e->last_modified);
     forkd_resp_header(resp, "ETag", e->etag);
@@ -316,39 +480,18 @@ static int serve(forkd_req_t *req, forkd_resp_t *resp, fc_entry_t *e, static_t *
         return FORKD_DONE;
     }
     forkd_resp_content_type(resp, e->content_type);
-    forkd_resp_header(resp, "Accept-Ranges", "bytes");
+    /* max_ranges = 0 turns ranges off: say so (RFC 9110 14.3) */
+    forkd_resp_header(resp, "Accept-Ranges", st->max_ranges > 0 ? "bytes" : "none");
     forkd_resp_status(resp, 200);
-    first = 0;
-    last = (int64_t)e->size - 1;
-
     if (method == FORKD_GET && cond.range.p != NULL) {
-        rc = conditional_range(&cond, e->size, e->mtime, &first, &last);
-        if (rc < 0) {
-            snprintf(cr, sizeof(cr), "bytes */%lld", (long long)e->size);
-            filecache_release(&st->fc, e);
-            forkd_resp_error(resp, 416);
-            forkd_resp_header(resp, "Content-Range", cr);
-            return FORKD_DONE;
+        if (serve_ranges(req, resp, e, st, &cond) != 0) {
+            return FORKD_DONE; /* 416: none of e's bytes, so no Content-Encoding */
         }
-        if (rc > 0) {
-            snprintf(cr, sizeof(cr), "bytes %lld-%lld/%lld", (long long)first, (long long)last,
-                     (long long)e->size);
-            forkd_resp_header(resp, "Content-Range", cr);
-            forkd_resp_status(resp, 206);
-        } else {
-            first = 0;
-            last = (int64_t)e->size - 1;
-        }
-    }
-    if (e->encoding != NULL) {
-        forkd_resp_header(resp, "Content-Encoding", e->encoding); /* with the body: not on a 416 */
-    }
-    if (e->data != NULL) {
-        forkd_resp_body_ref(resp, e->data + first, (size_t)(last - first + 1), release_entry, e);
     } else {
-        /* shared: sendfile() with an offset never moves it */
-        forkd_resp_body_file(resp, e->fd, (off_t)first, (uint64_t)(last - first + 1), release_entry,
-                             e);
+        body_range(resp, e, 0, (int64_t)e->size - 1);
+    }
+    if (encoding != NULL) {
+        forkd_resp_header(resp, "Content-Encoding", encoding);
     }
     return FORKD_DONE;
 }

@@ -26,7 +26,8 @@ typedef struct {
     beneath_mode_t resolve; /* how files below root_fd are opened (beneath_probe()) */
     filecache_t fc;         /* open files and their validators */
     mime_table_t *mime;
-    const char *index; /* the site's index, borrowed from the config */
+    const char *index;   /* the site's index, borrowed from the config */
+    unsigned max_ranges; /* [http] max_ranges: 0 = Range ignored */
     const config_site_t *conf;
     const config_t *cfg;
     const char *name;       /* "static" for [static], else the [site NAME]'s name */

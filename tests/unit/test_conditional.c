@@ -1,4 +1,7 @@
-/* test_conditional: entity-tag lists, preconditions, Range and If-Range (server/conditional.c). */
+/*
+ * test_conditional: entity-tag lists, preconditions, If-Range (server/conditional.c);
+ * the Range list itself: test_byteranges.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -178,58 +181,6 @@ static void test_list_fields_read_across_lines(void **state)
     assert_int_equal(two_lines("If-None-Match", "bad", ETAG), 0);
 }
 
-static void test_parse_range(void **state)
-{
-    static const struct {
-        const char *value;
-        int64_t size;
-        int want;
-        int64_t first, last;
-    } cases[] = {
-        {"bytes=0-0", 10, 1, 0, 0},
-        {"bytes=2-5", 10, 1, 2, 5},
-        {"BYTES=2-5", 10, 1, 2, 5},
-        {"bytes=2-", 10, 1, 2, 9},
-        {"bytes=2-100", 10, 1, 2, 9},
-        {"bytes=-3", 10, 1, 7, 9},
-        {"bytes=-30", 10, 1, 0, 9},
-        {"bytes=9-9", 10, 1, 9, 9},
-        {"bytes=10-", 10, -1, 0, 0},
-        {"bytes=10-20", 10, -1, 0, 0},
-        {"bytes=-0", 10, -1, 0, 0},
-        {"bytes=-5", 0, 0, 0, 0}, /* satisfiable, nothing to send: 200, empty */
-        {"bytes=0-", 0, -1, 0, 0},
-        {"bytes=5-2", 10, 0, 0, 0},     /* last < first: ignored */
-        {"bytes=0-1,3-4", 10, 0, 0, 0}, /* several ranges: the whole file */
-        {"bytes=", 10, 0, 0, 0},
-        {"bytes=-", 10, 0, 0, 0},
-        {"bytes=a-b", 10, 0, 0, 0},
-        {"bytes=1", 10, 0, 0, 0},
-        {"bytes= 1-2", 10, 0, 0, 0},
-        {"items=0-1", 10, 0, 0, 0},
-        {"bytes=1234567890123456789-", 10, 0, 0, 0}, /* 19 digits: refused, not overflowed */
-        {"bytes=123456789012345678-", 10, -1, 0, 0}, /* 18 digits: a number */
-    };
-    size_t i;
-    (void)state;
-
-    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        int64_t first = -7, last = -7;
-        int rc = conditional_parse_range(cases[i].value, strlen(cases[i].value), cases[i].size,
-                                         &first, &last);
-
-        assert_int_equal(rc, cases[i].want);
-        if (rc == 1) {
-            assert_int_equal(first, cases[i].first);
-            assert_int_equal(last, cases[i].last);
-        } else {
-            /* nothing written unless satisfiable */
-            assert_int_equal(first, -7);
-            assert_int_equal(last, -7);
-        }
-    }
-}
-
 static void test_if_range(void **state)
 {
     (void)state;
@@ -246,21 +197,29 @@ static void test_if_range(void **state)
 static void test_range_follows_if_range(void **state)
 {
     conditional_t c;
-    int64_t first = 0, last = 0;
+    byterange_t r[4];
+    size_t n = 0;
     (void)state;
 
     conditional_init(&c, ETAG);
-    assert_int_equal(conditional_range(&c, 10, MTIME, &first, &last), 0);
+    assert_int_equal(conditional_range(&c, 10, MTIME, 4, r, &n), 0);
     c.range = text("bytes=1-2");
-    assert_int_equal(conditional_range(&c, 10, MTIME, &first, &last), 1);
-    assert_int_equal(first, 1);
-    assert_int_equal(last, 2);
+    assert_int_equal(conditional_range(&c, 10, MTIME, 4, r, &n), 1);
+    assert_int_equal(n, 1);
+    assert_int_equal(r[0].first, 1);
+    assert_int_equal(r[0].last, 2);
     c.if_range = text("\"old\"");
-    assert_int_equal(conditional_range(&c, 10, MTIME, &first, &last), 0);
+    assert_int_equal(conditional_range(&c, 10, MTIME, 4, r, &n), 0);
     c.if_range = text(MTIME_TEXT);
-    assert_int_equal(conditional_range(&c, 10, MTIME, &first, &last), 1);
+    assert_int_equal(conditional_range(&c, 10, MTIME, 4, r, &n), 1);
     c.range = text("bytes=20-");
-    assert_int_equal(conditional_range(&c, 10, MTIME, &first, &last), -1);
+    assert_int_equal(conditional_range(&c, 10, MTIME, 4, r, &n), -1);
+    /* a current If-Range lets a list through as well; a stale one sends it all */
+    c.range = text("bytes=0-1,4-5");
+    assert_int_equal(conditional_range(&c, 10, MTIME, 4, r, &n), 1);
+    assert_int_equal(n, 2);
+    c.if_range = text(AFTER_TEXT);
+    assert_int_equal(conditional_range(&c, 10, MTIME, 4, r, &n), 0);
 }
 
 int main(void)
@@ -271,7 +230,6 @@ int main(void)
         cmocka_unit_test(test_note_ignores_other_fields),
         cmocka_unit_test(test_list_fields_read_across_lines),
         cmocka_unit_test(test_preconditions_in_rfc_order),
-        cmocka_unit_test(test_parse_range),
         cmocka_unit_test(test_if_range),
         cmocka_unit_test(test_range_follows_if_range),
     };
