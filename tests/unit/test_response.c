@@ -235,6 +235,78 @@ static void test_file_body_owned_or_borrowed(void **state)
     close(borrowed);
 }
 
+/* A body of parts: texts and ranges of a file in turn, their sum as Content-Length. */
+static void test_body_of_parts(void **state)
+{
+    fixture_t *f = *state;
+    static const char text[] = "<one><two>three";
+    forkd_part_t parts[3] = {{5, 10, 4}, {5, 100, 6}, {5, 0, 0}};
+    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+    assert_true(fd >= 0);
+    forkd_resp_status(&f->resp, 206);
+    assert_int_equal(forkd_resp_body_parts(&f->resp, fd, text, parts, 3, count_release, &fd), 0);
+    parts[0].text_len = 99; /* copied: the caller's array is free again */
+    assert_string_equal(strstr(head(f, 0, 1), "Content-Length: "),
+                        "Content-Length: 25\r\n"
+                        "Connection: keep-alive\r\n\r\n");
+    /* the first piece; each next one adds its text to mem and replaces the range */
+    assert_memory_equal(f->resp.mem, "<one>", 5);
+    assert_int_equal(f->resp.mem_len, 5);
+    assert_int_equal(f->resp.file_off, 10);
+    assert_int_equal(f->resp.file_len, 4);
+    assert_int_equal(resp_next_part(&f->resp), 1);
+    assert_memory_equal(f->resp.mem, "<one><two>", 10);
+    assert_int_equal(f->resp.mem_len, 10);
+    assert_int_equal(f->resp.file_off, 100);
+    assert_int_equal(f->resp.file_len, 6);
+    assert_int_equal(resp_next_part(&f->resp), 1);
+    assert_int_equal(f->resp.mem_len, 15);
+    assert_int_equal(f->resp.file_len, 0);
+    assert_int_equal(resp_next_part(&f->resp), 0);
+    assert_int_equal(f->released, 0);
+    resp_cleanup(&f->resp);
+    assert_int_equal(f->released, 1);
+    assert_ptr_equal(f->release_of, &fd);
+    assert_int_not_equal(fcntl(fd, F_GETFD), -1); /* borrowed: the lender's to close */
+
+    /* HEAD: the length, no piece to move on to; another body replaces the parts */
+    resp_reset(&f->resp, &f->srv, NULL);
+    f->resp.self = f;
+    forkd_resp_status(&f->resp, 206);
+    assert_int_equal(forkd_resp_body_parts(&f->resp, fd, text, parts + 1, 2, NULL, NULL), 0);
+    assert_non_null(strstr(head(f, 1, 1), "Content-Length: 16\r\n"));
+    assert_int_equal(resp_next_part(&f->resp), 0);
+    forkd_resp_body_copy(&f->resp, "x", 1);
+    assert_int_equal(fcntl(fd, F_GETFD), -1); /* owned (release NULL): closed when replaced */
+    assert_null(f->resp.parts);
+    assert_string_equal(sealed_body(f, 0), "x");
+    assert_int_equal(resp_next_part(&f->resp), 0);
+}
+
+/* A body of parts moves from a thread's response with what it holds. */
+static void test_move_a_body_of_parts(void **state)
+{
+    fixture_t *f = *state;
+    resp_t *src = malloc(sizeof(*src));
+    forkd_part_t parts[2] = {{2, 0, 3}, {2, 0, 0}};
+
+    assert_non_null(src);
+    resp_reset(src, NULL, NULL);
+    src->self = f;
+    forkd_resp_status(src, 206);
+    assert_int_equal(forkd_resp_body_parts(src, 0, "abcd", parts, 2, count_release, src), 0);
+    resp_move(&f->resp, src);
+    resp_cleanup(src);
+    assert_int_equal(f->released, 0);
+    assert_non_null(strstr(head(f, 0, 1), "Content-Length: 7\r\n"));
+    assert_int_equal(resp_next_part(&f->resp), 1);
+    assert_memory_equal(f->resp.mem, "abcd", 4);
+    resp_cleanup(&f->resp);
+    assert_int_equal(f->released, 1);
+    free(src);
+}
+
 static void test_error_page_keeps_headers(void **state)
 {
     fixture_t *f = *state;
@@ -483,6 +555,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lent_memory_released_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replaced_body_released_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_body_owned_or_borrowed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_body_of_parts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_move_a_body_of_parts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_page_keeps_headers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_head_of_a_response, setup, teardown),
         cmocka_unit_test_setup_teardown(test_head_of_head_204_304_and_close, setup, teardown),
