@@ -150,6 +150,17 @@ class ConfigTests(unittest.TestCase):
         n = line_of(GOOD, "max_body_size")
         self.assertRefused(with_line(GOOD, n, "max_body_size = 99999999999999999999999k"), n)
 
+    def test_max_ranges(self):
+        n = line_of(GOOD, "max_body_size")
+        for good in ("0", "1", "256"):
+            path, p = self.check(with_line(GOOD, n, "max_ranges = " + good))
+            self.assertEqual(p.returncode, 0, p.stderr)
+        for bad, why in (("257", b"out of range for max_ranges"),
+                         ("-1", b"max_ranges"), ("some", b"bad number for max_ranges")):
+            text = with_line(GOOD, n, "max_ranges = " + bad)
+            self.assertRefused(text, n)
+            self.assertIn(why, self.check(text)[1].stderr)
+
     def test_bad_level(self):
         n = line_of(GOOD, "level")
         self.assertRefused(with_line(GOOD, n, "level = verbose"), n)
