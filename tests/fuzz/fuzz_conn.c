@@ -160,6 +160,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     put_file(root, "index.html", "<p>index</p>\n", 13);
     memset(big, 'b', sizeof(big));
     put_file(root, "big.bin", big, sizeof(big)); /* past cache_max_file: sendfile path */
+    /* held in memory, yet large enough for a multipart answer (byte ranges) */
+    put_file(root, "mid.txt", big, 4096);
     snprintf(sub, sizeof(sub), "%s/sub", root);
     mkdir(sub, 0755);
     put_file(sub, "a.txt", "a\n", 2);
