@@ -311,8 +311,12 @@ int forkd_resp_body_parts(forkd_resp_t *resp, int fd, const char *text, const fo
     if (block == NULL) {
         return -1;
     }
-    memcpy(block, parts, head);
-    memcpy(block + head, text, text_len);
+    if (n > 0) {
+        memcpy(block, parts, head);
+    }
+    if (text_len > 0) {
+        memcpy(block + head, text, text_len);
+    }
     forkd_resp_body_file(resp, fd, n > 0 ? parts[0].off : 0, n > 0 ? parts[0].len : 0, release,
                          arg);
     resp->parts_block = block;
