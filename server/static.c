@@ -384,7 +384,9 @@ static int multipart_file(forkd_resp_t *resp, fc_entry_t *e, const char *boundar
  * file, nothing set here) when that body would be larger than the file: a
  * request for many small ranges, whose part headers outweigh the bytes,
  * then costs no more than a plain GET, and the client still gets every byte
- * it asked for; or when out of memory. 0 sent, e gone with the response.
+ * it asked for; or when the response's header area has no room left for
+ * the Content-Type. 0 answered (a 503 when out of memory), e gone with the
+ * response.
  */
 static int serve_multipart(forkd_req_t *req, forkd_resp_t *resp, fc_entry_t *e, static_t *st,
                            const byterange_t *r, size_t n)
@@ -398,14 +400,24 @@ static int serve_multipart(forkd_req_t *req, forkd_resp_t *resp, fc_entry_t *e, 
     if (len > (uint64_t)e->size) {
         return -1;
     }
-    if (e->data != NULL ? multipart_memory(resp, e, st, boundary, r, n, len) != 0
-                        : multipart_file(resp, e, boundary, r, n) != 0) {
+    /*
+     * A header line of its own (forkd_resp_content_type() would borrow this
+     * stack buffer), added first: when it does not fit nothing is set yet.
+     */
+    snprintf(ctype, sizeof(ctype), "multipart/byteranges; boundary=%s", boundary);
+    if (forkd_resp_header(resp, "Content-Type", ctype) != 0) {
         return -1;
     }
-    /* a header line of its own: forkd_resp_content_type() would borrow this stack buffer */
-    snprintf(ctype, sizeof(ctype), "multipart/byteranges; boundary=%s", boundary);
     forkd_resp_content_type(resp, NULL);
-    forkd_resp_header(resp, "Content-Type", ctype);
+    if (e->data != NULL ? multipart_memory(resp, e, st, boundary, r, n, len) != 0
+                        : multipart_file(resp, e, boundary, r, n) != 0) {
+        filecache_release(&st->fc, e);
+        forkd_resp_error(resp, 503);
+        forkd_resp_content_type(resp,
+                                NULL); /* one Content-Type line, even if it is the one above */
+        forkd_resp_close(resp);
+        return 0;
+    }
     forkd_resp_status(resp, 206);
     return 0;
 }
