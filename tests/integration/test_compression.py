@@ -131,6 +131,20 @@ class TestPrecompressed(CompressionCase):
         self.assertEqual(r.get("Content-Range"), "bytes */%d" % len(PAGE_GZ))
         self.assertNotIn("Content-Encoding", r)  # the error page is not gzip
 
+    def test_several_ranges_of_encoded_bytes_whole(self):
+        # a multipart body's parts cannot say Content-Encoding: the whole sibling instead
+        r = self.get("/big.txt", "gzip", Range="bytes=0-1,100-101")
+        self.assertEqual((r.status, r.get("Content-Encoding")), (200, "gzip"))
+        self.assertEqual(r.body, BIG_GZ)
+        r = self.get("/big.txt", Range="bytes=0-1,100-101")  # the file as is: multipart
+        self.assertEqual(r.status, 206)
+        self.assertTrue(r.get("Content-Type").startswith("multipart/byteranges; boundary="))
+        self.assertNotIn("Content-Encoding", r)
+        # one range of it, or ranges merged into one, stay a plain 206 of the encoded bytes
+        r = self.get("/big.txt", "gzip", Range="bytes=0-1,2-3")
+        self.assertEqual((r.status, r.get("Content-Range")), (206, "bytes 0-3/%d" % len(BIG_GZ)))
+        self.assertEqual((r.get("Content-Encoding"), r.body), ("gzip", BIG_GZ[:4]))
+
     def test_conditionals_on_the_encoded_tag(self):
         tag = self.get("/page.html", "gzip").get("ETag")
         r = self.get("/page.html", "gzip", If_None_Match=tag)
