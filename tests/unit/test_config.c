@@ -95,6 +95,38 @@ static void test_minimal_file_gets_defaults(void **state)
     assert_int_equal(f->cfg.demo_enabled, 0);
 }
 
+/* precompressed, gzip and its keys: defaults, [static] values a [site] inherits, its overrides. */
+static void test_compression_keys(void **state)
+{
+    fixture_t *f = *state;
+
+    assert_int_equal(LOAD(f, "[static]\nroot = www\n"), 0);
+    assert_int_equal(f->cfg.sites[0].precompressed, 1);
+    assert_int_equal(f->cfg.sites[0].gzip, 0);
+    assert_int_equal(f->cfg.sites[0].gzip_level, 6);
+    assert_int_equal(f->cfg.sites[0].gzip_min_length, 256);
+    assert_string_equal(f->cfg.sites[0].gzip_types, CONFIG_GZIP_TYPES);
+    assert_int_equal(LOAD(f, "[static]\nroot = www\ngzip = yes\ngzip_level = 9\n"
+                             "gzip_types = text/* image/svg+xml\ngzip_min_length = 1k\n"
+                             "precompressed = no\n"
+                             "[site a]\nserver_name = a\ngzip_level = 1\n"
+                             "[site b]\nserver_name = b\ngzip_types = none\ngzip = no\n"),
+                     0);
+    assert_int_equal(f->cfg.sites[1].gzip, 1);
+    assert_int_equal(f->cfg.sites[1].precompressed, 0);
+    assert_int_equal(f->cfg.sites[1].gzip_level, 1);
+    assert_int_equal(f->cfg.sites[1].gzip_min_length, 1024);
+    assert_string_equal(f->cfg.sites[1].gzip_types, "text/* image/svg+xml");
+    assert_int_equal(f->cfg.sites[2].gzip, 0);
+    assert_int_equal(f->cfg.sites[2].gzip_level, 9);
+    assert_string_equal(f->cfg.sites[2].gzip_types, "");
+    assert_int_equal(LOAD(f, "[static]\nroot = www\ngzip_types = text/html te@xt/css\n"), -1);
+    expect_error(f, 3, "'te@xt/css'");
+    assert_int_equal(LOAD(f, "[static]\nroot = www\n[site a]\nserver_name = a\ngzip_level = 0\n"),
+                     -1);
+    expect_error(f, 5, "gzip_level");
+}
+
 static void test_every_type_parsed(void **state)
 {
     fixture_t *f = *state;
@@ -722,6 +754,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_minimal_file_gets_defaults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_compression_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_type_parsed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_real_client_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_off_and_stderr, setup, teardown),
