@@ -60,6 +60,7 @@ $(OBJDIR)/%.o: %.c
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 # unit tests link the common/ objects (pure code), and the server/ ones named here
+$(OBJDIR)/test_access: $(OBJDIR)/server/access.o
 $(OBJDIR)/test_byteranges: $(OBJDIR)/server/byteranges.o
 $(OBJDIR)/test_conditional: $(OBJDIR)/server/conditional.o $(OBJDIR)/server/byteranges.o
 $(OBJDIR)/test_encoding: $(OBJDIR)/server/encoding.o
@@ -120,7 +121,8 @@ $(BUILD)/examples/%.so: examples/%.c $(EXAMPLE_INC)/forkd/forkd.h
 # and call nothing of forkd's but forkd.h's functions.
 # Each offender is listed; the target fails if there is one.
 HANDLER_SRC := $(addprefix server/,static.c status.c live.c demo.c health.c conditional.c \
-	byteranges.c filecache.c proxy.c upstream.c encoding.c compress.c)
+	byteranges.c filecache.c proxy.c upstream.c encoding.c compress.c \
+	access.c)
 HANDLER_OBJ := $(HANDLER_SRC:%.c=$(OBJDIR)/%.o)
 HANDLER_MAY_INCLUDE := forkd.h router.h $(notdir $(HANDLER_SRC:.c=.h) $(wildcard common/*.h))
 ABOVE_CONN_OBJ := $(addprefix $(OBJDIR)/server/,main.o master.o worker.o) $(HANDLER_OBJ)

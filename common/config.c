@@ -41,7 +41,9 @@ typedef enum {
     KEY_HOSTS,        /* server_name: host names, exact or "*.suffix" */
     KEY_UNKNOWN_HOST, /* serve, 404 or 421 */
     KEY_CHARSET,      /* a charset name, or off ("" stored) */
-    KEY_TYPES         /* media types: "type/subtype" or "type/" and a star, blank separated */
+    KEY_TYPES,        /* media types: "type/subtype" or "type/" and a star, blank separated */
+    KEY_DOTFILES,     /* deny or allow (0, 1) */
+    KEY_DENY          /* URL path prefixes, blank separated, possibly none */
 } key_type_t;
 
 typedef struct {
@@ -119,6 +121,8 @@ static const key_def_t site_keys[] = {
     {"site", "gzip_types", KEY_TYPES, S(gzip_types), 0, 0},
     {"site", "gzip_min_length", KEY_SIZE32, S(gzip_min_length), 0, 1 << 30},
     {"site", "gzip_level", KEY_UINT, S(gzip_level), 1, 9},
+    {"site", "dotfiles", KEY_DOTFILES, S(dotfiles), 0, 0},
+    {"site", "deny", KEY_DENY, S(deny), 0, 0},
 };
 
 #define NSITE_KEYS (sizeof(site_keys) / sizeof(site_keys[0]))
@@ -167,6 +171,7 @@ static const char *const log_format_names[] = {"combined", "json"};
 static const char *const unknown_host_names[] = {"serve", "404", "421"};  /* its enum's order */
 static const char *const body_names[] = {"none", "whole", "stream"};      /* config_body_t order */
 static const char *const balance_names[] = {"round_robin", "least_conn"}; /* config_balance_t */
+static const char *const dotfiles_names[] = {"deny", "allow"}; /* config_site_t.dotfiles */
 /* an [upstream]'s keys, in the order of config_upstream_t.key_line */
 static const char *const upstream_keys[] = {"servers",           "balance",         "keepalive",
                                             "keepalive_timeout", "connect_timeout", "read_timeout",
@@ -487,6 +492,63 @@ static int set_bool(loader_t *ld, const char *name, int *field, const char *valu
     return 1;
 }
 
+/*
+ * 1 when p[0..len) is an absolute URL path as requests are matched after
+ * normalising: no control byte, blank, '%', '?' or '#', no empty segment
+ * ("//"), no "." or ".." segment; with no_dot, no segment starting with '.'
+ * at all (a dotfile). Else 0.
+ */
+static int url_path_ok(const char *p, size_t len, int no_dot)
+{
+    size_t i, seg;
+
+    if (len == 0 || p[0] != '/') {
+        return 0;
+    }
+    for (i = 0; i < len; i++) {
+        if ((unsigned char)p[i] <= ' ' || p[i] == 0x7f || strchr("%?#", p[i]) != NULL) {
+            return 0;
+        }
+        if (p[i] != '/') {
+            continue;
+        }
+        if (i + 1 < len && p[i + 1] == '/') {
+            return 0;
+        }
+        for (seg = i + 1; seg < len && p[seg] != '/'; seg++) {
+        }
+        if (i + 1 < len && p[i + 1] == '.'
+            && (no_dot || seg - i - 1 == 1 || (seg - i - 1 == 2 && p[i + 2] == '.'))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* deny = /PREFIX ...: URL path prefixes (none: an empty value). 1 ok, 0 after an error. */
+static int set_deny(loader_t *ld, char *field, size_t size, const char *value)
+{
+    const char *p = value;
+    size_t len;
+
+    if (strlen(value) >= size) {
+        return fail(ld, "deny list too long (at most %zu bytes)", size - 1);
+    }
+    while (*p != '\0') {
+        len = strcspn(p, " \t");
+        if (len > 0 && !url_path_ok(p, len, 0)) {
+            return fail(ld,
+                        "bad deny prefix '%.*s' (an absolute URL path such as /private/: "
+                        "no //, . or .. segment, %%, ? or #)",
+                        (int)len, p);
+        }
+        p += len;
+        p += strspn(p, " \t");
+    }
+    strcpy(field, value);
+    return 1;
+}
+
 /* A server_name item: letters, digits, '-', '_' and inner dots, after an optional "*.". */
 static int host_pattern_ok(const char *p, size_t len)
 {
@@ -712,6 +774,13 @@ static int set_key(loader_t *ld, const key_def_t *k, void *base, const char *val
         *(config_unknown_host_t *)field = (config_unknown_host_t)i;
         return 1;
     case KEY_TYPES: return set_types(ld, k, field, value);
+    case KEY_DOTFILES:
+        if ((i = word_index(value, dotfiles_names, 2)) < 0) {
+            return fail(ld, "bad dotfiles '%s' (deny or allow)", value);
+        }
+        *(int *)field = i;
+        return 1;
+    case KEY_DENY: return set_deny(ld, field, k->size, value);
     }
     return 0;
 }

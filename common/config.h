@@ -28,13 +28,14 @@
 
 /* [site NAME] sections (virtual hosts); sites[0] is the default site, [static] */
 #define CONFIG_MAX_SITES 32
-#define CONFIG_SITE_KEYS 16  /* room in config_site_t.key_line for every site key */
+#define CONFIG_SITE_KEYS 24  /* room in config_site_t.key_line for every site key */
 #define CONFIG_HOSTS_LEN 512 /* a site's server_name list as written */
 /* [static] gzip_types by default: every text type, and the text-like others a site serves */
 #define CONFIG_GZIP_TYPES                                                                          \
     "text/* application/javascript application/json application/xml application/rss+xml "          \
     "application/atom+xml application/manifest+json application/wasm image/svg+xml font/ttf "      \
     "font/otf"
+#define CONFIG_DENY_LEN 256 /* a site's deny list */
 
 /* [cache PATTERN] sections (Cache-Control / Expires rules) and [mime] lines */
 #define CONFIG_MAX_CACHE_RULES 64
@@ -136,13 +137,15 @@ typedef struct {
     char server_name[CONFIG_HOSTS_LEN]; /* blank separated, lower case: exact or "*.suffix" */
     char root[CONFIG_PATH_MAX];         /* absolute after loading */
     char index[256];
-    char charset[32];         /* added to text types' Content-Type ("" = none) */
-    int precompressed;        /* serve name.br / name.gz beside name when the client takes them */
-    int gzip;                 /* compress on the fly (once per file version, in the file cache) */
-    char gzip_types[192];     /* media types gzip compresses, blank separated ("" none) */
-    uint32_t gzip_min_length; /* files smaller than this are sent as they are */
-    int gzip_level;           /* zlib's level, 1 (fastest) .. 9 (smallest) */
-    int line;                 /* of the [site NAME] line; 0 for [static] */
+    char charset[32];           /* added to text types' Content-Type ("" = none) */
+    int precompressed;          /* serve name.br / name.gz beside name when the client takes them */
+    int gzip;                   /* compress on the fly (once per file version, in the file cache) */
+    char gzip_types[192];       /* media types gzip compresses, blank separated ("" none) */
+    uint32_t gzip_min_length;   /* files smaller than this are sent as they are */
+    int gzip_level;             /* zlib's level, 1 (fastest) .. 9 (smallest) */
+    int dotfiles;               /* dotfiles = allow: serve a segment starting with '.' (else 404) */
+    char deny[CONFIG_DENY_LEN]; /* URL path prefixes answered 404, blank separated, "" = none */
+    int line;                   /* of the [site NAME] line; 0 for [static] */
     uint16_t key_line[CONFIG_SITE_KEYS]; /* line of each site key set in the section, 0 = unset */
 } config_site_t;
 

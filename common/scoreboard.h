@@ -37,7 +37,8 @@ typedef struct {
     char current[SB_CURRENT_LEN];
     int32_t paused;         /* not accepting for now (out of descriptors or memory, or full) */
     uint64_t proxy_refused; /* connections closed for their PROXY header (or lack of trust) */
-    char pad[44];
+    uint64_t refused;       /* static requests refused by a site's access rules (dotfile, deny) */
+    char pad[36];
 } sb_slot_t;
 
 #define SB_UPSTREAM_SERVERS 256 /* every [upstream]'s servers, in config order, per worker */

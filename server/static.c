@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "beneath.h"
 #include "byteranges.h"
 #include "compress.h"
@@ -163,6 +164,15 @@ int static_init(static_sites_t *ss, const config_t *cfg, char *err, size_t errle
         }
     }
     return 0;
+}
+
+void static_count_to(static_sites_t *ss, sb_slot_t *slot)
+{
+    int i;
+
+    for (i = 0; i < ss->nsites; i++) {
+        ss->sites[i].slot = slot;
+    }
 }
 
 void static_fini(static_sites_t *ss)
@@ -688,6 +698,26 @@ static void cache_headers(const static_t *st, forkd_resp_t *resp, const char *pa
 }
 
 /*
+ * A path the site's access rules refuse: 404 (its existence is not told),
+ * counted, and logged at debug only: scanners probe for /.git/config by the
+ * thousand and must not fill the log at info.
+ */
+static int refuse(forkd_req_t *req, forkd_resp_t *resp, static_t *st, access_t why)
+{
+    size_t path_len;
+    const char *path = forkd_req_path(req, &path_len);
+    char esc[512];
+
+    if (st->slot != NULL) {
+        SB_ADD(st->slot->refused, 1);
+    }
+    forkd_log(forkd_req_server(req), FORKD_LOG_DEBUG, "refused \"%s\" (%s): 404",
+              escape_str(esc, sizeof(esc), path, path_len), access_reason(why));
+    forkd_resp_error(resp, 404);
+    return FORKD_DONE;
+}
+
+/*
  * The handler: rel built on the stack for the usual path, on the heap for a
  * longer one, so the only limits on a path are the configured head size and
  * what the kernel can name (ENAMETOOLONG: 404), never this buffer's size.
@@ -697,12 +727,17 @@ static int site_handler(forkd_req_t *req, forkd_resp_t *resp, static_t *st)
     char small[1024], *file = small;
     const char *index = "", *path;
     size_t path_len, ilen = 0;
+    access_t why;
     int rc;
 
     path = forkd_req_path(req, &path_len);
     if (path[path_len - 1] == '/') {
         index = st->index;
         ilen = strlen(index);
+    }
+    /* on the normalised path ("%2e", "//" and ".." are gone), index file included */
+    if ((why = access_check(st->conf, path, path_len, index)) != ACCESS_OK) {
+        return refuse(req, resp, st, why);
     }
     follow_root(st, forkd_now_ms(forkd_req_server(req)));
     if (path_len + ilen >= sizeof(small) && (file = malloc(path_len + ilen + 1)) == NULL) {

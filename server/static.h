@@ -12,6 +12,7 @@
 #include "forkd.h"
 #include "mime.h"
 #include "router.h"
+#include "scoreboard.h"
 
 /*
  * One site's files ([static] or a [site NAME]). Zeroed with root_fd = -1 it
@@ -33,6 +34,7 @@ typedef struct {
     const char *name;       /* "static" for [static], else the [site NAME]'s name */
     int cache_rules;        /* a [cache] rule may apply to this site */
     mime_table_t *own_mime; /* mime, when this site's charset is not [static]'s */
+    sb_slot_t *slot;        /* the worker's: refusals are counted there (NULL: not counted) */
 } static_t;
 
 /*
@@ -55,6 +57,9 @@ typedef struct {
  * static_fini().
  */
 int static_init(static_sites_t *ss, const config_t *cfg, char *err, size_t errlen);
+
+/* Count the sites' refusals (access rules) in slot, the worker's scoreboard slot. */
+void static_count_to(static_sites_t *ss, sb_slot_t *slot);
 
 /* Give back all ss holds (a cache entry a response still holds goes with its release). */
 void static_fini(static_sites_t *ss);

@@ -206,12 +206,13 @@ static int status_path_get(forkd_req_t *req, forkd_resp_t *resp, void *self)
             resp,
             "%s\n{\"slot\":%d,\"pid\":%d,\"generation\":%d,\"index\":%d,\"state\":\"%s\","
             "\"uptime_s\":%lld,\"heartbeat_age_ms\":%lld,\"accepted\":%llu,"
-            "\"active\":%llu,\"requests\":%llu,\"bytes\":%llu,\"responses\":{",
+            "\"active\":%llu,\"requests\":%llu,\"bytes\":%llu,\"refused\":%llu,\"responses\":{",
             first ? "" : ",", i, (int)SB_GET(s->pid), (int)SB_GET(s->generation),
             (int)SB_GET(s->slot_index), scoreboard_state_name(state),
             (long long)(now - SB_GET(s->started)), (long long)(mono - SB_GET(s->heartbeat)),
             (unsigned long long)SB_GET(s->accepted), (unsigned long long)SB_GET(s->active),
-            (unsigned long long)SB_GET(s->requests), (unsigned long long)SB_GET(s->bytes));
+            (unsigned long long)SB_GET(s->requests), (unsigned long long)SB_GET(s->bytes),
+            (unsigned long long)SB_GET(s->refused));
         for (int k = 0; k < 5; k++) {
             forkd_resp_printf(resp, "%s\"%s\":%llu", k ? "," : "", classes[k],
                               (unsigned long long)SB_GET(s->status[k]));
@@ -347,6 +348,9 @@ static int status_metrics(forkd_req_t *req, forkd_resp_t *resp, void *self)
            offsetof(sb_slot_t, requests));
     metric(resp, sb, "response_bytes_total", "counter", "Response body bytes sent.",
            offsetof(sb_slot_t, bytes));
+    metric(resp, sb, "refused_total", "counter",
+           "Static requests refused by a site's access rules (dotfiles, deny): 404.",
+           offsetof(sb_slot_t, refused));
     forkd_resp_printf(resp, "# HELP forkd_responses_total Responses by status class.\n"
                             "# TYPE forkd_responses_total counter\n");
     for (i = 0; i < SB_SLOTS; i++) {

@@ -627,6 +627,7 @@ static int init_serving(worker_t *w)
         log_msg(w->log, LOG_LVL_ERROR, "%s", err);
         return -1;
     }
+    static_count_to(&w->files, w->slot);
     status_init(&w->status, w->sb, cfg, SB_GET(w->slot->generation));
     /* [route]s first: one of the same path as a built-in route wins */
     if (modules_load(&w->mods, cfg, err) != 0

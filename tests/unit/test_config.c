@@ -155,6 +155,46 @@ static void test_every_type_parsed(void **state)
     assert_int_equal(f->cfg.demo_enabled, 1);
 }
 
+/* The access rule keys: defaults, values, a [site] inheriting them. */
+static void test_access_keys_inherited(void **state)
+{
+    fixture_t *f = *state;
+    const config_site_t *st, *a, *b;
+
+    assert_int_equal(LOAD(f, "[static]\nroot = www\ndeny = /private/ /b\n"
+                             "[site a]\nserver_name = a.example\n"
+                             "[site b]\nserver_name = b.example\ndotfiles = allow\ndeny =\n"),
+                     0);
+    st = &f->cfg.sites[0];
+    a = &f->cfg.sites[1];
+    b = &f->cfg.sites[2];
+    assert_int_equal(st->dotfiles, 0);
+    assert_string_equal(st->deny, "/private/ /b");
+    assert_int_equal(a->dotfiles, 0);
+    assert_string_equal(a->deny, "/private/ /b");
+    assert_int_equal(b->dotfiles, 1);
+    assert_string_equal(b->deny, "");
+}
+
+static void test_access_keys_refused(void **state)
+{
+    static const struct {
+        const char *text;
+        const char *what;
+    } bad[] = {
+        {"[static]\nroot = www\ndotfiles = no\n", "bad dotfiles"},
+        {"[static]\nroot = www\ndeny = /a/./b\n", "bad deny prefix '/a/./b'"},
+        {"[static]\nroot = www\ndeny = /a?b\n", "bad deny prefix"},
+    };
+    fixture_t *f = *state;
+    size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(load(f, bad[i].text, strlen(bad[i].text)), -1);
+        expect_error(f, 3, bad[i].what);
+    }
+}
+
 static void test_real_client_keys(void **state)
 {
     fixture_t *f = *state;
@@ -777,6 +817,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_route_defaults_per_method, setup, teardown),
         cmocka_unit_test_setup_teardown(test_module_and_route_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_module_and_route_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_access_keys_inherited, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_access_keys_refused, setup, teardown),
         cmocka_unit_test(test_durations_and_sizes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

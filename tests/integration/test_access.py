@@ -1,0 +1,167 @@
+"""Access rules of the static handler (issue 14, "Access rules"): dotfiles refused (404)
+but /.well-known/, deny prefixes, both per site; refusals counted in /status and logged at
+debug only; forkd -t refuses bad values with file:line."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+from harness import ServerCase, forkd_bin
+
+NOT_FOUND_PAGE = b"<!DOCTYPE html><title>gone</title><p>our own 404</p>\n"
+FORBIDDEN_PAGE = b"<!DOCTYPE html><title>no</title><p>our own 403</p>\n"
+ODD_NAME = '<b>&"x.txt'
+
+FILES = {
+    "index.html": b"<p>index</p>\n",
+    ".htpasswd": b"user:hash\n",
+    ".git/config": b"[core]\n",
+    "a/.hidden/x": b"hidden\n",
+    "a/b.txt": b"visible\n",
+    ".well-known/acme-challenge/x": b"token\n",
+    ".well-known/.secret": b"no\n",
+    "private/secret.txt": b"secret\n",
+    "backup/db.sql": b"dump\n",
+    "privateer.txt": b"arr\n",
+    "errors/404.html": NOT_FOUND_PAGE,
+    "errors/403.html": FORBIDDEN_PAGE,
+    "dir/zeta.txt": b"zz\n",
+    "dir/alpha.txt": b"alpha",
+    "dir/" + ODD_NAME: b"odd\n",
+    "dir/.dot": b"dot\n",
+    "dir/skip.txt": b"skip\n",
+    "dir/sub/f": b"f\n",
+}
+
+
+def lay_out(root):
+    for rel, data in FILES.items():
+        path = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+
+
+class AccessCase(ServerCase):
+    """[static] with the default dotfiles = deny, and deny prefixes; [site open] allows
+    dotfiles and denies nothing; [site plain] inherits [static]'s rules."""
+
+    level = "info"
+
+    @classmethod
+    def make_docroot(cls, root):
+        lay_out(root)
+
+    @classmethod
+    def setUpClass(cls):
+        cls.config = {
+            "log": {"level": cls.level},
+            "status": {"path": "/status"},
+            "static": {"deny": "/private/ /backup /dir/skip.txt"},
+            "site open": {"server_name": "open.example", "root": "www", "dotfiles": "allow",
+                          "deny": ""},
+            "site plain": {"server_name": "plain.example", "root": "www"},
+        }
+        super().setUpClass()
+
+    def get(self, target, host="localhost", method="GET", **kw):
+        return self.request(method, target, host=host, **kw)
+
+    def refused_count(self):
+        resp = self.get("/status")
+        self.assertEqual(resp.status, 200)
+        return sum(w["refused"] for w in json.loads(resp.body)["workers"])
+
+
+class TestAccessRules(AccessCase):
+    def test_dotfiles_refused_404(self):
+        for target in ("/.git/config", "/.htpasswd", "/a/.hidden/x", "/.git", "/.git/",
+                       "/%2egit/config", "/a/%2Ehidden/x", "/%2e%68tpasswd", "//.git//config",
+                       "/a/../.git/config", "/a/./.hidden/x", "/.well-known/.secret"):
+            resp = self.get(target)
+            self.assertEqual(resp.status, 404, target)
+
+    def test_well_known_served(self):
+        resp = self.get("/.well-known/acme-challenge/x")
+        self.assertEqual((resp.status, resp.body), (200, b"token\n"))
+
+    def test_deny_prefixes_404(self):
+        for target in ("/private/secret.txt", "/private/", "/private", "/backup/db.sql",
+                       "/backup", "/dir/skip.txt", "/%70rivate/secret.txt"):
+            resp = self.get(target)
+            self.assertEqual(resp.status, 404, target)
+        resp = self.get("/privateer.txt")
+        self.assertEqual((resp.status, resp.body), (200, b"arr\n"))
+        self.assertEqual(self.get("/a/b.txt").status, 200)
+
+    def test_site_overrides(self):
+        for target, body in (("/.htpasswd", b"user:hash\n"), ("/.git/config", b"[core]\n"),
+                             ("/private/secret.txt", b"secret\n")):
+            resp = self.get(target, host="open.example")
+            self.assertEqual((resp.status, resp.body), (200, body), target)
+        # [site plain] inherits [static]'s rules
+        self.assertEqual(self.get("/.htpasswd", host="plain.example").status, 404)
+        self.assertEqual(self.get("/private/secret.txt", host="plain.example").status, 404)
+
+    def test_refusals_counted_not_logged_at_info(self):
+        before = self.refused_count()
+        for target in ("/.git/config", "/.htpasswd", "/private/secret.txt"):
+            self.assertEqual(self.get(target).status, 404)
+        self.assertEqual(self.get("/nothing-here").status, 404)  # not a refusal
+        self.assertEqual(self.refused_count() - before, 3)
+        with open(self.server.error_log, "rb") as f:
+            log = f.read()
+        for word in (b".git", b"htpasswd", b"secret.txt", b"refused"):
+            self.assertNotIn(word, log)
+        resp = self.get("/status/metrics")
+        self.assertIn(b"# TYPE forkd_refused_total counter", resp.body)
+
+
+class TestRefusalDebugLog(AccessCase):
+    level = "debug"
+
+    def test_refusal_logged_at_debug_escaped(self):
+        self.assertEqual(self.get("/.git/con%0afig").status, 404)
+        with open(self.server.error_log, "rb") as f:
+            log = f.read()
+        self.assertIn(b'refused "/.git/con\\x0afig" (dotfile): 404', log)
+
+
+class TestAccessConfig(unittest.TestCase):
+    def run_t(self, text):
+        d = tempfile.mkdtemp(prefix="forkd-accesscfg-")
+        self.addCleanup(shutil.rmtree, d, True)
+        os.mkdir(os.path.join(d, "www"))
+        path = os.path.join(d, "forkd.ini")
+        with open(path, "w") as f:
+            f.write(text)
+        r = subprocess.run([forkd_bin(), "-t", "-c", path], capture_output=True, text=True)
+        return path, r
+
+    def test_good_keys_accepted(self):
+        _, r = self.run_t("[static]\nroot = www\ndotfiles = allow\ndeny = /a/ /b\n"
+                          "[site s]\nserver_name = s.example\ndotfiles = deny\ndeny =\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_mistakes_refused_with_line(self):
+        base = "[static]\nroot = www\n"
+        cases = [
+            ("dotfiles = maybe\n", 3, "bad dotfiles"),
+            ("deny = private/\n", 3, "bad deny prefix 'private/'"),
+            ("deny = /a/../b\n", 3, "bad deny prefix"),
+            ("deny = /ok /a//b\n", 3, "bad deny prefix '/a//b'"),
+            ("deny = /a%20b\n", 3, "bad deny prefix"),
+        ]
+        for extra, line, what in cases:
+            path, r = self.run_t(base + extra)
+            self.assertNotEqual(r.returncode, 0, extra)
+            self.assertIn("%s:%d:" % (path, line), r.stderr, extra)
+            self.assertIn(what, r.stderr, extra)
+
+
+if __name__ == "__main__":
+    unittest.main()
