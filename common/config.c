@@ -43,7 +43,8 @@ typedef enum {
     KEY_CHARSET,      /* a charset name, or off ("" stored) */
     KEY_TYPES,        /* media types: "type/subtype" or "type/" and a star, blank separated */
     KEY_DOTFILES,     /* deny or allow (0, 1) */
-    KEY_DENY          /* URL path prefixes, blank separated, possibly none */
+    KEY_DENY,         /* URL path prefixes, blank separated, possibly none */
+    KEY_ERROR_PAGE    /* a URL path of a file below the root, or off ("") */
 } key_type_t;
 
 typedef struct {
@@ -123,6 +124,11 @@ static const key_def_t site_keys[] = {
     {"site", "gzip_level", KEY_UINT, S(gzip_level), 1, 9},
     {"site", "dotfiles", KEY_DOTFILES, S(dotfiles), 0, 0},
     {"site", "deny", KEY_DENY, S(deny), 0, 0},
+    /* in config_error_page()'s order */
+    {"site", "error_page_403", KEY_ERROR_PAGE, S(error_page[0]), 0, 0},
+    {"site", "error_page_404", KEY_ERROR_PAGE, S(error_page[1]), 0, 0},
+    {"site", "error_page_500", KEY_ERROR_PAGE, S(error_page[2]), 0, 0},
+    {"site", "error_page_503", KEY_ERROR_PAGE, S(error_page[3]), 0, 0},
 };
 
 #define NSITE_KEYS (sizeof(site_keys) / sizeof(site_keys[0]))
@@ -172,6 +178,7 @@ static const char *const unknown_host_names[] = {"serve", "404", "421"};  /* its
 static const char *const body_names[] = {"none", "whole", "stream"};      /* config_body_t order */
 static const char *const balance_names[] = {"round_robin", "least_conn"}; /* config_balance_t */
 static const char *const dotfiles_names[] = {"deny", "allow"}; /* config_site_t.dotfiles */
+static const int error_statuses[CONFIG_ERROR_PAGES] = {403, 404, 500, 503};
 /* an [upstream]'s keys, in the order of config_upstream_t.key_line */
 static const char *const upstream_keys[] = {"servers",           "balance",         "keepalive",
                                             "keepalive_timeout", "connect_timeout", "read_timeout",
@@ -237,6 +244,18 @@ int config_site_line(const config_t *cfg, int site, const char *name)
         }
     }
     return 0;
+}
+
+int config_error_page(int status)
+{
+    int i;
+
+    for (i = 0; i < CONFIG_ERROR_PAGES; i++) {
+        if (error_statuses[i] == status) {
+            return i;
+        }
+    }
+    return -1;
 }
 
 const config_upstream_t *config_upstream(const config_t *cfg, const char *name)
@@ -549,6 +568,32 @@ static int set_deny(loader_t *ld, char *field, size_t size, const char *value)
     return 1;
 }
 
+/*
+ * error_page_NNN = /PATH: a file below the site's root, by its URL path;
+ * never a dotfile (a page served in place of a refused one must not be one
+ * the rules refuse) nor a directory. off: the built-in page. 1 ok, 0 after
+ * an error.
+ */
+static int set_error_page(loader_t *ld, const char *name, char *field, size_t size,
+                          const char *value)
+{
+    size_t len = strlen(value);
+
+    if (strcmp(value, "off") == 0) {
+        field[0] = '\0';
+        return 1;
+    }
+    if (len >= size || !url_path_ok(value, len, 1) || value[len - 1] == '/') {
+        return fail(ld,
+                    "bad %s '%s' (off, or the URL path of a file below root, such as "
+                    "/errors/404.html: up to %zu bytes, no segment starting with '.', no //, %%, "
+                    "? or #)",
+                    name, value, size - 1);
+    }
+    strcpy(field, value);
+    return 1;
+}
+
 /* A server_name item: letters, digits, '-', '_' and inner dots, after an optional "*.". */
 static int host_pattern_ok(const char *p, size_t len)
 {
@@ -781,6 +826,7 @@ static int set_key(loader_t *ld, const key_def_t *k, void *base, const char *val
         *(int *)field = i;
         return 1;
     case KEY_DENY: return set_deny(ld, field, k->size, value);
+    case KEY_ERROR_PAGE: return set_error_page(ld, k->name, field, k->size, value);
     }
     return 0;
 }
@@ -1203,6 +1249,15 @@ static int site_key(loader_t *ld, int site, const char *name, const char *value)
     return -1;
 }
 
+/* An error_page key for a status that has none: say which ones do. Returns 0. */
+static int bad_error_page_key(loader_t *ld, const char *name)
+{
+    return fail(ld,
+                "unknown key '%s' (error pages: error_page_403, error_page_404, error_page_500, "
+                "error_page_503)",
+                name);
+}
+
 /* inih callback: one "name = value" line of a section. */
 static int on_key(void *user, const char *section, const char *name, const char *value)
 {
@@ -1221,6 +1276,9 @@ static int on_key(void *user, const char *section, const char *name, const char 
     case SECT_UPSTREAM: return upstream_key(ld, &ld->cfg->upstreams[ld->cur], name, value);
     case SECT_SITE:
         rc = site_key(ld, ld->cur, name, value);
+        if (rc < 0 && strncmp(name, "error_page", 10) == 0) {
+            return bad_error_page_key(ld, name);
+        }
         return rc >= 0
                    ? rc
                    : fail(ld, "unknown key '%s' in [site %s]", name, ld->cfg->sites[ld->cur].name);
@@ -1249,6 +1307,9 @@ static int on_key(void *user, const char *section, const char *name, const char 
     }
     if (!known_section) {
         return fail(ld, "unknown section [%s]", section);
+    }
+    if (strcmp(section, "static") == 0 && strncmp(name, "error_page", 10) == 0) {
+        return bad_error_page_key(ld, name);
     }
     return fail(ld, "unknown key '%s' in section [%s]", name, section);
 }

@@ -36,6 +36,9 @@
     "application/atom+xml application/manifest+json application/wasm image/svg+xml font/ttf "      \
     "font/otf"
 #define CONFIG_DENY_LEN 256 /* a site's deny list */
+/* error_page_403, _404, _500, _503: the statuses the static handler answers with a page */
+#define CONFIG_ERROR_PAGES 4
+#define CONFIG_ERROR_PAGE_LEN 128 /* an error page's URL path: up to 127 bytes */
 
 /* [cache PATTERN] sections (Cache-Control / Expires rules) and [mime] lines */
 #define CONFIG_MAX_CACHE_RULES 64
@@ -145,7 +148,9 @@ typedef struct {
     int gzip_level;             /* zlib's level, 1 (fastest) .. 9 (smallest) */
     int dotfiles;               /* dotfiles = allow: serve a segment starting with '.' (else 404) */
     char deny[CONFIG_DENY_LEN]; /* URL path prefixes answered 404, blank separated, "" = none */
-    int line;                   /* of the [site NAME] line; 0 for [static] */
+    /* error_page_NNN: a URL path below root, "" = the built-in page; see config_error_page() */
+    char error_page[CONFIG_ERROR_PAGES][CONFIG_ERROR_PAGE_LEN];
+    int line;                            /* of the [site NAME] line; 0 for [static] */
     uint16_t key_line[CONFIG_SITE_KEYS]; /* line of each site key set in the section, 0 = unset */
 } config_site_t;
 
@@ -287,6 +292,12 @@ const config_module_t *config_module(const config_t *cfg, const char *name);
 
 /* The line of a site key (cfg->sites[site]) in the file, or 0 when it was not set there. */
 int config_site_line(const config_t *cfg, int site, const char *name);
+
+/*
+ * Where status's page is in config_site_t.error_page, or -1 for a status
+ * that has no error_page_NNN key.
+ */
+int config_error_page(int status);
 
 /* The [upstream NAME] section of cfg, or NULL. */
 const config_upstream_t *config_upstream(const config_t *cfg, const char *name);

@@ -16,6 +16,7 @@
 #include "byteranges.h"
 #include "compress.h"
 #include "conditional.h"
+#include "errpage.h"
 #include "escape.h"
 #include "filecache.h"
 #include "forkd.h"
@@ -636,7 +637,7 @@ static int serve_path(forkd_req_t *req, forkd_resp_t *resp, static_t *st, const 
                      more_since(more, since, sizeof(since)));
             log_failed(srv, beneath_call(st->resolve), rel, why);
         }
-        forkd_resp_error(resp, status);
+        errpage_send(st, req, resp, status);
         if (status == 503) {
             forkd_resp_header(resp, "Retry-After", "1");
         }
@@ -645,7 +646,7 @@ static int serve_path(forkd_req_t *req, forkd_resp_t *resp, static_t *st, const 
     if (fstat(fd, &sb) != 0) {
         log_failed(srv, "fstat", rel, strerror(errno));
         close(fd);
-        forkd_resp_error(resp, 500);
+        errpage_send(st, req, resp, 500);
         return FORKD_DONE;
     }
     if (S_ISDIR(sb.st_mode)) {
@@ -654,7 +655,7 @@ static int serve_path(forkd_req_t *req, forkd_resp_t *resp, static_t *st, const 
     }
     if (!S_ISREG(sb.st_mode)) {
         close(fd);
-        forkd_resp_error(resp, 403);
+        errpage_send(st, req, resp, 403);
         return FORKD_DONE;
     }
     name = strrchr(rel, '/');
@@ -663,7 +664,7 @@ static int serve_path(forkd_req_t *req, forkd_resp_t *resp, static_t *st, const 
     if (e == NULL) {
         log_failed(srv, "filecache_put", rel, "out of memory or read error");
         close(fd);
-        forkd_resp_error(resp, 500);
+        errpage_send(st, req, resp, 500);
         return FORKD_DONE;
     }
     return serve(req, resp, compress_pick(st, req, resp, e, rel, now), st);
@@ -713,7 +714,7 @@ static int refuse(forkd_req_t *req, forkd_resp_t *resp, static_t *st, access_t w
     }
     forkd_log(forkd_req_server(req), FORKD_LOG_DEBUG, "refused \"%s\" (%s): 404",
               escape_str(esc, sizeof(esc), path, path_len), access_reason(why));
-    forkd_resp_error(resp, 404);
+    errpage_send(st, req, resp, 404);
     return FORKD_DONE;
 }
 
@@ -741,7 +742,7 @@ static int site_handler(forkd_req_t *req, forkd_resp_t *resp, static_t *st)
     }
     follow_root(st, forkd_now_ms(forkd_req_server(req)));
     if (path_len + ilen >= sizeof(small) && (file = malloc(path_len + ilen + 1)) == NULL) {
-        forkd_resp_error(resp, 503);
+        errpage_send(st, req, resp, 503);
         return FORKD_DONE;
     }
     /* the file's URL path (with the index file's name); memcpy: this runs for every request */

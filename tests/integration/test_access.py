@@ -1,6 +1,7 @@
-"""Access rules of the static handler (issue 14, "Access rules"): dotfiles refused (404)
-but /.well-known/, deny prefixes, both per site; refusals counted in /status and logged at
-debug only; forkd -t refuses bad values with file:line."""
+"""Access rules and error pages of the static handler (issue 14, "Access rules", "Error
+pages"): dotfiles refused (404) but /.well-known/, deny prefixes, both per site; refusals
+counted in /status and logged at debug only; error_page_NNN files served with their
+status; forkd -t refuses bad values with file:line."""
 
 import json
 import os
@@ -47,8 +48,9 @@ def lay_out(root):
 
 
 class AccessCase(ServerCase):
-    """[static] with the default dotfiles = deny, and deny prefixes; [site open] allows
-    dotfiles and denies nothing; [site plain] inherits [static]'s rules."""
+    """[static] with the default dotfiles = deny, deny prefixes and error pages; [site open]
+    allows dotfiles, denies nothing, has no error page; [site plain] inherits [static]'s
+    rules and names an error page that does not exist."""
 
     level = "info"
 
@@ -61,10 +63,13 @@ class AccessCase(ServerCase):
         cls.config = {
             "log": {"level": cls.level},
             "status": {"path": "/status"},
-            "static": {"deny": "/private/ /backup /dir/skip.txt"},
+            "static": {"deny": "/private/ /backup /dir/skip.txt",
+                       "error_page_404": "/errors/404.html",
+                       "error_page_403": "/errors/403.html"},
             "site open": {"server_name": "open.example", "root": "www", "dotfiles": "allow",
-                          "deny": ""},
-            "site plain": {"server_name": "plain.example", "root": "www"},
+                          "deny": "", "error_page_404": "off"},
+            "site plain": {"server_name": "plain.example", "root": "www",
+                           "error_page_404": "/errors/nope.html"},
         }
         super().setUpClass()
 
@@ -84,6 +89,7 @@ class TestAccessRules(AccessCase):
                        "/a/../.git/config", "/a/./.hidden/x", "/.well-known/.secret"):
             resp = self.get(target)
             self.assertEqual(resp.status, 404, target)
+            self.assertEqual(resp.body, NOT_FOUND_PAGE, target)
 
     def test_well_known_served(self):
         resp = self.get("/.well-known/acme-challenge/x")
@@ -94,6 +100,7 @@ class TestAccessRules(AccessCase):
                        "/backup", "/dir/skip.txt", "/%70rivate/secret.txt"):
             resp = self.get(target)
             self.assertEqual(resp.status, 404, target)
+            self.assertEqual(resp.body, NOT_FOUND_PAGE, target)
         resp = self.get("/privateer.txt")
         self.assertEqual((resp.status, resp.body), (200, b"arr\n"))
         self.assertEqual(self.get("/a/b.txt").status, 200)
@@ -121,6 +128,44 @@ class TestAccessRules(AccessCase):
         self.assertIn(b"# TYPE forkd_refused_total counter", resp.body)
 
 
+class TestErrorPages(AccessCase):
+    def test_custom_404(self):
+        resp = self.get("/nothing-here.html", headers={"Range": "bytes=0-3"})
+        self.assertEqual(resp.status, 404)
+        self.assertEqual(resp.body, NOT_FOUND_PAGE)
+        self.assertTrue(resp.get("Content-Type").startswith("text/html"))  # the file's type
+        for name in ("ETag", "Last-Modified", "Accept-Ranges", "Content-Range", "Location"):
+            self.assertNotIn(name, resp, name)
+
+    def test_custom_404_head(self):
+        resp = self.get("/nothing-here.html", method="HEAD")
+        self.assertEqual(resp.status, 404)
+        self.assertEqual(resp.body, b"")
+        self.assertEqual(int(resp.get("Content-Length")), len(NOT_FOUND_PAGE))
+
+    def test_custom_403(self):
+        resp = self.get("/dir/")  # a directory without index, no listing
+        self.assertEqual((resp.status, resp.body), (403, FORBIDDEN_PAGE))
+
+    def test_fallback_when_missing_or_off(self):
+        for host in ("plain.example", "open.example"):
+            resp = self.get("/nothing-here.html", host=host)
+            self.assertEqual(resp.status, 404, host)
+            self.assertIn(b"404 Not Found", resp.body, host)
+            self.assertNotIn(b"our own", resp.body, host)
+
+    def test_page_changes_show(self):
+        path = os.path.join(self.docroot, "errors", "404.html")
+        self.addCleanup(lambda: open(path, "wb").write(NOT_FOUND_PAGE))
+        with open(path, "wb") as f:
+            f.write(b"<p>new page, other length</p>\n")
+        self.assertEqual(self.get("/nothing").body, b"<p>new page, other length</p>\n")
+        os.unlink(path)
+        resp = self.get("/nothing")
+        self.assertEqual(resp.status, 404)
+        self.assertIn(b"404 Not Found", resp.body)
+
+
 class TestRefusalDebugLog(AccessCase):
     level = "debug"
 
@@ -144,7 +189,9 @@ class TestAccessConfig(unittest.TestCase):
 
     def test_good_keys_accepted(self):
         _, r = self.run_t("[static]\nroot = www\ndotfiles = allow\ndeny = /a/ /b\n"
-                          "[site s]\nserver_name = s.example\ndotfiles = deny\ndeny =\n")
+                          "error_page_404 = /errors/404.html\n"
+                          "error_page_503 = off\n[site s]\nserver_name = s.example\n"
+                          "dotfiles = deny\ndeny =\nerror_page_403 = /e/403.html\n")
         self.assertEqual(r.returncode, 0, r.stderr)
 
     def test_mistakes_refused_with_line(self):
@@ -155,6 +202,14 @@ class TestAccessConfig(unittest.TestCase):
             ("deny = /a/../b\n", 3, "bad deny prefix"),
             ("deny = /ok /a//b\n", 3, "bad deny prefix '/a//b'"),
             ("deny = /a%20b\n", 3, "bad deny prefix"),
+            ("error_page_404 = errors/404.html\n", 3, "bad error_page_404"),
+            ("error_page_404 = /.errors/404.html\n", 3, "bad error_page_404"),
+            ("error_page_404 = /e/.404.html\n", 3, "bad error_page_404"),
+            ("error_page_404 = /errors/\n", 3, "bad error_page_404"),
+            ("error_page_404 = /e/../404.html\n", 3, "bad error_page_404"),
+            ("error_page_418 = /e/418.html\n", 3, "error_page_403, error_page_404"),
+            ("[site s]\nserver_name = s.example\nerror_page_301 = /x\n", 5, "error_page_404"),
+            ("error_page_404 = /a\nerror_page_404 = /b\n", 4, "duplicate key"),
         ]
         for extra, line, what in cases:
             path, r = self.run_t(base + extra)

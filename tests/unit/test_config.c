@@ -155,25 +155,34 @@ static void test_every_type_parsed(void **state)
     assert_int_equal(f->cfg.demo_enabled, 1);
 }
 
-/* The access rule keys: defaults, values, a [site] inheriting them. */
+/* The access and error page keys: defaults, values, a [site] inheriting them. */
 static void test_access_keys_inherited(void **state)
 {
     fixture_t *f = *state;
     const config_site_t *st, *a, *b;
 
     assert_int_equal(LOAD(f, "[static]\nroot = www\ndeny = /private/ /b\n"
+                             "error_page_404 = /e/404.html\n"
                              "[site a]\nserver_name = a.example\n"
-                             "[site b]\nserver_name = b.example\ndotfiles = allow\ndeny =\n"),
+                             "[site b]\nserver_name = b.example\ndotfiles = allow\ndeny =\n"
+                             "error_page_404 = off\nerror_page_503 = /e/503.html\n"),
                      0);
     st = &f->cfg.sites[0];
     a = &f->cfg.sites[1];
     b = &f->cfg.sites[2];
     assert_int_equal(st->dotfiles, 0);
     assert_string_equal(st->deny, "/private/ /b");
+    assert_string_equal(st->error_page[config_error_page(404)], "/e/404.html");
+    assert_string_equal(st->error_page[config_error_page(403)], "");
     assert_int_equal(a->dotfiles, 0);
     assert_string_equal(a->deny, "/private/ /b");
+    assert_string_equal(a->error_page[config_error_page(404)], "/e/404.html");
     assert_int_equal(b->dotfiles, 1);
     assert_string_equal(b->deny, "");
+    assert_string_equal(b->error_page[config_error_page(404)], "");
+    assert_string_equal(b->error_page[config_error_page(503)], "/e/503.html");
+    assert_int_equal(config_error_page(418), -1);
+    assert_int_equal(config_error_page(500), 2);
 }
 
 static void test_access_keys_refused(void **state)
@@ -185,6 +194,9 @@ static void test_access_keys_refused(void **state)
         {"[static]\nroot = www\ndotfiles = no\n", "bad dotfiles"},
         {"[static]\nroot = www\ndeny = /a/./b\n", "bad deny prefix '/a/./b'"},
         {"[static]\nroot = www\ndeny = /a?b\n", "bad deny prefix"},
+        {"[static]\nroot = www\nerror_page_404 = /.well-known/404.html\n", "bad error_page_404"},
+        {"[static]\nroot = www\nerror_page_500 = http://x/500.html\n", "bad error_page_500"},
+        {"[static]\nroot = www\nerror_page = 404 /e.html\n", "error_page_403, error_page_404"},
     };
     fixture_t *f = *state;
     size_t i;
