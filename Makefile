@@ -122,7 +122,7 @@ $(BUILD)/examples/%.so: examples/%.c $(EXAMPLE_INC)/forkd/forkd.h
 # Each offender is listed; the target fails if there is one.
 HANDLER_SRC := $(addprefix server/,static.c status.c live.c demo.c health.c conditional.c \
 	byteranges.c filecache.c proxy.c upstream.c encoding.c compress.c \
-	access.c errpage.c)
+	access.c errpage.c listing.c)
 HANDLER_OBJ := $(HANDLER_SRC:%.c=$(OBJDIR)/%.o)
 HANDLER_MAY_INCLUDE := forkd.h router.h $(notdir $(HANDLER_SRC:.c=.h) $(wildcard common/*.h))
 ABOVE_CONN_OBJ := $(addprefix $(OBJDIR)/server/,main.o master.o worker.o) $(HANDLER_OBJ)

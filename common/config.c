@@ -124,6 +124,7 @@ static const key_def_t site_keys[] = {
     {"site", "gzip_level", KEY_UINT, S(gzip_level), 1, 9},
     {"site", "dotfiles", KEY_DOTFILES, S(dotfiles), 0, 0},
     {"site", "deny", KEY_DENY, S(deny), 0, 0},
+    {"site", "autoindex", KEY_BOOL, S(autoindex), 0, 0},
     /* in config_error_page()'s order */
     {"site", "error_page_403", KEY_ERROR_PAGE, S(error_page[0]), 0, 0},
     {"site", "error_page_404", KEY_ERROR_PAGE, S(error_page[1]), 0, 0},

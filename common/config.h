@@ -147,6 +147,7 @@ typedef struct {
     uint32_t gzip_min_length;   /* files smaller than this are sent as they are */
     int gzip_level;             /* zlib's level, 1 (fastest) .. 9 (smallest) */
     int dotfiles;               /* dotfiles = allow: serve a segment starting with '.' (else 404) */
+    int autoindex;              /* list a directory that has no index file (else 403) */
     char deny[CONFIG_DENY_LEN]; /* URL path prefixes answered 404, blank separated, "" = none */
     /* error_page_NNN: a URL path below root, "" = the built-in page; see config_error_page() */
     char error_page[CONFIG_ERROR_PAGES][CONFIG_ERROR_PAGE_LEN];

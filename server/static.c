@@ -22,6 +22,7 @@
 #include "forkd.h"
 #include "cacherule.h"
 #include "httpdate.h"
+#include "listing.h"
 #include "mime.h"
 #include "vhost.h"
 
@@ -622,11 +623,14 @@ static int serve_path(forkd_req_t *req, forkd_resp_t *resp, static_t *st, const 
         err = errno;
         status = errno_status(err);
         if (status == 404 && path[path_len - 1] == '/') {
-            /* a directory without an index file: no listing */
+            /* a directory without an index file: its listing (autoindex), else 403 */
             struct stat dst;
             int dfd = beneath_open(st->resolve, st->root_fd, path + 1, OPEN_FLAGS);
             if (dfd >= 0) {
                 status = fstat(dfd, &dst) == 0 && S_ISDIR(dst.st_mode) ? 403 : 404;
+                if (status == 403 && st->conf->autoindex) {
+                    return listing_send(st, req, resp, dfd);
+                }
                 close(dfd);
             }
         }

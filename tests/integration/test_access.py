@@ -1,7 +1,8 @@
-"""Access rules and error pages of the static handler (issue 14, "Access rules", "Error
-pages"): dotfiles refused (404) but /.well-known/, deny prefixes, both per site; refusals
-counted in /status and logged at debug only; error_page_NNN files served with their
-status; forkd -t refuses bad values with file:line."""
+"""Access rules, error pages and listings of the static handler (issue 14, "Access rules",
+"Error pages and listings"): dotfiles refused (404) but /.well-known/, deny prefixes,
+both per site; refusals counted in /status and logged at debug only; error_page_NNN
+files served with their status; autoindex listings (off by default), escaped, sorted,
+with what the rules refuse left out; forkd -t refuses bad values with file:line."""
 
 import json
 import os
@@ -48,9 +49,9 @@ def lay_out(root):
 
 
 class AccessCase(ServerCase):
-    """[static] with the default dotfiles = deny, deny prefixes and error pages; [site open]
-    allows dotfiles, denies nothing, has no error page; [site plain] inherits [static]'s
-    rules and names an error page that does not exist."""
+    """[static] with the defaults (dotfiles deny, no listing) plus deny and error pages;
+    [site open] allows dotfiles, denies nothing, lists; [site plain] lists, and names
+    an error page that does not exist."""
 
     level = "info"
 
@@ -67,8 +68,8 @@ class AccessCase(ServerCase):
                        "error_page_404": "/errors/404.html",
                        "error_page_403": "/errors/403.html"},
             "site open": {"server_name": "open.example", "root": "www", "dotfiles": "allow",
-                          "deny": "", "error_page_404": "off"},
-            "site plain": {"server_name": "plain.example", "root": "www",
+                          "deny": "", "error_page_404": "off", "autoindex": "yes"},
+            "site plain": {"server_name": "plain.example", "root": "www", "autoindex": "yes",
                            "error_page_404": "/errors/nope.html"},
         }
         super().setUpClass()
@@ -166,6 +167,71 @@ class TestErrorPages(AccessCase):
         self.assertIn(b"404 Not Found", resp.body)
 
 
+class TestListing(AccessCase):
+    def listing(self, host, target="/dir/"):
+        resp = self.get(target, host=host)
+        self.assertEqual(resp.status, 200, resp.body)
+        self.assertEqual(resp.get("Content-Type"), "text/html; charset=utf-8")
+        return resp.body.decode()
+
+    def test_off_by_default(self):
+        self.assertEqual(self.get("/dir/").status, 403)
+
+    def test_names_escaped(self):
+        body = self.listing("open.example")
+        self.assertNotIn(ODD_NAME, body)
+        self.assertIn('href="%3Cb%3E%26%22x.txt">&lt;b&gt;&amp;&quot;x.txt</a>', body)
+        # the link leads to the file
+        resp = self.get("/dir/%3Cb%3E%26%22x.txt", host="open.example")
+        self.assertEqual((resp.status, resp.body), (200, b"odd\n"))
+
+    def test_sorted_dirs_first_with_size_and_date(self):
+        body = self.listing("open.example")
+        names = re.findall(r'<a href="([^"]*)">', body)
+        self.assertEqual(names, ["../", "sub/", ".dot", "%3Cb%3E%26%22x.txt", "alpha.txt",
+                                 "skip.txt", "zeta.txt"])
+        row = re.search(r'alpha\.txt</a></td><td>([^<]*)</td><td>([^<]*)</td>', body)
+        self.assertRegex(row.group(1), r"^\d{4}-\d\d-\d\d \d\d:\d\d$")
+        self.assertEqual(row.group(2), "5")
+
+    def test_rules_hide_entries(self):
+        body = self.listing("plain.example")
+        names = re.findall(r'<a href="([^"]*)">', body)
+        self.assertEqual(names, ["../", "sub/", "%3Cb%3E%26%22x.txt", "alpha.txt", "zeta.txt"])
+        root = self.listing("plain.example", "/a/")
+        self.assertNotIn(".hidden", root)
+        self.assertIn('href="b.txt"', root)
+
+    def test_refused_directory_not_listed(self):
+        self.assertEqual(self.get("/private/", host="plain.example").status, 404)
+        self.assertEqual(self.get("/a/.hidden/", host="plain.example").status, 404)
+
+    def test_head(self):
+        resp = self.get("/dir/", host="open.example", method="HEAD")
+        self.assertEqual(resp.status, 200)
+        self.assertEqual(resp.body, b"")
+        self.assertGreater(int(resp.get("Content-Length")), 100)
+
+    def test_huge_directory_bounded(self):
+        many = os.path.join(self.docroot, "many")
+        os.mkdir(many)
+        self.addCleanup(shutil.rmtree, many, True)
+        for i in range(2001):
+            open(os.path.join(many, "f%04d" % i), "wb").close()
+        body = self.listing("open.example", "/many/")
+        self.assertEqual(len(re.findall(r'<a href="f\d{4}">', body)), 2000)
+        self.assertIn("More entries than the 2000 listed", body)
+
+    def test_index_wins_and_parent_link(self):
+        resp = self.get("/", host="open.example")
+        self.assertEqual((resp.status, resp.body), (200, b"<p>index</p>\n"))
+        os.mkdir(os.path.join(self.docroot, "empty"))
+        self.addCleanup(os.rmdir, os.path.join(self.docroot, "empty"))
+        body = self.listing("open.example", "/empty/")
+        self.assertIn('href="../"', body)
+        self.assertIn("Index of /empty/", body)
+
+
 class TestRefusalDebugLog(AccessCase):
     level = "debug"
 
@@ -189,7 +255,7 @@ class TestAccessConfig(unittest.TestCase):
 
     def test_good_keys_accepted(self):
         _, r = self.run_t("[static]\nroot = www\ndotfiles = allow\ndeny = /a/ /b\n"
-                          "error_page_404 = /errors/404.html\n"
+                          "autoindex = yes\nerror_page_404 = /errors/404.html\n"
                           "error_page_503 = off\n[site s]\nserver_name = s.example\n"
                           "dotfiles = deny\ndeny =\nerror_page_403 = /e/403.html\n")
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -198,6 +264,7 @@ class TestAccessConfig(unittest.TestCase):
         base = "[static]\nroot = www\n"
         cases = [
             ("dotfiles = maybe\n", 3, "bad dotfiles"),
+            ("autoindex = maybe\n", 3, "bad value for autoindex"),
             ("deny = private/\n", 3, "bad deny prefix 'private/'"),
             ("deny = /a/../b\n", 3, "bad deny prefix"),
             ("deny = /ok /a//b\n", 3, "bad deny prefix '/a//b'"),

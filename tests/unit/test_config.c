@@ -155,17 +155,18 @@ static void test_every_type_parsed(void **state)
     assert_int_equal(f->cfg.demo_enabled, 1);
 }
 
-/* The access and error page keys: defaults, values, a [site] inheriting them. */
+/* The access, listing and error page keys: defaults, values, a [site] inheriting them. */
 static void test_access_keys_inherited(void **state)
 {
     fixture_t *f = *state;
     const config_site_t *st, *a, *b;
 
     assert_int_equal(LOAD(f, "[static]\nroot = www\ndeny = /private/ /b\n"
-                             "error_page_404 = /e/404.html\n"
+                             "error_page_404 = /e/404.html\nautoindex = yes\n"
                              "[site a]\nserver_name = a.example\n"
                              "[site b]\nserver_name = b.example\ndotfiles = allow\ndeny =\n"
-                             "error_page_404 = off\nerror_page_503 = /e/503.html\n"),
+                             "error_page_404 = off\nerror_page_503 = /e/503.html\n"
+                             "autoindex = no\n"),
                      0);
     st = &f->cfg.sites[0];
     a = &f->cfg.sites[1];
@@ -177,10 +178,12 @@ static void test_access_keys_inherited(void **state)
     assert_int_equal(a->dotfiles, 0);
     assert_string_equal(a->deny, "/private/ /b");
     assert_string_equal(a->error_page[config_error_page(404)], "/e/404.html");
+    assert_int_equal(a->autoindex, 1);
     assert_int_equal(b->dotfiles, 1);
     assert_string_equal(b->deny, "");
     assert_string_equal(b->error_page[config_error_page(404)], "");
     assert_string_equal(b->error_page[config_error_page(503)], "/e/503.html");
+    assert_int_equal(b->autoindex, 0);
     assert_int_equal(config_error_page(418), -1);
     assert_int_equal(config_error_page(500), 2);
 }
