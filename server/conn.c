@@ -26,6 +26,7 @@
 #include "proxy_proto.h"
 #include "realip.h"
 #include "timecache.h"
+#include "tunnel.h"
 #include "uri.h"
 
 #define FREE_CONNS_MAX 4096
@@ -221,6 +222,7 @@ struct conn_pool {
     uint64_t fault_logged;    /* the second of the last client_fault() line at info */
     uint64_t fault_quiet;     /* client faults not logged since */
     uint64_t untrusted_quiet; /* refusals not logged since */
+    tunnel_set_t tunnels;     /* connections handed over after a 101 (forkd_resp_tunnel()) */
     char id_prefix[17]; /* made request ids: this worker's start time and pid, 16 hex digits */
 };
 
@@ -327,6 +329,7 @@ void conn_pool_free(conn_pool_t *p)
         return;
     }
     conn_close_all(p);
+    tunnel_close_all(&p->tunnels);
     pending_free(&p->index);
     if (p->srv->conns == p) {
         p->srv->conns = NULL;
@@ -1117,7 +1120,8 @@ static void start_response(conn_t *c)
 
     timecache_update(&p->time);
     forkd_resp_header(&b->resp, "X-Request-Id", request_id(c));
-    c->keepalive = (uint8_t)keep_alive(c);
+    /* a 101 that opens a tunnel: no close after it (nor MSG_MORE holding its last bytes) */
+    c->keepalive = (uint8_t)(keep_alive(c) || b->resp.tunnel_fd >= 0);
     b->out_len = resp_start(&b->resp, b->req.h.method == HTTP_METHOD_HEAD, p->time.date,
                             c->keepalive, b->out);
     b->phase_start = timecache_now_ms();
@@ -1268,6 +1272,55 @@ static inline void scoreboard_rest(conn_pool_t *p)
     SB_SET(p->env.slot->state, p->stopping ? SB_DRAINING : SB_IDLE);
 }
 
+/*
+ * The 101 of forkd_resp_tunnel() is out: the socket leaves HTTP for a
+ * tunnel to the app, with what each side sent past the switch (the client's
+ * bytes after its request, the app's after its 101). The conn_t goes as if
+ * closed, its socket kept open by the tunnel.
+ */
+static void hand_over(conn_t *c)
+{
+    conn_block_t *b = c->b;
+    resp_t *resp = &b->resp;
+    int app = resp->tunnel_fd;
+
+    resp->tunnel_fd = -1;
+    if (tunnel_start(&c->pool->tunnels, c->pool->env.base, c->fd, app, resp->tunnel_early,
+                     resp->tunnel_early_len, b->in + b->in_off, b->in_len - b->in_off,
+                     resp->tunnel_idle_ms)
+        != 0) {
+        log_msg(c->pool->env.log, LOG_LVL_ERROR, "out of memory for a tunnel: closed");
+    }
+    c->fd = -1; /* the tunnel's now (or closed by it) */
+    c->state = CONN_CLOSE;
+}
+
+int forkd_resp_tunnel(forkd_resp_t *resp, int fd, const void *early, size_t len, uint32_t idle_ms)
+{
+    conn_t *c = resp->conn;
+    conn_block_t *b;
+    size_t n;
+
+    if (c == NULL || resp->status != 101 || resp->tunnel_fd >= 0 || fd < 0) {
+        return -1;
+    }
+    b = c->b;
+    if (b->streaming || b->req.h.version_minor == 0 || body_unread(b)
+        || b->req.h.body_kind != HTTP_BODY_NONE || header_value(&b->req.h, "upgrade", &n) == NULL) {
+        return -1;
+    }
+    if (len > 0 && (resp->tunnel_early = malloc(len)) == NULL) {
+        return -1;
+    }
+    if (len > 0) {
+        memcpy(resp->tunnel_early, early, len);
+    }
+    resp->tunnel_early_len = len;
+    resp->tunnel_fd = fd;
+    resp->tunnel_idle_ms = idle_ms;
+    return 0;
+}
+
 /* The response is out: log it, then close, linger, or go on to the next request. */
 static void finish_response(conn_t *c, uint64_t body_bytes)
 {
@@ -1277,6 +1330,10 @@ static void finish_response(conn_t *c, uint64_t body_bytes)
     access_log(c, body_bytes);
     scoreboard_done(c, body_bytes);
     c->requests++;
+    if (b->resp.tunnel_fd >= 0) {
+        hand_over(c);
+        return;
+    }
     if (!c->keepalive) {
         if (close_needs_linger(c)) {
             start_linger(c);

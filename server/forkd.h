@@ -164,6 +164,20 @@ void forkd_resp_upstream_time(forkd_resp_t *resp, uint64_t us);
 void forkd_resp_head_length(forkd_resp_t *resp, uint64_t len);
 
 /*
+ * Switch protocols (a WebSocket upgrade through a proxy): with status 101
+ * and the handler's header lines (Upgrade: ...), the answer says
+ * "Connection: Upgrade"; once it is sent, the client's connection leaves
+ * HTTP and is joined to fd (the handler's non-blocking socket to an app,
+ * given to forkd: it closes it): bytes pass both ways until both sides
+ * closed, either fails, or nothing passes for idle_ms (0: never). early[0..
+ * len) (copied) are bytes already read from fd for the client. The
+ * response still ends with forkd_resp_finish(), logged as a 101. 0 ok; -1
+ * (fd still the caller's) unless the status is 101 and the request asked
+ * for it (HTTP/1.1, an Upgrade field, no body), or out of memory.
+ */
+int forkd_resp_tunnel(forkd_resp_t *resp, int fd, const void *early, size_t len, uint32_t idle_ms);
+
+/*
  * The Content-Type; borrowed: type must stay valid until the response is
  * sent (a string literal, or the handler's own long-lived table). NULL: no
  * Content-Type; one longer than 255 bytes is not sent either. Like a

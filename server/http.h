@@ -74,6 +74,10 @@ struct forkd_resp {
     int close;                /* force "Connection: close" */
     int64_t upstream_us;      /* forkd_resp_upstream_time(), -1 when not told */
     int64_t head_len;         /* forkd_resp_head_length(), -1 when not told */
+    int tunnel_fd;            /* forkd_resp_tunnel(): the app's socket, -1 none */
+    char *tunnel_early;       /* malloc'd: bytes for the client the app sent with its 101 */
+    size_t tunnel_early_len;
+    uint32_t tunnel_idle_ms;
 
     char xhdr[RESP_XHDR_SIZE]; /* extra "Name: value\r\n" lines */
     size_t xhdr_len;

@@ -36,6 +36,7 @@ typedef struct {
     int idempotent; /* may be sent again (RFC 9110 9.2.2) */
     uint64_t t0_us; /* when the handler was called: the access log's upstream_us counts from it */
     int head_request;
+    int upgrade; /* the client asked to switch protocols (WebSocket): Upgrade passed on */
 
     int fd;         /* to the app server; -1 none */
     int server;     /* its index in u->servers */
@@ -235,7 +236,14 @@ static int build_request(px_t *px, const forkd_req_t *req)
         snprintf(num, sizeof(num), "Content-Length: %zu\r\n", body_len);
         puts_(&t, num);
     }
-    if (px->u->cfg->keepalive == 0) {
+    if ((p = forkd_req_header(req, "Upgrade", &n)) != NULL && http_list_has(connection, "upgrade")
+        && body_len == 0) {
+        /* hop-by-hop, so dropped above: a switch the app may accept is asked for again */
+        px->upgrade = 1;
+        puts_(&t, "Upgrade: ");
+        put(&t, p, n);
+        puts_(&t, "\r\nConnection: Upgrade\r\n");
+    } else if (px->u->cfg->keepalive == 0) {
         puts_(&t, "Connection: close\r\n");
     }
     puts_(&t, "\r\n");
@@ -474,7 +482,10 @@ static void upstream_time(px_t *px, forkd_resp_t *resp)
 
 static void on_writable(forkd_resp_t *resp, void *arg);
 
-/* The response's status and header fields from the app's head, but hop-by-hop and our own. */
+/*
+ * The response's status and header fields from the app's head, but
+ * hop-by-hop and our own (Upgrade kept on a 101: the switch it names).
+ */
 static int copy_head(px_t *px, forkd_resp_t *resp)
 {
     static const char *const skip[] = {"content-length", "date", "server"};
@@ -494,6 +505,9 @@ static int copy_head(px_t *px, forkd_resp_t *resp)
         }
         for (k = 0; k < sizeof(skip) / sizeof(skip[0]); k++) {
             skipped |= http_slice_eq_nocase(h->name, skip[k]);
+        }
+        if (px->resp.status == 101 && http_slice_eq_nocase(h->name, "upgrade")) {
+            skipped = 0;
         }
         if (skipped) {
             continue;
@@ -668,6 +682,34 @@ static void head(px_t *px, size_t n)
     body(px);
 }
 
+/*
+ * The app switched protocols (101) for a client that asked to: the answer
+ * goes out with its Upgrade field, then the client's connection and the
+ * app's are joined (forkd_resp_tunnel(): bytes both ways, idle for at most
+ * read_timeout). buf[n..len) is what the app sent past its head.
+ */
+static void switch_protocols(px_t *px, size_t n)
+{
+    forkd_resp_t *resp = resp_of(px);
+
+    if (resp == NULL) {
+        return;
+    }
+    upstream_time(px, resp);
+    if (copy_head(px, resp) != 0) {
+        fail(px, 502, "response header fields too large for forkd's response head (1 KiB)");
+        return;
+    }
+    if (forkd_resp_tunnel(resp, px->fd, px->buf + n, px->len - n, px->u->cfg->read_timeout) != 0) {
+        fail(px, 502, "101 Switching Protocols: the request cannot be switched (or out of memory)");
+        return;
+    }
+    unwatch(px);
+    px->fd = -1; /* the tunnel's */
+    forkd_resp_finish(resp);
+    px_free(px);
+}
+
 /* Read from the app: the head, then the body. */
 static void read_upstream(px_t *px)
 {
@@ -721,8 +763,12 @@ static void read_upstream(px_t *px)
             head(px, (size_t)hl);
             return;
         }
+        if (px->resp.status == 101 && px->upgrade) {
+            switch_protocols(px, (size_t)hl);
+            return;
+        }
         if (px->resp.status == 101) {
-            fail(px, 502, "101 Switching Protocols: upgrades are not proxied");
+            fail(px, 502, "101 Switching Protocols to a request that asked for no upgrade");
             return;
         }
         /* an interim 1xx: dropped, the final answer follows */

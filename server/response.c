@@ -17,6 +17,9 @@ void resp_reset(resp_t *resp, forkd_server_t *srv, conn_t *conn)
     resp->close = 0;
     resp->upstream_us = -1;
     resp->head_len = -1;
+    resp->tunnel_fd = -1;
+    resp->tunnel_early = NULL;
+    resp->tunnel_early_len = 0;
     resp->xhdr_len = 0;
     resp->mem = NULL;
     resp->mem_len = 0;
@@ -73,9 +76,22 @@ static void drop_body(resp_t *resp)
     resp->mem_len = 0;
 }
 
+/* A tunnel the response was to open and never will: the app's socket closes. */
+static void drop_tunnel(resp_t *resp)
+{
+    if (resp->tunnel_fd >= 0) {
+        close(resp->tunnel_fd);
+        resp->tunnel_fd = -1;
+    }
+    free(resp->tunnel_early);
+    resp->tunnel_early = NULL;
+    resp->tunnel_early_len = 0;
+}
+
 void resp_cleanup(resp_t *resp)
 {
     drop_body(resp);
+    drop_tunnel(resp);
     if (resp->big != NULL) {
         free(resp->big);
         resp->big = NULL;
@@ -358,6 +374,7 @@ void forkd_resp_error(forkd_resp_t *resp, int status)
     const char *reason = http_reason(status);
 
     drop_body(resp);
+    drop_tunnel(resp); /* an error replaces a 101: nothing is switched */
     resp->status = status;
     resp->head_len = -1; /* the error page's own length, not the one a handler declared */
     resp->content_type = "text/html; charset=utf-8";
@@ -413,7 +430,9 @@ static size_t write_head(const resp_t *resp, const char *date, int keepalive, ch
         p += FMT_LIT(p, "\r\n");
     }
     p += fmt_put(p, resp->xhdr, resp->xhdr_len);
-    if (keepalive) {
+    if (resp->tunnel_fd >= 0) {
+        p += FMT_LIT(p, "Connection: Upgrade\r\n\r\n"); /* forkd_resp_tunnel() */
+    } else if (keepalive) {
         p += FMT_LIT(p, "Connection: keep-alive\r\n\r\n");
     } else {
         p += FMT_LIT(p, "Connection: close\r\n\r\n");

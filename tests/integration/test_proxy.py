@@ -120,6 +120,94 @@ class StaleUpstream(RawUpstream):
             c.close()
 
 
+WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 1.3
+
+
+def ws_accept(key):
+    import base64
+    return base64.b64encode(hashlib.sha1(key + WS_GUID).digest())
+
+
+def ws_frame(payload, opcode=1, mask=None):
+    """One final WebSocket frame (payload < 126 bytes), masked when mask (4 bytes) is given."""
+    head = bytes([0x80 | opcode, (0x80 if mask else 0) | len(payload)])
+    if mask:
+        return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return head + payload
+
+
+def ws_read_frame(recv):
+    """(opcode, payload) of one small frame, unmasked; recv(n) returns exactly n bytes."""
+    b0, b1 = recv(2)
+    mask = recv(4) if b1 & 0x80 else None
+    payload = recv(b1 & 0x7F)
+    if mask:
+        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return b0 & 0x0F, payload
+
+
+class WsUpstream(RawUpstream):
+    """A WebSocket app written by hand (RFC 6455): answers an upgrade with 101 and a first
+    message in the same write, then echoes each text frame upper-cased; counts the
+    connections that ended with the client's close (EOF). /force101 gets a 101 unasked."""
+
+    def __init__(self):
+        super().__init__(b"")
+        self.eofs = 0
+        self.upgrades = []  # the request heads it switched for
+
+    def serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.one, args=(c,), daemon=True).start()
+
+    def one(self, c):
+        c.settimeout(10)
+        buf = [b""]
+
+        def recv(n):
+            while len(buf[0]) < n:
+                got = c.recv(65536)
+                if not got:
+                    raise EOFError
+                buf[0] += got
+            out, buf[0] = buf[0][:n], buf[0][n:]
+            return out
+        try:
+            while b"\r\n\r\n" not in buf[0]:
+                got = c.recv(65536)
+                if not got:
+                    return
+                buf[0] += got
+            head, _, buf[0] = buf[0].partition(b"\r\n\r\n")
+            if b"/force101" in head.split(b"\r\n")[0]:  # a switch nobody asked for
+                c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n")
+                return
+            key = re.search(rb"(?i)\r\nsec-websocket-key: *(\S+)", head)
+            if not re.search(rb"(?i)\r\nupgrade: *websocket", head) or not key:
+                c.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                return
+            self.upgrades.append(head)
+            c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                      b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + ws_accept(key.group(1))
+                      + b"\r\n\r\n" + ws_frame(b"hello"))
+            while True:
+                opcode, payload = ws_read_frame(recv)
+                if opcode == 8:
+                    c.sendall(ws_frame(payload, 8))
+                    continue
+                c.sendall(ws_frame(payload.upper()))
+        except EOFError:
+            self.eofs += 1
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+
 @unittest.skipIf(GUNICORN is None, "gunicorn is not installed (scripts/deps.sh test)")
 class ProxyTest(ServerCase):
     @classmethod
@@ -134,6 +222,7 @@ class ProxyTest(ServerCase):
         cls.cut = RawUpstream(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n"
                               + b"y" * 60000)
         cls.stale = StaleUpstream()
+        cls.ws = WsUpstream()
         cls.bad = RawUpstream(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nBad Name: 1\r\n\r\nraw")
         # servers = NAME:port: this machine's own name, resolved when the config loads
         cls.hostname = socket.gethostname()
@@ -168,6 +257,10 @@ class ProxyTest(ServerCase):
             "upstream sock": {"servers": cls.unix, "balance": "least_conn"},
             "route /sock/": {"upstream": "sock"},
             # only test_status_shows_upstreams uses it: its counts are its own
+            "upstream ws": {"servers": "127.0.0.1:%d" % cls.ws.port},
+            "route /ws/": {"upstream": "ws"},
+            "upstream wsidle": {"servers": "127.0.0.1:%d" % cls.ws.port, "read_timeout": "500ms"},
+            "route /wsidle/": {"upstream": "wsidle"},
             "upstream named": {"servers": "%s:%d" % (cls.hostname, cls.named.port)},
             "route /named/": {"upstream": "named"},
             "upstream watched": {"servers": "127.0.0.1:%d %s" % (cls.dead, a)},
@@ -196,6 +289,7 @@ class ProxyTest(ServerCase):
         cls.stale.sock.close()
         cls.cut.sock.close()
         cls.named.sock.close()
+        cls.ws.sock.close()
         shutil.rmtree(cls.sockdir, ignore_errors=True)
 
     @classmethod
@@ -383,6 +477,73 @@ class ProxyTest(ServerCase):
         # skipped: one failure line, not one per request
         self.assertEqual(len(re.findall(r"upstream halfdown: server .* failed", log)), 1)
 
+
+    def ws_connect(self, path):
+        """A WebSocket handshake through forkd: (the raw socket, the 101's head, what followed)."""
+        key = b"dGhlIHNhbXBsZSBub25jZQ=="
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        s.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: example.org\r\n"
+                  b"Upgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n"
+                  b"Sec-WebSocket-Key: " + key + b"\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        data = b""
+        while b"\r\n\r\n" not in data:
+            got = s.recv(65536)
+            self.assertTrue(got, "closed before the 101: %r" % data)
+            data += got
+        head, _, rest = data.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 101 "), head)
+        self.assertIn(b"\r\nSec-WebSocket-Accept: " + ws_accept(key), head)
+        self.assertRegex(head, rb"(?i)\r\nupgrade: websocket")
+        self.assertIn(b"\r\nConnection: Upgrade", head)
+        self.assertNotIn(b"Content-Length", head)
+        return s, head, rest
+
+    def test_websocket_passed_through(self):
+        """An upgrade the app accepts: the 101 reaches the client, then frames pass both ways
+        (the app's first one sent with its 101), until the client closes: the app sees it."""
+        s, _, rest = self.ws_connect("/ws/chat")
+        buf = [rest]
+
+        def recv(n):
+            while len(buf[0]) < n:
+                got = s.recv(65536)
+                if not got:
+                    raise AssertionError("tunnel closed")
+                buf[0] += got
+            out, buf[0] = buf[0][:n], buf[0][n:]
+            return out
+        self.assertEqual(ws_read_frame(recv), (1, b"hello"))
+        for word in (b"abc", b"forkd tunnels"):
+            s.sendall(ws_frame(word, mask=os.urandom(4)))
+            self.assertEqual(ws_read_frame(recv), (1, word.upper()))
+        self.assertIn(b"X-Forwarded-For: 127.0.0.1", self.ws.upgrades[-1])
+        eofs = self.ws.eofs
+        s.close()
+        self.assertTrue(wait_until(lambda: self.ws.eofs > eofs or None, 5),
+                        "the app's side stayed open after the client closed")
+        self.assertTrue(wait_until(lambda: any(b'"GET /ws/chat HTTP/1.1" 101 ' in l
+                                                for l in self.server.access_lines()), 5))
+
+    def test_websocket_idle_closed(self):
+        """A tunnel where nothing passes for read_timeout (500 ms here) is closed both ways."""
+        s, _, _ = self.ws_connect("/wsidle/chat")
+        eofs = self.ws.eofs
+        s.settimeout(5)
+        t0 = time.monotonic()
+        data = b""
+        while True:
+            got = s.recv(65536)
+            if not got:
+                break
+            data += got
+        self.assertLess(time.monotonic() - t0, 3)
+        s.close()
+        self.assertTrue(wait_until(lambda: self.ws.eofs > eofs or None, 5))
+
+    def test_101_without_upgrade_asked_is_502(self):
+        resp = self.request("GET", "/ws/force101")
+        self.assertEqual(resp.status, 502)
+        self.assertTrue(wait_until(lambda: "asked for no upgrade" in self.server.log_text(), 5))
 
     def test_server_by_name(self):
         """servers = NAME:port: resolved at load; the status shows the name as written."""
