@@ -162,12 +162,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     put_file(root, "big.bin", big, sizeof(big)); /* past cache_max_file: sendfile path */
     /* held in memory, yet large enough for a multipart answer (byte ranges) */
     put_file(root, "mid.txt", big, 4096);
+    /* a precompressed sibling (its bytes are sent as they are) and gzip on the fly */
+    put_file(root, "mid.txt.gz", "gz", 2);
+    put_file(root, "index.html.br", "br", 2);
     snprintf(sub, sizeof(sub), "%s/sub", root);
     mkdir(sub, 0755);
     put_file(sub, "a.txt", "a\n", 2);
 
     config_defaults(&cfg);
     snprintf(cfg.sites[0].root, sizeof(cfg.sites[0].root), "%s", root);
+    cfg.sites[0].gzip = 1;
+    cfg.sites[0].gzip_min_length = 16;
     /* a second site by Host, a [cache] rule and a [mime] line: the request shapes of issue 14 */
     cfg.sites[1] = cfg.sites[0];
     snprintf(cfg.sites[1].name, sizeof(cfg.sites[1].name), "two");
