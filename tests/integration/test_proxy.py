@@ -14,7 +14,7 @@ import threading
 import time
 import unittest
 
-from harness import HERE, ServerCase, build_request, free_port, wait_until
+from harness import HERE, FreshServerCase, ServerCase, build_request, free_port, wait_until
 
 GUNICORN = shutil.which("gunicorn")
 APP_KEEPALIVE = 2.0  # gunicorn's default --keep-alive, seconds
@@ -478,10 +478,10 @@ class ProxyTest(ServerCase):
         self.assertEqual(len(re.findall(r"upstream halfdown: server .* failed", log)), 1)
 
 
-    def ws_connect(self, path):
+    def ws_connect(self, path, port=None):
         """A WebSocket handshake through forkd: (the raw socket, the 101's head, what followed)."""
         key = b"dGhlIHNhbXBsZSBub25jZQ=="
-        s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        s = socket.create_connection(("127.0.0.1", port or self.port), timeout=5)
         s.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: example.org\r\n"
                   b"Upgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n"
                   b"Sec-WebSocket-Key: " + key + b"\r\nSec-WebSocket-Version: 13\r\n\r\n")
@@ -592,6 +592,35 @@ class ProxyTest(ServerCase):
                       metrics)
         self.assertIn("# TYPE forkd_upstream_idle_connections gauge\n", metrics)
         self.assertIn("forkd_draining 0\n", metrics)
+
+
+class ProxyTunnelStopTest(FreshServerCase):
+    """A stop with a WebSocket tunnel open: the worker ends it (both sides closed) and exits
+    cleanly (no leak, no sanitizer report), graceful or fast."""
+
+    def setUp(self):
+        self.ws = WsUpstream()
+        self.addCleanup(self.ws.sock.close)
+
+    def test_stop_closes_tunnels(self):
+        for sig in (signal.SIGQUIT, signal.SIGTERM):
+            with self.subTest(sig=sig.name):
+                server = self.start_server({
+                    "upstream ws": {"servers": "127.0.0.1:%d" % self.ws.port},
+                    "route /ws/": {"upstream": "ws"}, "server": {"workers": "1"}})
+                s, _, rest = ProxyTest.ws_connect(self, "/ws/chat", server.port)
+                s.settimeout(5)
+                eofs = self.ws.eofs
+                self.stop_and_check(server, sig, within=5)
+                data = rest
+                while True:  # the app's first frame, then the close
+                    got = s.recv(65536)
+                    if not got:
+                        break
+                    data += got
+                s.close()
+                self.assertEqual(data, ws_frame(b"hello"))
+                self.assertTrue(wait_until(lambda: self.ws.eofs > eofs or None, 5))
 
 
 class ProxyJsonLogTest(ServerCase):
