@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -435,14 +437,34 @@ static void on_drain_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
+ * Stop deferring accepts (TCP_DEFER_ACCEPT) on this worker's listeners. A
+ * deferred connection, handshake done but request not here yet, is in no
+ * accept queue: close_listeners() cannot take it, and the close resets it
+ * once the client sent its request (nginx in front saw a few per stop, each
+ * a request it had to send elsewhere; a POST it may not). Undeferred, every
+ * completed handshake is queued where the last drain finds it. A unix
+ * listener refuses the option: nothing to do there.
+ */
+static void stop_deferring(worker_t *w)
+{
+    int i, off = 0;
+
+    for (i = 0; i < w->nlisten; i++) {
+        (void)setsockopt(w->listen_fds[i], IPPROTO_TCP, TCP_DEFER_ACCEPT, &off, sizeof(off));
+    }
+}
+
+/*
  * The service drains (the master said so in the scoreboard): the health URL
  * fails and every response closes its connection, so a balancer takes this
- * instance out; new clients are still served meanwhile.
+ * instance out; new clients are still served meanwhile. Accepts stop being
+ * deferred now, so none is left deferred when the sockets close.
  */
 static void announce_drain(worker_t *w)
 {
     w->health.draining = 1;
     conn_keepalive_off(w->conns);
+    stop_deferring(w);
 }
 
 /*
@@ -457,6 +479,7 @@ static void close_listeners(worker_t *w)
     uint64_t before;
     int i;
 
+    stop_deferring(w); /* without a drain delay: at least no new deferred ones */
     for (i = 0; i < w->nlisten; i++) {
         do {
             before = SB_GET(w->slot->accepted);

@@ -115,6 +115,31 @@ class DrainTests(FreshServerCase):
         self.stop_and_check(server, signal.SIGQUIT)
         self.assertIn("draining", server.log_text())
 
+    def test_connection_opened_in_drain_delay_is_served(self):
+        """A client that connects during drain_delay and sends its request only after the
+        listening sockets closed (a proxy between its connect and its write) is answered,
+        never reset: accepts stop being deferred (TCP_DEFER_ACCEPT) when the drain begins,
+        so its connection is in the accept queue, where the drain takes it."""
+        server = self.start_server(with_health({"drain_delay": "1s", "workers": "1"}))
+        server.send_signal(signal.SIGQUIT)
+        self.assertTrue(wait_until(lambda: self.get(server, "/healthz").status == 503 or None, 1))
+        s = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        self.addCleanup(s.close)
+
+        def refused():
+            return self.connect_error(server) == errno.ECONNREFUSED or None
+
+        self.assertTrue(wait_until(refused, 3), "new connections not refused after drain_delay")
+        s.sendall(build_request("GET", "/"))
+        data = b""
+        while True:
+            got = s.recv(65536)  # a reset raises here
+            if not got:
+                break
+            data += got
+        self.assertTrue(data.startswith(b"HTTP/1.1 200 "), data[:200])
+        self.stop_and_check(server, signal.SIGQUIT)
+
     def test_status_says_draining(self):
         """/status (JSON and metrics) says when the service drains, as the health URL does."""
         import json
