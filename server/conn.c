@@ -87,6 +87,8 @@ struct conn_block {
     req_t req;
     resp_t resp;
     char out[RESP_HEAD_MAX]; /* head of the response */
+    char *outp;              /* where it is: out[], or out_big for a head with many lines */
+    char *out_big;           /* malloc'd, for the request's response only */
     size_t out_len;
     size_t out_sent; /* of out */
     size_t mem_sent; /* of resp.mem */
@@ -468,6 +470,8 @@ static conn_block_t *block_new(conn_pool_t *p)
     b->body = NULL;
     b->body_len = b->body_cap = 0;
     b->sbuf = NULL;
+    b->out_big = NULL;
+    b->outp = b->out;
     b->streaming = 0;
     b->pending = 0;
     b->calling = 0;
@@ -508,6 +512,9 @@ static void request_cleanup(conn_t *c)
     conn_block_t *b = c->b;
 
     resp_cleanup(&b->resp);
+    free(b->out_big);
+    b->out_big = NULL;
+    b->outp = b->out;
     free(b->body);
     b->body = NULL;
     b->body_len = b->body_cap = 0;
@@ -532,6 +539,7 @@ static void request_init(conn_t *c)
     b->req.srv = c->pool->srv;
     resp_reset(&b->resp, c->pool->srv, c);
     b->out_len = b->out_sent = b->mem_sent = 0;
+    b->outp = b->out;
     b->file_sent = 0;
     b->body_done = 0;
     b->body_left = 0;
@@ -1112,6 +1120,28 @@ static void send_busy(conn_pool_t *p, int fd)
     (void)n; /* nothing more to do for a client that is gone */
 }
 
+/*
+ * Where the response's head is written: out[], or, for a head whose header
+ * lines spilled past the response's own area (a long redirect, an app's
+ * many cookies), a buffer of its own. Out of memory for that, the extra
+ * lines go and the response becomes a 503: better than a head cut short.
+ */
+static char *head_buffer(conn_block_t *b)
+{
+    size_t need = resp_head_size(&b->resp);
+
+    if (need > sizeof(b->out)) {
+        b->out_big = malloc(need);
+        if (b->out_big == NULL) {
+            resp_cleanup(&b->resp);
+            b->resp.xhdr_len = 0;
+            forkd_resp_error(&b->resp, 503);
+        }
+    }
+    b->outp = b->out_big != NULL ? b->out_big : b->out;
+    return b->outp;
+}
+
 /* Make the response ready to send: body source, HEAD handling, head bytes. */
 static void start_response(conn_t *c)
 {
@@ -1123,7 +1153,7 @@ static void start_response(conn_t *c)
     /* a 101 that opens a tunnel: no close after it (nor MSG_MORE holding its last bytes) */
     c->keepalive = (uint8_t)(keep_alive(c) || b->resp.tunnel_fd >= 0);
     b->out_len = resp_start(&b->resp, b->req.h.method == HTTP_METHOD_HEAD, p->time.date,
-                            c->keepalive, b->out);
+                            c->keepalive, head_buffer(b));
     b->phase_start = timecache_now_ms();
     c->state = CONN_SEND;
 }
@@ -1165,7 +1195,7 @@ static int send_piece(conn_t *c)
     while (b->out_sent < b->out_len || b->mem_sent < mem_len) {
         iovcnt = 0;
         if (b->out_sent < b->out_len) {
-            iov[iovcnt].iov_base = b->out + b->out_sent;
+            iov[iovcnt].iov_base = b->outp + b->out_sent;
             iov[iovcnt++].iov_len = b->out_len - b->out_sent;
         }
         if (b->mem_sent < mem_len) {
@@ -1970,7 +2000,7 @@ static int stream_flush(conn_t *c)
     while (b->out_sent < b->out_len || b->s_off < b->s_len) {
         iovcnt = 0;
         if (b->out_sent < b->out_len) {
-            iov[iovcnt].iov_base = b->out + b->out_sent;
+            iov[iovcnt].iov_base = b->outp + b->out_sent;
             iov[iovcnt++].iov_len = b->out_len - b->out_sent;
         }
         if (b->s_off < b->s_len) {
@@ -2106,7 +2136,7 @@ int forkd_resp_stream(forkd_resp_t *resp)
     timecache_update(&p->time);
     forkd_resp_header(resp, "X-Request-Id", request_id(c));
     c->keepalive = (uint8_t)keep_alive(c);
-    b->out_len = resp_stream_start(resp, head, http10, p->time.date, c->keepalive, b->out);
+    b->out_len = resp_stream_start(resp, head, http10, p->time.date, c->keepalive, head_buffer(b));
     b->out_sent = 0;
     b->streaming = 1;
     if (c->state == CONN_HANDLER) {

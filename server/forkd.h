@@ -141,8 +141,10 @@ int forkd_resp_get_status(const forkd_resp_t *resp);
 /*
  * Add the header line "name: value" (both copied, NUL-terminated, with no
  * CR or LF: the caller checks what comes from a client). Server, Date,
- * Content-Length and Connection are the server's own. 0 ok, -1 when the
- * response's header area (about 1 KiB) is full: the line is not added.
+ * Content-Length and Connection are the server's own. The first KiB of
+ * lines lives in the response; more are held in memory allocated for this
+ * response (about 1 MiB in all). 0 ok, -1 past that or out of memory: the
+ * line is not added.
  */
 int forkd_resp_header(forkd_resp_t *resp, const char *name, const char *value);
 

@@ -17,7 +17,10 @@
 #include "http_parser.h"
 #include "log.h"
 
-#define RESP_XHDR_SIZE 1024  /* room for a handler's extra header lines */
+#define RESP_XHDR_SIZE 1024 /* room for a handler's extra header lines, in the response */
+/* more of them spill to a malloc'd area, up to this in all: a redirect to the longest
+ * path (PATH_MAX, percent-encoded) with the longest query a 1 MiB head may carry */
+#define RESP_XHDR_MAX (1024 * 1024 + 16384)
 #define FORKD_REQ_XID_MAX 64 /* bytes of a request id taken from X-Request-Id */
 #define RESP_GEN_SIZE 2048   /* built bodies up to this size need no malloc */
 #define RESP_CTYPE_MAX 255   /* bytes of a Content-Type that is sent (a longer one is not) */
@@ -80,7 +83,9 @@ struct forkd_resp {
     uint32_t tunnel_idle_ms;
 
     char xhdr[RESP_XHDR_SIZE]; /* extra "Name: value\r\n" lines */
-    size_t xhdr_len;
+    size_t xhdr_len;           /* of the lines, in xhdr[] or xbig */
+    char *xbig;                /* malloc'd, xbig_cap bytes: the lines once past xhdr[] */
+    size_t xbig_cap;
 
     /*
      * The body: lent memory (mem), a file (fd), else the text built in
@@ -145,6 +150,13 @@ void resp_timer_stop(resp_t *resp);
  * response.
  */
 size_t resp_start(resp_t *resp, int head_request, const char *date, int keepalive, char *out);
+
+/*
+ * How many bytes resp_start() or resp_stream_start() may write for resp:
+ * RESP_HEAD_MAX, or more when the handler's lines spilled past xhdr[] (a
+ * long redirect, an app's many Set-Cookie or CSP lines).
+ */
+size_t resp_head_size(const resp_t *resp);
 
 /*
  * A streamed response (forkd_resp_stream()) starts: its head into out

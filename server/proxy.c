@@ -489,7 +489,7 @@ static void on_writable(forkd_resp_t *resp, void *arg);
 static int copy_head(px_t *px, forkd_resp_t *resp)
 {
     static const char *const skip[] = {"content-length", "date", "server"};
-    char name[128], value[1024];
+    char name[128], value[PX_MAX_HEAD]; /* a field is never longer than the head */
     const http_header_t *h;
     size_t i, k;
     int skipped;

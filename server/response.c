@@ -21,6 +21,8 @@ void resp_reset(resp_t *resp, forkd_server_t *srv, conn_t *conn)
     resp->tunnel_early = NULL;
     resp->tunnel_early_len = 0;
     resp->xhdr_len = 0;
+    resp->xbig = NULL;
+    resp->xbig_cap = 0;
     resp->mem = NULL;
     resp->mem_len = 0;
     resp->fd = -1;
@@ -92,6 +94,12 @@ void resp_cleanup(resp_t *resp)
 {
     drop_body(resp);
     drop_tunnel(resp);
+    if (resp->xbig != NULL) { /* the lines were there: none are left */
+        free(resp->xbig);
+        resp->xbig = NULL;
+        resp->xbig_cap = 0;
+        resp->xhdr_len = 0;
+    }
     if (resp->big != NULL) {
         free(resp->big);
         resp->big = NULL;
@@ -184,15 +192,43 @@ int forkd_resp_get_status(const forkd_resp_t *resp)
     return resp->status;
 }
 
+/*
+ * Room for need bytes of header lines: xhdr[] while they fit, else a
+ * malloc'd area (the lines so far moved into it), RESP_XHDR_MAX at most.
+ * The lines' area, or NULL.
+ */
+static char *xhdr_room(resp_t *resp, size_t need)
+{
+    size_t cap = resp->xbig != NULL ? resp->xbig_cap : sizeof(resp->xhdr);
+    char *nb;
+
+    if (need <= cap) {
+        return resp->xbig != NULL ? resp->xbig : resp->xhdr;
+    }
+    if (need > RESP_XHDR_MAX) {
+        return NULL;
+    }
+    cap = need * 2 < RESP_XHDR_MAX ? need * 2 : RESP_XHDR_MAX;
+    nb = malloc(cap);
+    if (nb == NULL) {
+        return NULL;
+    }
+    memcpy(nb, resp->xbig != NULL ? resp->xbig : resp->xhdr, resp->xhdr_len);
+    free(resp->xbig);
+    resp->xbig = nb;
+    resp->xbig_cap = cap;
+    return nb;
+}
+
 int forkd_resp_header(forkd_resp_t *resp, const char *name, const char *value)
 {
     size_t nlen = strlen(name), vlen = strlen(value);
-    char *p;
+    char *p, *area = xhdr_room(resp, resp->xhdr_len + nlen + vlen + 4);
 
-    if (resp->xhdr_len + nlen + vlen + 4 > sizeof(resp->xhdr)) {
+    if (area == NULL) {
         return -1;
     }
-    p = resp->xhdr + resp->xhdr_len;
+    p = area + resp->xhdr_len;
     memcpy(p, name, nlen);
     p += nlen;
     *p++ = ':';
@@ -201,8 +237,13 @@ int forkd_resp_header(forkd_resp_t *resp, const char *name, const char *value)
     p += vlen;
     *p++ = '\r';
     *p++ = '\n';
-    resp->xhdr_len = (size_t)(p - resp->xhdr);
+    resp->xhdr_len = (size_t)(p - area);
     return 0;
+}
+
+size_t resp_head_size(const resp_t *resp)
+{
+    return resp->xbig != NULL ? RESP_HEAD_MAX - RESP_XHDR_SIZE + resp->xhdr_len : RESP_HEAD_MAX;
 }
 
 void forkd_resp_content_type(forkd_resp_t *resp, const char *type)
@@ -429,7 +470,7 @@ static size_t write_head(const resp_t *resp, const char *date, int keepalive, ch
         p += fmt_uint(p, content_length(resp));
         p += FMT_LIT(p, "\r\n");
     }
-    p += fmt_put(p, resp->xhdr, resp->xhdr_len);
+    p += fmt_put(p, resp->xbig != NULL ? resp->xbig : resp->xhdr, resp->xhdr_len);
     if (resp->tunnel_fd >= 0) {
         p += FMT_LIT(p, "Connection: Upgrade\r\n\r\n"); /* forkd_resp_tunnel() */
     } else if (keepalive) {
@@ -479,7 +520,13 @@ void resp_move(resp_t *dst, resp_t *src)
     dst->close = src->close;
     dst->upstream_us = src->upstream_us;
     dst->head_len = src->head_len;
-    memcpy(dst->xhdr, src->xhdr, src->xhdr_len);
+    if (src->xbig == NULL) {
+        memcpy(dst->xhdr, src->xhdr, src->xhdr_len);
+    }
+    dst->xbig = src->xbig; /* taken, like big */
+    dst->xbig_cap = src->xbig_cap;
+    src->xbig = NULL;
+    src->xbig_cap = 0;
     dst->xhdr_len = src->xhdr_len;
     dst->mem = src->mem;
     dst->mem_len = src->mem_len;

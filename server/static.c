@@ -219,15 +219,15 @@ static int path_char_ok(unsigned char c)
 }
 
 /* path[0..len) percent-encoded into out (3 * len bytes at most); returns the length. */
-static size_t encode_path(const char *path, size_t len, int absolute, char *out)
+static size_t encode_path(const char *path, size_t len, char *out)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t i, n = 0;
 
     for (i = 0; i < len; i++) {
         unsigned char c = (unsigned char)path[i];
-        /* "//" would name a host; a ':' in a relative one's first segment, a scheme */
-        if (path_char_ok(c) && !(absolute && i == 1 && c == '/') && (absolute || c != ':')) {
+        /* "//" at the start would name a host */
+        if (path_char_ok(c) && !(i == 1 && c == '/')) {
             out[n++] = (char)c;
         } else {
             out[n++] = '%';
@@ -238,13 +238,27 @@ static size_t encode_path(const char *path, size_t len, int absolute, char *out)
     return n;
 }
 
-/* Set Location to path (encoded), a slash and the query; 0 ok, -1 when the header area is full. */
-static int set_location(forkd_resp_t *resp, const char *path, size_t path_len, int absolute,
-                        char *loc)
+/*
+ * 301 to the directory's URL with a slash, keeping the query. The Location
+ * is built from the normalised path (decoded, dot segments and repeated
+ * slashes gone), percent-encoded again, so "//evil.example/../sub" goes to
+ * "/sub/", never to a "//host" another site; the raw target is never echoed.
+ * The response's header lines grow as needed (RESP_XHDR_MAX holds the
+ * longest path and query a head of max_header_size can bring), so a long
+ * path is never the client's fault: only running out of memory is a 503.
+ */
+static int redirect_dir(forkd_req_t *req, forkd_resp_t *resp)
 {
-    size_t n = encode_path(path, path_len, absolute, loc), qlen;
-    const char *q = forkd_req_query(forkd_resp_req(resp), &qlen);
+    size_t path_len, qlen, n;
+    const char *path = forkd_req_path(req, &path_len);
+    const char *q = forkd_req_query(req, &qlen);
+    char *loc = malloc(3 * path_len + qlen + 3);
 
+    if (loc == NULL) {
+        forkd_resp_error(resp, 503);
+        return FORKD_DONE;
+    }
+    n = encode_path(path, path_len, loc);
     loc[n++] = '/';
     if (q != NULL) {
         loc[n++] = '?';
@@ -252,41 +266,7 @@ static int set_location(forkd_resp_t *resp, const char *path, size_t path_len, i
         n += qlen;
     }
     loc[n] = '\0';
-    return forkd_resp_header(resp, "Location", loc);
-}
-
-/*
- * 301 to the directory's URL with a slash, keeping the query. The Location
- * is built from the normalised path (decoded, dot segments and repeated
- * slashes gone), percent-encoded again, so "//evil.example/../sub" goes to
- * "/sub/", never to a "//host" another site; the raw target is never echoed.
- * When that absolute path does not fit the response's header area (about
- * 1 KiB), the Location is relative, "name/" (RFC 9110 10.2.2 allows it): the
- * client resolves it against the URL it asked for, which names the same
- * directory's parent for any target a client sends (clients remove dot
- * segments first, RFC 3986 5.2.4). A long path is not the client's fault:
- * only a query too long for even that gets a 500.
- */
-static int redirect_dir(forkd_req_t *req, forkd_resp_t *resp)
-{
-    size_t path_len, qlen, name;
-    const char *path = forkd_req_path(req, &path_len);
-    char *loc;
-
-    forkd_req_query(req, &qlen);
-    loc = malloc(3 * path_len + qlen + 3);
-    if (loc == NULL) {
-        forkd_resp_error(resp, 503);
-        return FORKD_DONE;
-    }
-    for (name = path_len; name > 0 && path[name - 1] != '/'; name--) {
-    }
-    if (set_location(resp, path, path_len, 1, loc) == 0
-        || set_location(resp, path + name, path_len - name, 0, loc) == 0) {
-        forkd_resp_error(resp, 301);
-    } else {
-        forkd_resp_error(resp, 500);
-    }
+    forkd_resp_error(resp, forkd_resp_header(resp, "Location", loc) == 0 ? 301 : 503);
     free(loc);
     return FORKD_DONE;
 }

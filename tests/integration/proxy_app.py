@@ -51,6 +51,13 @@ def app(environ, start_response):
                 if delay:
                     time.sleep(delay)
         return gen()
+    if path == "/cookies":  # a head of many fields: cookies and a long policy
+        n = int(q.get("n", "40"))
+        headers = [("Content-Type", "text/plain"), ("Content-Length", "3"),
+                   ("Content-Security-Policy", "default-src 'self'; " + "img-src x; " * 200)]
+        headers += [("Set-Cookie", "c%d=%s; Path=/; HttpOnly" % (i, "v" * 80)) for i in range(n)]
+        start_response("200 OK", headers)
+        return [b"ok\n"]
     if path == "/slow":
         time.sleep(float(q.get("s", "1")))
         start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")])

@@ -363,6 +363,16 @@ class ProxyTest(ServerCase):
         resp = self.request("GET", "/app/big?n=5000")  # the same length for GET
         self.assertEqual(resp.get("Content-Length"), "5000")
 
+
+    def test_app_head_of_many_fields_passes(self):
+        """An app's 40 cookies and a 2 KB policy (6 KB of fields) reach the client whole:
+        a response's header lines grow past their first KiB (they were a 502)."""
+        resp = self.request("GET", "/app/cookies?n=40")
+        self.assertEqual(resp.status, 200, resp)
+        self.assertEqual(len(resp.all("Set-Cookie")), 40)
+        self.assertEqual(resp.all("Set-Cookie")[39], "c39=%s; Path=/; HttpOnly" % ("v" * 80))
+        self.assertTrue(resp.get("Content-Security-Policy").endswith("img-src x;"))
+        self.assertEqual(resp.body, b"ok\n")
     def test_large_response_streamed(self):
         n = 8 * 1024 * 1024
         resp, _ = self.exchange(build_request("GET", "/app/big?n=%d" % n))

@@ -4,7 +4,6 @@ a buffer of the static handler (4.3 KB used to give 414, and 4,097-4,352 bytes 4
 
 import os
 import time
-import urllib.parse
 
 from harness import ServerCase
 
@@ -73,8 +72,9 @@ class EarlyInvalidByteTests(ServerCase):
 
 
 class LongRedirectTests(ServerCase):
-    """A directory's redirect whose absolute Location passes the header area (about 1 KiB)
-    is relative ("name/"), resolved by the client to the same URL: never a 414."""
+    """A directory's redirect keeps its whole absolute Location, however long the path and
+    the query the head may carry: the response's header lines grow past their first KiB
+    (a 2 KB path and a 30 KB query here, where a 1 KiB area gave a 500)."""
 
     config = {"http": {"max_header_size": "65536"}}
 
@@ -86,17 +86,15 @@ class LongRedirectTests(ServerCase):
         target = "/" + DEEP
         resp = self.request("GET", target + "?q=1")
         self.assertEqual(resp.status, 301, resp)
-        location = resp.get("Location")
-        self.assertEqual(urllib.parse.urljoin("http://h" + target + "?q=1", location),
-                         "http://h" + target + "/?q=1")
-        resp = self.request("GET", urllib.parse.urlsplit(
-            urllib.parse.urljoin("http://h" + target, location)).path)
+        self.assertEqual(resp.get("Location"), target + "/?q=1")
+        resp = self.request("GET", target + "/")
         self.assertIn(resp.status, (403, 404))  # the directory itself, no index, no listing
 
-    def test_relative_location_never_starts_with_a_scheme(self):
-        resp = self.request("GET", "/" + DEEP + "/a:b")
+    def test_long_query_kept(self):
+        query = "q=" + "x" * 30000
+        resp = self.request("GET", "/" + DEEP + "/a:b?" + query)
         self.assertEqual(resp.status, 301, resp)
-        self.assertEqual(resp.get("Location"), "a%3Ab/")
+        self.assertEqual(resp.get("Location"), "/" + DEEP + "/a:b/?" + query)
 
     def test_short_paths_stay_absolute(self):
         resp = self.request("GET", "/d000")

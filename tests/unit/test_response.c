@@ -86,27 +86,43 @@ static const char *head(fixture_t *f, int head_request, int keepalive)
     return f->head;
 }
 
-static void test_header_lines_until_full(void **state)
+static void test_header_lines_grow_past_the_inline_area(void **state)
 {
     fixture_t *f = *state;
-    char value[RESP_XHDR_SIZE];
-    size_t before;
+    char value[RESP_XHDR_SIZE], *huge, *out;
+    size_t before, n;
 
     assert_int_equal(forkd_resp_header(&f->resp, "X-One", "1"), 0);
     assert_int_equal(forkd_resp_header(&f->resp, "X-Empty", ""), 0);
     assert_int_equal(f->resp.xhdr_len, 21);
     assert_memory_equal(f->resp.xhdr, "X-One: 1\r\nX-Empty: \r\n", 21);
-    /* one that does not fit is not added, and what is there stays */
+    assert_null(f->resp.xbig);
+    assert_int_equal(resp_head_size(&f->resp), RESP_HEAD_MAX);
+    /* one that does not fit the inline area moves every line to memory of its own */
     memset(value, 'v', sizeof(value) - 1);
     value[sizeof(value) - 1] = '\0';
+    assert_int_equal(forkd_resp_header(&f->resp, "X-Big", value), 0);
+    assert_non_null(f->resp.xbig);
+    assert_int_equal(f->resp.xhdr_len, 21 + 7 + RESP_XHDR_SIZE - 1 + 2);
+    assert_memory_equal(f->resp.xbig, "X-One: 1\r\nX-Empty: \r\nX-Big: vvv", 31);
+    /* the head holds them all, in order, within resp_head_size() */
+    forkd_resp_status(&f->resp, 200);
+    out = malloc(resp_head_size(&f->resp));
+    assert_non_null(out);
+    n = resp_start(&f->resp, 0, "Thu, 01 Jan 2026 00:00:00 GMT", 1, out);
+    assert_true(n <= resp_head_size(&f->resp));
+    assert_non_null(memmem(out, n, "X-One: 1\r\nX-Empty: \r\nX-Big: v", 29));
+    assert_memory_equal(out + n - 4, "\r\n\r\n", 4);
+    free(out);
+    /* past RESP_XHDR_MAX in all: refused, and what is there stays */
+    huge = malloc(RESP_XHDR_MAX);
+    assert_non_null(huge);
+    memset(huge, 'h', RESP_XHDR_MAX - 1);
+    huge[RESP_XHDR_MAX - 1] = '\0';
     before = f->resp.xhdr_len;
-    assert_int_equal(forkd_resp_header(&f->resp, "X-Big", value), -1);
+    assert_int_equal(forkd_resp_header(&f->resp, "X-Huge", huge), -1);
     assert_int_equal(f->resp.xhdr_len, before);
-    /* exactly the room left fits: name + ": " + value + CRLF */
-    value[RESP_XHDR_SIZE - before - 3 - 4] = '\0';
-    assert_int_equal(forkd_resp_header(&f->resp, "X-3", value), 0);
-    assert_int_equal(f->resp.xhdr_len, RESP_XHDR_SIZE);
-    assert_int_equal(forkd_resp_header(&f->resp, "X", ""), -1);
+    free(huge);
 }
 
 static void test_printf_grows_past_the_inline_buffer(void **state)
@@ -548,7 +564,8 @@ static void test_timer_fires_once_and_dies_with_the_request(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_header_lines_until_full, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_header_lines_grow_past_the_inline_area, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_printf_grows_past_the_inline_buffer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_one_printf_bigger_than_the_buffer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_body_copy_replaces_built_text, setup, teardown),
