@@ -146,6 +146,15 @@ struct conn_block {
      */
     uint8_t body_streamed; /* the handler was called at the head */
     uint8_t body_reading;
+    /*
+     * forkd_req_body_pause(): the handler cannot take more yet (its app is
+     * slow). The client is then not read (its read event is off, so the
+     * kernel's buffers fill and TCP holds the client back) and the paused
+     * time is not the client's: on resume phase_start moves on by it, so
+     * min_rate never cuts a client the handler held back.
+     */
+    uint8_t body_paused;
+    uint64_t paused_at;    /* ms: the pause began */
     forkd_body_fn body_cb; /* forkd_req_on_body() */
     void *body_arg;
 
@@ -283,6 +292,7 @@ static void cancel_jobs(conn_block_t *b);
 static void scoreboard_rest(conn_pool_t *p);
 static void handler_done(conn_t *c);
 static void request_next(conn_t *c);
+static void body_resume(conn_t *c);
 static void stream_event(conn_t *c, short what);
 static void stream_cut(conn_t *c, int reset);
 static void stream_last(conn_block_t *b);
@@ -551,7 +561,7 @@ static void request_init(conn_t *c)
     b->s_off = b->s_len = 0;
     b->stream_sent = b->wait_since = b->wait_ms = b->wait_bytes = 0;
     b->writable_cb = NULL;
-    b->body_reading = b->body_streamed = 0;
+    b->body_reading = b->body_streamed = b->body_paused = 0;
     b->body_cb = NULL;
     b->head_len = 0;
     b->parsed_len = 0;
@@ -1823,6 +1833,7 @@ static void handler_done(conn_t *c)
     b->finished = 1;
     b->writable_cb = NULL;
     b->body_cb = NULL;
+    body_resume(c);            /* the rest of the body is read and discarded now: never held */
     resp_timer_stop(&b->resp); /* the request is no longer the handler's: nor is its timer */
     if (b->streaming && !b->stream_ended) {
         stream_last(b);
@@ -2203,6 +2214,45 @@ int forkd_resp_on_writable(forkd_resp_t *resp, forkd_writable_fn cb, void *arg)
     return 0;
 }
 
+/*
+ * Reading a streamed body resumes (forkd_req_body_pause(req, 0), or the
+ * handler answered): the paused time is taken off min_rate's clock, then
+ * the connection runs state_body() again, by its event, so that bytes
+ * already in in[] go to the handler first and the callbacks never run
+ * inside the handler's own call to us. Within a call of ours run() follows
+ * anyway. Not paused: nothing to do.
+ */
+static void body_resume(conn_t *c)
+{
+    conn_block_t *b = c->b;
+
+    if (!b->body_paused) {
+        return;
+    }
+    b->body_paused = 0;
+    b->phase_start += timecache_now_ms() - b->paused_at;
+    if (!b->calling && c->state == CONN_BODY && c->ev_what != 0) {
+        event_active(&c->ev, EV_READ, 1);
+    }
+}
+
+int forkd_req_body_pause(forkd_req_t *req, int paused)
+{
+    conn_block_t *b = (conn_block_t *)(void *)((char *)req - offsetof(conn_block_t, req));
+    conn_t *c = b->resp.conn;
+
+    if (req->cancelled != NULL || c == NULL || !b->body_reading || b->finished) {
+        return -1; /* a pool = yes copy, or no body still coming to this handler */
+    }
+    if (paused && !b->body_paused) {
+        b->body_paused = 1;
+        b->paused_at = timecache_now_ms();
+    } else if (!paused) {
+        body_resume(c);
+    }
+    return 0;
+}
+
 void forkd_req_on_body(forkd_req_t *req, forkd_body_fn cb, void *arg)
 {
     conn_block_t *b = (conn_block_t *)(void *)((char *)req - offsetof(conn_block_t, req));
@@ -2324,13 +2374,35 @@ static int state_head(conn_t *c)
     return 1;
 }
 
+/*
+ * The handler paused the body: wait for its resume with the read event off
+ * and no timer (the handler's own timeouts bound the wait; a client gone
+ * meanwhile is seen when reading resumes). The event stays assigned for
+ * body_resume()'s event_active().
+ */
+static int body_hold(conn_t *c)
+{
+    if (c->ev_what != EV_READ) {
+        wait_for(c, EV_READ, WAIT_FOREVER);
+    }
+    stop_waiting(c);
+    return 0;
+}
+
 /* Take the body bytes read so far: wait for more (min_rate, body_timeout), or dispatch. */
 static int state_body(conn_t *c)
 {
     conn_block_t *b = c->b;
     uint64_t ms;
-    int rc = take_body(c);
+    int rc;
 
+    if (b->body_paused) {
+        return body_hold(c); /* bytes in in[] wait too: delivered on resume */
+    }
+    rc = take_body(c);
+    if (rc == 0 && b->body_paused) {
+        return body_hold(c); /* paused from the piece's callback */
+    }
     if (rc == 0) {
         ms = rate_wait(c, b->body_bytes, c->pool->env.cfg->body_timeout);
         if (ms == 0) {

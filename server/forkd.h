@@ -454,6 +454,20 @@ typedef void (*forkd_body_fn)(forkd_resp_t *resp, const char *p, size_t len, int
 void forkd_req_on_body(forkd_req_t *req, forkd_body_fn cb, void *arg);
 
 /*
+ * Backpressure for a streamed request body: paused non-zero, the server
+ * stops reading the client (no more pieces come; TCP holds the client back
+ * once the kernel's buffers are full) until a call with paused 0, after
+ * which the bytes already read come first and reading goes on. Paused time
+ * counts neither for body_timeout nor for min_rate, and a client that goes
+ * away meanwhile is seen only after the resume: the handler bounds the wait
+ * with a timeout of its own. Answering (forkd_resp_finish()) resumes (the
+ * rest of the body is then read and discarded). From the handler's call or
+ * later on the loop, for instance from a body callback. 0 ok, -1 no body
+ * still to come for the handler (or a pool = yes handler's copy).
+ */
+int forkd_req_body_pause(forkd_req_t *req, int paused);
+
+/*
  * A [route] with pool = yes has its handler called on one of the worker's
  * threads: blocking code written plainly, while the loop serves everyone
  * else. It gets a copy of the request and a response of its own, which are
