@@ -1672,11 +1672,7 @@ static int validate_upstream_route(loader_t *ld, config_route_t *r)
         }
     }
     if (r->body_line == 0) {
-        r->body = CONFIG_BODY_WHOLE;
-    } else if (r->body == CONFIG_BODY_STREAM) {
-        ld->line = r->body_line;
-        fail(ld, "body = stream is not supported with upstream = yet (whole or none)");
-        return -1;
+        r->body = CONFIG_BODY_WHOLE; /* stream passes the body on as it comes (proxy.c) */
     }
     return 0;
 }

@@ -19,6 +19,7 @@
 #define PX_MAX_HEAD 16384 /* an app's response head longer than this: 502 */
 #define PX_MAX_HEADERS 64
 #define PX_CHUNK_LINE 4096 /* a chunk size line or trailer section longer than this: 502 */
+#define PX_UP_MAX 65536    /* body = stream: body held before the connect is up, at most */
 
 typedef enum {
     PX_CONNECTING, /* waiting for the connect to finish */
@@ -47,8 +48,23 @@ typedef struct {
     px_state_t state;
     struct event *ev;
 
-    char *out; /* the request to send: head and body */
+    char *out; /* the request to send: head and body (body = stream: the head) */
     size_t out_len, out_off;
+
+    /*
+     * body = stream: the body goes on as the client sends it, in up (framed
+     * as chunks when chunked_up) until the app's socket takes it. While the
+     * socket is full (or the connect not up and PX_UP_MAX held), the client
+     * is not read (forkd_req_body_pause()): memory stays bounded. Never on a
+     * pooled connection and never replayed: a body already passed on cannot
+     * be sent again, so a fresh connection rules out the keep-alive race.
+     */
+    int body_stream;
+    int chunked_up;
+    int body_in;      /* the client's last piece came */
+    int paused;       /* the client's body is paused */
+    forkd_req_t *req; /* for the pause: valid while px lives (the abort frees px) */
+    struct evbuffer *up;
 
     char buf[PX_BUF]; /* response bytes read (head), then decoded body waiting for the client */
     size_t len;
@@ -162,6 +178,38 @@ static void puts_(text_t *t, const char *s)
 }
 
 /*
+ * body = stream: the framing the app gets, the client's own: its
+ * Content-Length, or chunks (the server has removed the client's, the
+ * pieces are framed again as they go). No body: Content-Length 0 for the
+ * methods that carry one, as for a whole body. Returns 1 when a body
+ * follows.
+ */
+static int stream_framing(px_t *px, const forkd_req_t *req, text_t *t)
+{
+    forkd_method_t m = forkd_req_method(req);
+    const char *p;
+    char num[40];
+    size_t n;
+    unsigned long long len = 0;
+
+    if (forkd_req_header(req, "Transfer-Encoding", &n) != NULL) {
+        px->chunked_up = 1; /* the server refuses any coding but chunked last */
+        puts_(t, "Transfer-Encoding: chunked\r\n");
+        return 1;
+    }
+    if ((p = forkd_req_header(req, "Content-Length", &n)) != NULL && n < sizeof(num)) {
+        memcpy(num, p, n); /* digits only: the server's parser checked them */
+        num[n] = '\0';
+        len = strtoull(num, NULL, 10);
+    }
+    if (p != NULL || m == FORKD_POST || m == FORKD_PUT || m == FORKD_PATCH) {
+        snprintf(num, sizeof(num), "Content-Length: %llu\r\n", len);
+        puts_(t, num);
+    }
+    return len > 0;
+}
+
+/*
  * The request to send upstream: request line with the target as received,
  * the client's fields but hop-by-hop ones and those set here, Host kept
  * (the upstream's address when the client sent none), X-Forwarded-For
@@ -178,6 +226,7 @@ static int build_request(px_t *px, const forkd_req_t *req)
     char addr[INET6_ADDRSTRLEN + 8], num[32];
     const char *body = forkd_req_body(req, &body_len);
     forkd_method_t m = forkd_req_method(req);
+    int has_body = body_len > 0;
 
     p = forkd_req_method_name(req, &n);
     put(&t, p, n);
@@ -232,12 +281,14 @@ static int build_request(px_t *px, const forkd_req_t *req)
         put(&t, host, n);
         puts_(&t, "\r\n");
     }
-    if (body_len > 0 || m == FORKD_POST || m == FORKD_PUT || m == FORKD_PATCH) {
+    if (px->body_stream) {
+        has_body = stream_framing(px, req, &t);
+    } else if (body_len > 0 || m == FORKD_POST || m == FORKD_PUT || m == FORKD_PATCH) {
         snprintf(num, sizeof(num), "Content-Length: %zu\r\n", body_len);
         puts_(&t, num);
     }
     if ((p = forkd_req_header(req, "Upgrade", &n)) != NULL && http_list_has(connection, "upgrade")
-        && body_len == 0) {
+        && !has_body) {
         /* hop-by-hop, so dropped above: a switch the app may accept is asked for again */
         px->upgrade = 1;
         puts_(&t, "Upgrade: ");
@@ -300,6 +351,9 @@ static void px_free(px_t *px)
 {
     drop_conn(px);
     free(px->out);
+    if (px->up != NULL) {
+        evbuffer_free(px->up);
+    }
     if (px->ahead != NULL) {
         evbuffer_free(px->ahead);
     }
@@ -368,7 +422,7 @@ static void done(px_t *px, int reusable)
  */
 static int replay(px_t *px)
 {
-    if (!px->reused || px->replayed || !px->idempotent || px->len > 0) {
+    if (!px->reused || px->replayed || !px->idempotent || px->len > 0 || px->body_stream) {
         return 0;
     }
     forkd_log(px->srv, FORKD_LOG_INFO,
@@ -398,6 +452,55 @@ static void connect_failed(px_t *px, int err, int timed_out)
     fail(px, timed_out ? 504 : 502, why);
 }
 
+/* Pause (1) or resume (0) reading the client's body, once each way. */
+static void hold_client(px_t *px, int paused)
+{
+    if (px->paused != paused) {
+        px->paused = paused;
+        forkd_req_body_pause(px->req, paused); /* -1: the body is all in, nothing to hold */
+    }
+}
+
+/*
+ * body = stream: send what of the body the client gave. The app's socket
+ * full: the client waits (paused) while we wait for room, within
+ * send_timeout. Returns 1 once the whole body is sent, 0 waiting (for the
+ * socket, or for the client's next piece: on_piece()), -1 ended (failed).
+ */
+static int send_body(px_t *px)
+{
+    struct evbuffer_iovec v;
+    ssize_t n;
+
+    while (evbuffer_peek(px->up, -1, NULL, &v, 1) > 0 && v.iov_len > 0) {
+        n = send(px->fd, v.iov_base, v.iov_len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            hold_client(px, 1);
+            if (watch(px, EV_WRITE, px->u->cfg->send_timeout) != 0) {
+                fail(px, 502, "out of memory");
+                return -1;
+            }
+            return 0;
+        }
+        if (n < 0) {
+            fail(px, 502, strerror(errno));
+            return -1;
+        }
+        evbuffer_drain(px->up, (size_t)n);
+    }
+    hold_client(px, 0);
+    if (px->body_in) {
+        return 1;
+    }
+    if (px->ev != NULL) {
+        event_del(px->ev); /* the client's body_timeout and min_rate bound this wait */
+    }
+    return 0;
+}
+
 /* Send (more of) the request; then wait for the answer. */
 static void send_request(px_t *px)
 {
@@ -422,6 +525,9 @@ static void send_request(px_t *px)
         }
         px->out_off += (size_t)n;
     }
+    if (px->body_stream && send_body(px) != 1) {
+        return;
+    }
     px->state = PX_HEAD;
     if (watch(px, EV_READ, px->u->cfg->read_timeout) != 0) {
         fail(px, 502, "out of memory");
@@ -443,7 +549,7 @@ static void start(px_t *px)
         return;
     }
     px->server = i;
-    px->fd = px->replayed ? -1 : upstream_take_idle(u, i);
+    px->fd = px->replayed || px->body_stream ? -1 : upstream_take_idle(u, i);
     px->reused = px->fd >= 0;
     upstream_begin(u, i);
     px->active = 1;
@@ -815,6 +921,35 @@ static void on_abort(forkd_server_t *srv, forkd_ref_t ref, int why, void *arg)
     px_free(arg);
 }
 
+/*
+ * body = stream: a piece of the client's body, borrowed for the call:
+ * framed and queued for the app, sent at once when the connection is up.
+ */
+static void on_piece(forkd_resp_t *resp, const char *p, size_t len, int last, void *arg)
+{
+    px_t *px = arg;
+    int bad = 0;
+
+    (void)resp;
+    if (px->chunked_up && len > 0) {
+        bad |= evbuffer_add_printf(px->up, "%zx\r\n", len) < 0;
+        bad |= evbuffer_add(px->up, p, len) != 0 || evbuffer_add(px->up, "\r\n", 2) != 0;
+    } else if (len > 0) {
+        bad |= evbuffer_add(px->up, p, len) != 0;
+    }
+    if (last && px->chunked_up) {
+        bad |= evbuffer_add(px->up, "0\r\n\r\n", 5) != 0;
+    }
+    px->body_in |= last;
+    if (bad) {
+        fail(px, 502, "out of memory");
+    } else if (px->state == PX_SENDING) {
+        send_request(px);
+    } else if (evbuffer_get_length(px->up) >= PX_UP_MAX) {
+        hold_client(px, 1); /* connecting: held until send_body() has sent it */
+    }
+}
+
 static int proxy_handler(forkd_req_t *req, forkd_resp_t *resp, void *self)
 {
     proxy_route_t *route = self;
@@ -833,15 +968,21 @@ static int proxy_handler(forkd_req_t *req, forkd_resp_t *resp, void *self)
     px->fd = -1;
     px->t0_us = now_us();
     px->ahead = evbuffer_new();
+    px->body_stream = route->stream;
+    px->req = req;
+    px->up = route->stream ? evbuffer_new() : NULL;
     px->head_request = m == FORKD_HEAD;
     px->idempotent = m == FORKD_GET || m == FORKD_HEAD || m == FORKD_PUT || m == FORKD_DELETE
                      || m == FORKD_OPTIONS || m == FORKD_TRACE;
-    if (px->ahead == NULL || build_request(px, req) != 0) {
+    if (px->ahead == NULL || (px->body_stream && px->up == NULL) || build_request(px, req) != 0) {
         px_free(px);
         forkd_resp_error(resp, 503);
         return FORKD_DONE;
     }
     forkd_req_on_abort(req, on_abort, px);
+    if (px->body_stream) {
+        forkd_req_on_body(req, on_piece, px);
+    }
     start(px);
     return FORKD_ASYNC;
 }
@@ -882,6 +1023,10 @@ int proxy_register(router_t *r, proxy_t *p)
         flags = rt->prefix ? ROUTE_PREFIX : ROUTE_EXACT;
         if (rt->body == CONFIG_BODY_WHOLE) {
             flags |= ROUTE_TAKES_BODY;
+        }
+        p->routes[i].stream = rt->body == CONFIG_BODY_STREAM;
+        if (p->routes[i].stream) {
+            flags |= ROUTE_BODY_STREAM | ROUTE_TAKES_BODY; /* as a module's route (module.c) */
         }
         if (router_add(r, rt->path, flags, rt->methods, proxy_handler, &p->routes[i]) != 0) {
             return -1;

@@ -19,6 +19,7 @@ typedef struct proxy proxy_t;
 typedef struct {
     proxy_t *p;
     upstream_t *u;
+    int stream; /* body = stream: the request body goes to the app as it comes */
 } proxy_route_t;
 
 /* The proxy of one worker: every [upstream] of the config, and its routes' contexts. */

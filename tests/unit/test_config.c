@@ -515,7 +515,8 @@ static void test_upstreams_parsed(void **state)
                              "servers = [::1]:9000\n"                        /* 15 */
                              "[route /x]\n"                                  /* 16 */
                              "upstream = other\n"                            /* 17 */
-                             "methods = GET\n"),                             /* 18 */
+                             "methods = GET\n"                               /* 18 */
+                             "body = stream\n"),                             /* 19 */
                      0);
     assert_int_equal(f->cfg.nupstreams, 2);
     u = &f->cfg.upstreams[0];
@@ -554,6 +555,7 @@ static void test_upstreams_parsed(void **state)
     assert_false(r->methods & HTTP_METHOD_BIT(HTTP_METHOD_TRACE));
     r = &f->cfg.routes[1];
     assert_int_equal(r->upstream_index, 1);
+    assert_int_equal(r->body, CONFIG_BODY_STREAM); /* passed on as it comes (proxy.c) */
     assert_int_equal(r->methods,
                      HTTP_METHOD_BIT(HTTP_METHOD_GET) | HTTP_METHOD_BIT(HTTP_METHOD_HEAD));
 }
@@ -703,8 +705,6 @@ static const refusal_t refusals[] = {
      "has both handler = and upstream ="},
     {"[upstream app]\nservers = 127.0.0.1:1\n[route /a]\n", 5,
      "needs handler = MODULE:function or upstream = NAME"},
-    {"[upstream app]\nservers = 127.0.0.1:1\n[route /a]\nupstream = app\nbody = stream\n", 7,
-     "body = stream is not supported with upstream"},
     {"[server]\nthreads = 1\n[upstream app]\nservers = 127.0.0.1:1\n[route /a]\nupstream = "
      "app\npool = yes\n",
      9, "pool = yes cannot go with upstream"},
