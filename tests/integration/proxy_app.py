@@ -5,7 +5,10 @@
 /stream?n=N&chunk=C&delay=S   N bytes in C-byte pieces, no length (gunicorn sends it chunked)
 /slow?s=S   answers after S seconds
 /pid        the serving process id (which server and worker answered)
+/hash       the request body's length and SHA-256, and its framing, as JSON (read to its end,
+            Content-Length or chunked)
 """
+import hashlib
 import json
 import os
 import time
@@ -62,6 +65,20 @@ def app(environ, start_response):
         time.sleep(float(q.get("s", "1")))
         start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")])
         return [b"slow\n"]
+    if path == "/hash":
+        h, n, inp = hashlib.sha256(), 0, environ["wsgi.input"]
+        while True:
+            block = inp.read(65536)
+            if not block:
+                break
+            h.update(block)
+            n += len(block)
+        out = json.dumps({"length": n, "sha256": h.hexdigest(),
+                          "content_length": environ.get("CONTENT_LENGTH"),
+                          "transfer_encoding": environ.get("HTTP_TRANSFER_ENCODING")}).encode()
+        start_response("200 OK", [("Content-Type", "application/json"),
+                                  ("Content-Length", str(len(out)))])
+        return [out]
     if path == "/pid":
         out = ("%d %s\n" % (os.getpid(), environ.get("SERVER_PORT", ""))).encode()
         start_response("200 OK", [("Content-Type", "text/plain"),

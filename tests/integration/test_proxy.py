@@ -14,7 +14,8 @@ import threading
 import time
 import unittest
 
-from harness import HERE, FreshServerCase, ServerCase, build_request, free_port, wait_until
+from harness import (HERE, FreshServerCase, ServerCase, build_request, chunked, free_port,
+                     wait_until)
 
 GUNICORN = shutil.which("gunicorn")
 APP_KEEPALIVE = 2.0  # gunicorn's default --keep-alive, seconds
@@ -669,3 +670,196 @@ class ProxyJsonLogTest(ServerCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class FirstByteUpstream(RawUpstream):
+    """Reads a request with a Content-Length body, noting when its first body byte came
+    (time.monotonic(), comparable with the test's), and answers with the body's length.
+    pause: seconds it then stops reading (a slow app), before it reads the rest."""
+
+    def __init__(self, pause=0):
+        super().__init__(b"")
+        self.first_at = []
+        self.pause = pause
+
+    def serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            c.settimeout(10)
+            try:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += c.recv(65536)
+                head, _, rest = data.partition(b"\r\n\r\n")
+                need = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+                while not rest:
+                    rest += c.recv(65536)
+                self.first_at.append(time.monotonic())
+                time.sleep(self.pause)
+                while len(rest) < need:
+                    rest += c.recv(65536)
+                n = b"%d" % len(rest)
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(n), n))
+            except (OSError, AttributeError):
+                pass
+            c.close()
+
+
+class StuckUpstream(RawUpstream):
+    """Takes connections and never reads from them: an app that cannot keep up."""
+
+    def __init__(self):
+        super().__init__(b"")
+        self.held = []
+
+    def serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.held.append(c)
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+
+
+class ProxyStreamedBodyTest(ServerCase):
+    """[route] body = stream on a proxied route: the body goes to the app as it comes, in the
+    client's framing, with backpressure; never on a pooled connection (never replayed)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.app_port = free_port()
+        cls.apps = [start_gunicorn(cls.app_port, workers=1)]
+        cls.first = FirstByteUpstream()
+        cls.late = FirstByteUpstream(pause=6.0)  # past min_rate's 5 s grace
+        cls.stuck = StuckUpstream()
+        cls.stale = StaleUpstream()
+        app = "127.0.0.1:%d" % cls.app_port
+        cls.config = {
+            # paused time is not the client's: neither a 1 s body_timeout nor a min_rate
+            # of 4 MB/s cuts an upload the app holds (test_app_pausing_cuts_nothing)
+            "http": {"max_body_size": "256m", "body_timeout": "1s", "min_rate": "4m"},
+            "upstream app": {"servers": app},
+            "route /up/": {"upstream": "app", "body": "stream"},
+            "route /whole/": {"upstream": "app"},
+            "upstream first": {"servers": "127.0.0.1:%d" % cls.first.port},
+            "route /first/": {"upstream": "first", "body": "stream"},
+            "upstream late": {"servers": "127.0.0.1:%d" % cls.late.port},
+            "route /late/": {"upstream": "late", "body": "stream"},
+            "upstream stuck": {"servers": "127.0.0.1:%d" % cls.stuck.port, "send_timeout": "3s"},
+            "route /stuck/": {"upstream": "stuck", "body": "stream"},
+            "upstream stale": {"servers": "127.0.0.1:%d" % cls.stale.port,
+                               "keepalive_timeout": "30s"},
+            "route /stale/": {"upstream": "stale", "body": "stream"},
+            "server": {"workers": "1"},
+        }
+        try:
+            super().setUpClass()
+        except BaseException:
+            cls.stop_apps()
+            raise
+
+    @classmethod
+    def stop_apps(cls):
+        for p in cls.apps:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        for up in (cls.first, cls.late, cls.stuck, cls.stale):
+            up.sock.close()
+        for c in cls.stuck.held:
+            c.close()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.stop_apps()
+
+    def hashed(self, path, body, headers):
+        import json
+        resp, _ = self.exchange(build_request("POST", path, body=body, headers=headers))
+        self.assertEqual(resp.status, 200, resp)
+        return json.loads(resp.body)
+
+    def test_large_upload_reaches_the_app_intact(self):
+        body = os.urandom(8 << 20)
+        for path in ("/up/hash", "/whole/hash"):  # streamed, and whole as before
+            with self.subTest(path=path):
+                seen = self.hashed(path, body, {"Content-Length": str(len(body))})
+                self.assertEqual(seen["length"], len(body))
+                self.assertEqual(seen["sha256"], hashlib.sha256(body).hexdigest())
+                self.assertEqual(seen["content_length"], str(len(body)))  # the client's framing
+
+    def test_chunked_upload_streamed_chunked(self):
+        pieces = [os.urandom(n) for n in (1, 70000, 3, 1 << 20)]
+        seen = self.hashed("/up/hash", chunked(*pieces), {"Transfer-Encoding": "chunked"})
+        self.assertEqual(seen["length"], sum(map(len, pieces)))
+        self.assertEqual(seen["sha256"], hashlib.sha256(b"".join(pieces)).hexdigest())
+        self.assertEqual(seen["transfer_encoding"], "chunked")
+        self.assertIsNone(seen["content_length"])
+
+    def test_no_body_and_get_still_answered(self):
+        import json
+        resp = self.request("GET", "/up/echo?x=1")
+        self.assertEqual(resp.status, 200, resp)
+        self.assertEqual(json.loads(resp.body)["raw_uri"], "/up/echo?x=1")
+        seen = self.hashed("/up/hash", b"", {})  # a POST with no body: Content-Length 0
+        self.assertEqual((seen["length"], seen["content_length"]), (0, "0"))
+
+    def test_app_gets_the_body_before_the_client_finished(self):
+        half = b"a" * 50000
+        with self.connect() as conn:
+            conn.send(build_request("POST", "/first/x", headers={"Content-Length": "100000"})
+                      + half)
+            time.sleep(0.7)  # within body_timeout
+            second_half_at = time.monotonic()
+            conn.send(half)
+            resp = conn.read_response()
+        self.assertEqual((resp.status, resp.body), (200, b"100000"))
+        self.assertLess(self.first.first_at[-1], second_half_at)
+
+    def test_app_pausing_cuts_nothing(self):
+        body = b"b" * (32 << 20)  # more than the sockets between hold: the client is paused
+        with self.connect(timeout=30) as conn:
+            conn.send(build_request("POST", "/late/x", headers={"Content-Length": str(len(body))})
+                      + body)
+            resp = conn.read_response()
+        self.assertEqual((resp.status, resp.body), (200, b"%d" % len(body)))
+
+    def test_app_not_reading_stalls_the_client(self):
+        (pid,) = wait_until(self.server.worker_pids, 5)
+        total = 128 << 20
+        before = rss_kib(pid)
+        s = socket.create_connection(("127.0.0.1", self.port))
+        s.settimeout(1.0)
+        s.sendall(build_request("POST", "/stuck/x", headers={"Content-Length": str(total)}))
+        sent, block, until = 0, b"z" * 65536, time.monotonic() + 20
+        try:
+            while sent < total and time.monotonic() < until:
+                sent += s.send(block)
+        except socket.timeout:
+            pass  # stalled: no byte taken for 1 s
+        grown = rss_kib(pid) - before
+        s.close()
+        # only the kernel's socket buffers took some; the worker held no more than a piece
+        self.assertLess(sent, total // 4)
+        self.assertLess(grown * 1024, total // 8, "worker grew %d KiB" % grown)
+
+    def test_streamed_body_never_on_a_pooled_connection(self):
+        # the app closes each kept connection at its next request: a pooled one would lose
+        # this non-idempotent POST (502); a streamed body always gets a fresh connection
+        for _ in range(3):
+            resp, _ = self.exchange(build_request("POST", "/stale/x", body=b"hello",
+                                                  headers={"Content-Length": "5"}))
+            self.assertEqual((resp.status, resp.body), (200, b"fresh"))
