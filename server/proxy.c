@@ -743,18 +743,33 @@ static void on_writable(forkd_resp_t *resp, void *arg)
     pump(arg, resp);
 }
 
-/* The head is in buf[0..n): answer with it, then the body. */
-static void head(px_t *px, size_t n)
+/*
+ * The response the app's head fills (its time noted, its status and fields
+ * copied), or NULL when the request is gone or it failed (answered 502).
+ */
+static forkd_resp_t *answer_head(px_t *px)
 {
     forkd_resp_t *resp = resp_of(px);
-    int whole;
 
     if (resp == NULL) {
-        return;
+        return NULL;
     }
     upstream_time(px, resp);
     if (copy_head(px, resp) != 0) {
-        fail(px, 502, "response header fields too large for forkd's response head (1 KiB)");
+        fail(px, 502,
+             "response header fields too large for forkd's response head (or out of memory)");
+        return NULL;
+    }
+    return resp;
+}
+
+/* The head is in buf[0..n): answer with it, then the body. */
+static void head(px_t *px, size_t n)
+{
+    forkd_resp_t *resp = answer_head(px);
+    int whole;
+
+    if (resp == NULL) {
         return;
     }
     memmove(px->buf, px->buf + n, px->len - n);
@@ -796,14 +811,9 @@ static void head(px_t *px, size_t n)
  */
 static void switch_protocols(px_t *px, size_t n)
 {
-    forkd_resp_t *resp = resp_of(px);
+    forkd_resp_t *resp = answer_head(px);
 
     if (resp == NULL) {
-        return;
-    }
-    upstream_time(px, resp);
-    if (copy_head(px, resp) != 0) {
-        fail(px, 502, "response header fields too large for forkd's response head (1 KiB)");
         return;
     }
     if (forkd_resp_tunnel(resp, px->fd, px->buf + n, px->len - n, px->u->cfg->read_timeout) != 0) {
