@@ -8,11 +8,9 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import tempfile
 import unittest
 
-from harness import ServerCase, forkd_bin
+from harness import ConfigCheckCase, ServerCase
 
 NOT_FOUND_PAGE = b"<!DOCTYPE html><title>gone</title><p>our own 404</p>\n"
 FORBIDDEN_PAGE = b"<!DOCTYPE html><title>no</title><p>our own 403</p>\n"
@@ -242,16 +240,9 @@ class TestRefusalDebugLog(AccessCase):
         self.assertIn(b'refused "/.git/con\\x0afig" (dotfile): 404', log)
 
 
-class TestAccessConfig(unittest.TestCase):
+class TestAccessConfig(ConfigCheckCase):
     def run_t(self, text):
-        d = tempfile.mkdtemp(prefix="forkd-accesscfg-")
-        self.addCleanup(shutil.rmtree, d, True)
-        os.mkdir(os.path.join(d, "www"))
-        path = os.path.join(d, "forkd.ini")
-        with open(path, "w") as f:
-            f.write(text)
-        r = subprocess.run([forkd_bin(), "-t", "-c", path], capture_output=True, text=True)
-        return path, r
+        return self.check_t(text)
 
     def test_good_keys_accepted(self):
         _, r = self.run_t("[static]\nroot = www\ndotfiles = allow\ndeny = /a/ /b\n"

@@ -586,7 +586,8 @@ class TestUnderSystemd(unittest.TestCase):
         self.assertEqual(self.forkd.show("ActiveState", "Result"),
                          {"ActiveState": "inactive", "Result": "success"})
 
-    def test_socket_activation(self):
+    def enable_socket(self):
+        """forkd.socket on the test's port, enabled and started; returns the sandbox."""
         sb = self.forkd.sb
         sb.check(["mkdir", "-p", "/etc/systemd/system/forkd.socket.d"])
         sb.write("/etc/systemd/system/forkd.socket.d/port.conf",
@@ -594,6 +595,10 @@ class TestUnderSystemd(unittest.TestCase):
         sb.check(["systemctl", "daemon-reload"])
         out = self.forkd.systemctl("enable", "--now", "forkd.socket")
         self.assertEqual(out.returncode, 0, out.stderr)
+        return sb
+
+    def test_socket_activation(self):
+        sb = self.enable_socket()
         self.assertEqual(self.forkd.prop("ActiveState"), "inactive")
         got = curl(self.port, "/", timeout=15)  # the first request starts forkd.service
         self.assertTrue(wait_for(lambda: self.forkd.prop("ActiveState") == "active", 10),
@@ -607,13 +612,7 @@ class TestUnderSystemd(unittest.TestCase):
         The stop is graceful (KillSignal=SIGQUIT): requests in flight finish, keep-alive
         connections are told Connection: close; new connections wait in systemd's backlog
         and the new forkd serves them. Under ab -k: 0 failed."""
-        sb = self.forkd.sb
-        sb.check(["mkdir", "-p", "/etc/systemd/system/forkd.socket.d"])
-        sb.write("/etc/systemd/system/forkd.socket.d/port.conf",
-                 "[Socket]\nListenStream=\nListenStream=%d\n" % self.port)
-        sb.check(["systemctl", "daemon-reload"])
-        out = self.forkd.systemctl("enable", "--now", "forkd.socket")
-        self.assertEqual(out.returncode, 0, out.stderr)
+        sb = self.enable_socket()
         self.forkd.start()
         self.assertJournal(r"passed by systemd")
         first = self.forkd.prop("MainPID")
