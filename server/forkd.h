@@ -148,6 +148,10 @@ int forkd_resp_get_status(const forkd_resp_t *resp);
  */
 int forkd_resp_header(forkd_resp_t *resp, const char *name, const char *value);
 
+/* forkd_resp_header() with the name and value as nlen and vlen bytes (no NUL needed). */
+int forkd_resp_header_len(forkd_resp_t *resp, const char *name, size_t nlen, const char *value,
+                          size_t vlen);
+
 /*
  * How long the application server behind this handler (an upstream) took
  * for the response, in microseconds: the JSON access log's upstream_us

@@ -39,14 +39,13 @@ typedef struct {
     int head_request;
     int upgrade; /* the client asked to switch protocols (WebSocket): Upgrade passed on */
 
-    int fd;         /* to the app server; -1 none */
-    int server;     /* its index in u->servers */
+    upstream_conn_t *uc; /* to the app server; NULL none */
+    int server;          /* its index in u->servers */
     uint32_t tried; /* servers whose connect failed for this request */
     int reused;     /* fd came from the pool */
     int replayed;   /* sent once more already */
     int active;     /* counted in the server's active */
     px_state_t state;
-    struct event *ev;
 
     char *out; /* the request to send: head and body (body = stream: the head) */
     size_t out_len, out_off;
@@ -77,7 +76,7 @@ typedef struct {
     int streaming; /* forkd_resp_stream() started */
 } px_t;
 
-static void on_upstream(evutil_socket_t fd, short what, void *arg);
+static void on_upstream(upstream_conn_t *uc, short what, void *arg);
 static void start(px_t *px);
 
 /* ---- request ---- */
@@ -312,25 +311,15 @@ static int build_request(px_t *px, const forkd_req_t *req)
 
 /* ---- the upstream connection ---- */
 
-/* Watch fd for what (EV_READ or EV_WRITE) with timeout ms. 0 ok, -1 failed. */
+/* Watch the connection for what (EV_READ or EV_WRITE) with timeout ms. 0 ok, -1 failed. */
 static int watch(px_t *px, short what, uint32_t ms)
 {
-    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
-
-    if (px->ev != NULL) {
-        event_free(px->ev);
-    }
-    px->ev = event_new(forkd_event_base(px->srv), px->fd, what, on_upstream, px);
-    return px->ev != NULL && event_add(px->ev, &tv) == 0 ? 0 : -1;
+    return upstream_watch(px->uc, what, ms);
 }
 
-/* Stop watching the upstream and leave the server's active count. */
-static void unwatch(px_t *px)
+/* Leave the server's active count (the request is no longer on it). */
+static void leave(px_t *px)
 {
-    if (px->ev != NULL) {
-        event_free(px->ev);
-        px->ev = NULL;
-    }
     if (px->active) {
         upstream_end(px->u, px->server);
         px->active = 0;
@@ -340,10 +329,10 @@ static void unwatch(px_t *px)
 /* Close the connection (never pooled: its state is unknown). */
 static void drop_conn(px_t *px)
 {
-    unwatch(px);
-    if (px->fd >= 0) {
-        close(px->fd);
-        px->fd = -1;
+    leave(px);
+    if (px->uc != NULL) {
+        upstream_close(px->uc);
+        px->uc = NULL;
     }
 }
 
@@ -406,9 +395,9 @@ static void done(px_t *px, int reusable)
     forkd_resp_t *resp = resp_of(px);
 
     reusable &= !px->head_request;
-    unwatch(px);
-    upstream_release(px->u, px->server, px->fd, reusable);
-    px->fd = -1;
+    leave(px);
+    upstream_release(px->uc, reusable);
+    px->uc = NULL;
     if (resp != NULL) {
         forkd_resp_finish(resp);
     }
@@ -473,7 +462,7 @@ static int send_body(px_t *px)
     ssize_t n;
 
     while (evbuffer_peek(px->up, -1, NULL, &v, 1) > 0 && v.iov_len > 0) {
-        n = send(px->fd, v.iov_base, v.iov_len, MSG_NOSIGNAL);
+        n = send(px->uc->fd, v.iov_base, v.iov_len, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR) {
             continue;
         }
@@ -495,9 +484,7 @@ static int send_body(px_t *px)
     if (px->body_in) {
         return 1;
     }
-    if (px->ev != NULL) {
-        event_del(px->ev); /* the client's body_timeout and min_rate bound this wait */
-    }
+    upstream_unwatch(px->uc); /* the client's body_timeout and min_rate bound this wait */
     return 0;
 }
 
@@ -507,7 +494,7 @@ static void send_request(px_t *px)
     ssize_t n;
 
     while (px->out_off < px->out_len) {
-        n = send(px->fd, px->out + px->out_off, px->out_len - px->out_off, MSG_NOSIGNAL);
+        n = send(px->uc->fd, px->out + px->out_off, px->out_len - px->out_off, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR) {
             continue;
         }
@@ -549,8 +536,8 @@ static void start(px_t *px)
         return;
     }
     px->server = i;
-    px->fd = px->replayed || px->body_stream ? -1 : upstream_take_idle(u, i);
-    px->reused = px->fd >= 0;
+    px->uc = px->replayed || px->body_stream ? NULL : upstream_take_idle(u, i, on_upstream, px);
+    px->reused = px->uc != NULL;
     upstream_begin(u, i);
     px->active = 1;
     if (px->reused) {
@@ -558,8 +545,8 @@ static void start(px_t *px)
         send_request(px);
         return;
     }
-    px->fd = upstream_connect(u, i);
-    if (px->fd < 0) {
+    px->uc = upstream_connect(u, i, on_upstream, px);
+    if (px->uc == NULL) {
         connect_failed(px, errno, 0);
         return;
     }
@@ -595,37 +582,32 @@ static void on_writable(forkd_resp_t *resp, void *arg);
 static int copy_head(px_t *px, forkd_resp_t *resp)
 {
     static const char *const skip[] = {"content-length", "date", "server"};
-    char name[128], value[PX_MAX_HEAD]; /* a field is never longer than the head */
     const http_header_t *h;
-    size_t i, k;
+    size_t i, k, nconn = 0;
+    size_t conn[PX_MAX_HEADERS]; /* the Connection fields: every one counts */
     int skipped;
 
     forkd_resp_status(resp, px->resp.status);
     for (i = 0; i < px->resp.nheaders; i++) {
-        h = &px->resp.headers[i];
-        skipped = 0;
-        for (k = 0; k < px->resp.nheaders; k++) { /* every Connection field counts */
-            if (http_slice_eq_nocase(px->resp.headers[k].name, "connection")) {
-                skipped |= hop_by_hop(h->name.p, h->name.len, px->resp.headers[k].value);
-            }
+        if (http_slice_eq_nocase(px->resp.headers[i].name, "connection")) {
+            conn[nconn++] = i;
         }
-        for (k = 0; k < sizeof(skip) / sizeof(skip[0]); k++) {
-            skipped |= http_slice_eq_nocase(h->name, skip[k]);
+    }
+    for (i = 0; i < px->resp.nheaders; i++) {
+        h = &px->resp.headers[i];
+        skipped = hop_by_hop(h->name.p, h->name.len, (http_slice_t){NULL, 0});
+        for (k = 0; k < nconn && !skipped; k++) {
+            skipped = hop_by_hop(h->name.p, h->name.len, px->resp.headers[conn[k]].value);
+        }
+        for (k = 0; k < sizeof(skip) / sizeof(skip[0]) && !skipped; k++) {
+            skipped = http_slice_eq_nocase(h->name, skip[k]);
         }
         if (px->resp.status == 101 && http_slice_eq_nocase(h->name, "upgrade")) {
             skipped = 0;
         }
-        if (skipped) {
-            continue;
-        }
-        if (h->name.len >= sizeof(name) || h->value.len >= sizeof(value)) {
-            return -1;
-        }
-        memcpy(name, h->name.p, h->name.len);
-        name[h->name.len] = '\0';
-        memcpy(value, h->value.p, h->value.len);
-        value[h->value.len] = '\0';
-        if (forkd_resp_header(resp, name, value) != 0) {
+        if (!skipped
+            && forkd_resp_header_len(resp, h->name.p, h->name.len, h->value.p, h->value.len)
+                   != 0) {
             return -1;
         }
     }
@@ -710,11 +692,8 @@ static void pump(px_t *px, forkd_resp_t *resp)
         return;
     }
     if (waiting >= px->u->cfg->buffer) {
-        if (px->ev != NULL) {
-            event_del(px->ev);
-        }
-    } else if ((px->ev == NULL || !event_pending(px->ev, EV_READ, NULL))
-               && watch(px, EV_READ, px->u->cfg->read_timeout) != 0) {
+        upstream_unwatch(px->uc);
+    } else if (!upstream_reading(px->uc) && watch(px, EV_READ, px->u->cfg->read_timeout) != 0) {
         fail(px, 502, "out of memory");
     }
 }
@@ -816,12 +795,14 @@ static void switch_protocols(px_t *px, size_t n)
     if (resp == NULL) {
         return;
     }
-    if (forkd_resp_tunnel(resp, px->fd, px->buf + n, px->len - n, px->u->cfg->read_timeout) != 0) {
+    if (forkd_resp_tunnel(resp, px->uc->fd, px->buf + n, px->len - n, px->u->cfg->read_timeout)
+        != 0) {
         fail(px, 502, "101 Switching Protocols: the request cannot be switched (or out of memory)");
         return;
     }
-    unwatch(px);
-    px->fd = -1; /* the tunnel's */
+    leave(px);
+    (void)upstream_detach(px->uc); /* the socket is the tunnel's */
+    px->uc = NULL;
     forkd_resp_finish(resp);
     px_free(px);
 }
@@ -835,7 +816,7 @@ static void read_upstream(px_t *px)
         fail(px, 502, "response head too large");
         return;
     }
-    n = recv(px->fd, px->buf + px->len, sizeof(px->buf) - px->len, 0);
+    n = recv(px->uc->fd, px->buf + px->len, sizeof(px->buf) - px->len, 0);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
         watch(px, EV_READ, px->u->cfg->read_timeout);
         return;
@@ -893,12 +874,12 @@ static void read_upstream(px_t *px)
     }
 }
 
-static void on_upstream(evutil_socket_t fd, short what, void *arg)
+static void on_upstream(upstream_conn_t *uc, short what, void *arg)
 {
     px_t *px = arg;
     int err;
 
-    (void)fd;
+    (void)uc;
     if (what & EV_TIMEOUT) {
         switch (px->state) {
         case PX_CONNECTING: connect_failed(px, ETIMEDOUT, 1); return;
@@ -908,7 +889,7 @@ static void on_upstream(evutil_socket_t fd, short what, void *arg)
     }
     switch (px->state) {
     case PX_CONNECTING:
-        if ((err = upstream_connect_error(px->fd)) != 0) {
+        if ((err = upstream_connect_error(px->uc)) != 0) {
             connect_failed(px, err, 0);
             return;
         }
@@ -975,7 +956,6 @@ static int proxy_handler(forkd_req_t *req, forkd_resp_t *resp, void *self)
     px->srv = forkd_req_server(req);
     px->u->srv = px->srv;
     px->ref = forkd_req_ref(req);
-    px->fd = -1;
     px->t0_us = now_us();
     px->ahead = evbuffer_new();
     px->body_stream = route->stream;

@@ -222,7 +222,12 @@ static char *xhdr_room(resp_t *resp, size_t need)
 
 int forkd_resp_header(forkd_resp_t *resp, const char *name, const char *value)
 {
-    size_t nlen = strlen(name), vlen = strlen(value);
+    return forkd_resp_header_len(resp, name, strlen(name), value, strlen(value));
+}
+
+int forkd_resp_header_len(forkd_resp_t *resp, const char *name, size_t nlen, const char *value,
+                          size_t vlen)
+{
     char *p, *area = xhdr_room(resp, resp->xhdr_len + nlen + vlen + 4);
 
     if (area == NULL) {

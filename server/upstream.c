@@ -13,15 +13,6 @@
 
 #include "net.h"
 
-/* A pooled connection: closed when the app closes it or after keepalive_timeout idle. */
-struct upstream_idle {
-    upstream_t *u;
-    int fd;
-    int server;
-    struct event *ev; /* readable (the app closed it, or sent stray bytes) or timed out */
-    upstream_idle_t *next;
-};
-
 /*
  * Server i's figures into the scoreboard: every change is written at once
  * (a few relaxed stores), so /status in any worker reads them current.
@@ -69,6 +60,7 @@ int upstream_init(upstream_t *u, const config_upstream_t *cfg, sb_upstream_t *bo
     int i;
 
     memset(u, 0, sizeof(*u));
+    LIST_INIT(&u->idle);
     u->cfg = cfg;
     for (i = 0; i < cfg->nservers; i++) {
         upstream_server_t *s = &u->servers[i];
@@ -136,24 +128,15 @@ int upstream_pick(upstream_t *u, uint32_t tried)
     return best;
 }
 
-/* Unlink and free an idle entry; its fd stays open (returned). */
-static int unlink_idle(upstream_t *u, upstream_idle_t *e)
+/* Leave the pool (still watched as it was). */
+static void unpool(upstream_conn_t *uc)
 {
-    upstream_idle_t **pp;
-    int fd = e->fd;
+    upstream_t *u = uc->u;
 
-    for (pp = &u->idle; *pp != NULL; pp = &(*pp)->next) {
-        if (*pp == e) {
-            *pp = e->next;
-            break;
-        }
-    }
-    event_free(e->ev);
+    LIST_REMOVE(uc, link);
     u->nidle--;
-    u->servers[e->server].idle--;
-    publish(u, e->server);
-    free(e);
-    return fd;
+    u->servers[uc->server].idle--;
+    publish(u, uc->server);
 }
 
 /* 1 when the idle connection fd is still open and quiet (nothing to read, no FIN). */
@@ -165,33 +148,47 @@ static int still_open(int fd)
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
-int upstream_take_idle(upstream_t *u, int i)
+upstream_conn_t *upstream_take_idle(upstream_t *u, int i, upstream_event_fn fn, void *arg)
 {
-    upstream_idle_t *e, *next;
-    int fd;
+    upstream_conn_t *uc, *next;
 
-    for (e = u->idle; e != NULL; e = next) {
-        next = e->next;
-        if (e->server != i) {
+    for (uc = LIST_FIRST(&u->idle); uc != NULL; uc = next) {
+        next = LIST_NEXT(uc, link);
+        if (uc->server != i) {
             continue;
         }
-        fd = unlink_idle(u, e);
-        if (still_open(fd)) {
-            return fd;
+        unpool(uc);
+        if (still_open(uc->fd)) {
+            uc->fn = fn;
+            uc->arg = arg;
+            return uc;
         }
-        close(fd);
+        upstream_close(uc);
     }
-    return -1;
+    return NULL;
 }
 
-int upstream_connect(upstream_t *u, int i)
+static void on_conn_event(evutil_socket_t fd, short what, void *arg)
+{
+    upstream_conn_t *uc = arg;
+
+    (void)fd;
+    uc->fn(uc, what, uc->arg);
+}
+
+upstream_conn_t *upstream_connect(upstream_t *u, int i, upstream_event_fn fn, void *arg)
 {
     const upstream_server_t *s = &u->servers[i];
+    upstream_conn_t *uc = calloc(1, sizeof(*uc));
     int fd, one = 1, saved;
 
+    if (uc == NULL) {
+        return NULL;
+    }
     fd = socket(s->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        return -1;
+        free(uc);
+        return NULL;
     }
     if (s->ss.ss_family != AF_UNIX) {
         (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -199,62 +196,97 @@ int upstream_connect(upstream_t *u, int i)
     if (connect(fd, (const struct sockaddr *)&s->ss, s->len) != 0 && errno != EINPROGRESS) {
         saved = errno;
         close(fd);
+        free(uc);
         errno = saved;
-        return -1;
+        return NULL;
     }
-    return fd;
+    uc->u = u;
+    uc->fd = fd;
+    uc->server = i;
+    uc->fn = fn;
+    uc->arg = arg;
+    return uc;
 }
 
-int upstream_connect_error(int fd)
+int upstream_connect_error(const upstream_conn_t *uc)
 {
     int err = 0;
     socklen_t len = sizeof(err);
 
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
+    if (getsockopt(uc->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
         return errno;
     }
     return err;
 }
 
-/* The app closed a pooled connection, sent stray bytes, or it idled too long: drop it. */
-static void on_idle_event(evutil_socket_t fd, short what, void *arg)
+int upstream_watch(upstream_conn_t *uc, short what, uint32_t ms)
 {
-    upstream_idle_t *e = arg;
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
 
-    (void)fd;
-    (void)what;
-    close(unlink_idle(e->u, e));
+    if (uc->what != what) {
+        upstream_unwatch(uc);
+        if (event_assign(&uc->ev, forkd_event_base(uc->u->srv), uc->fd, what | EV_PERSIST,
+                         on_conn_event, uc)
+            != 0) {
+            return -1;
+        }
+        uc->what = what;
+    }
+    /* already added for what: only the timeout moves, no epoll_ctl() */
+    return event_add(&uc->ev, &tv);
 }
 
-void upstream_release(upstream_t *u, int i, int fd, int reusable)
+void upstream_unwatch(upstream_conn_t *uc)
 {
-    struct timeval tv;
-    upstream_idle_t *e;
+    if (uc->what != 0) {
+        event_del(&uc->ev);
+        uc->what = 0;
+    }
+}
 
+int upstream_reading(const upstream_conn_t *uc)
+{
+    return uc->what == EV_READ;
+}
+
+void upstream_close(upstream_conn_t *uc)
+{
+    close(upstream_detach(uc));
+}
+
+int upstream_detach(upstream_conn_t *uc)
+{
+    int fd = uc->fd;
+
+    upstream_unwatch(uc);
+    free(uc);
+    return fd;
+}
+
+/* The app closed a pooled connection, sent stray bytes, or it idled too long: drop it. */
+static void on_idle_event(upstream_conn_t *uc, short what, void *arg)
+{
+    (void)what;
+    (void)arg;
+    unpool(uc);
+    upstream_close(uc);
+}
+
+void upstream_release(upstream_conn_t *uc, int reusable)
+{
+    upstream_t *u = uc->u;
+
+    uc->fn = on_idle_event;
+    uc->arg = NULL;
     if (!reusable || u->srv == NULL || u->nidle >= u->cfg->keepalive
-        || (e = calloc(1, sizeof(*e))) == NULL) {
-        close(fd);
+        || upstream_watch(uc, EV_READ, u->cfg->keepalive_timeout) != 0) {
+        upstream_close(uc);
         return;
     }
-    e->u = u;
-    e->fd = fd;
-    e->server = i;
-    e->ev = event_new(forkd_event_base(u->srv), fd, EV_READ, on_idle_event, e);
-    tv.tv_sec = u->cfg->keepalive_timeout / 1000;
-    tv.tv_usec = (suseconds_t)(u->cfg->keepalive_timeout % 1000) * 1000;
-    if (e->ev == NULL || event_add(e->ev, &tv) != 0) {
-        if (e->ev != NULL) {
-            event_free(e->ev);
-        }
-        free(e);
-        close(fd);
-        return;
-    }
-    e->next = u->idle;
-    u->idle = e;
+    LIST_INSERT_HEAD(&u->idle, uc, link);
     u->nidle++;
-    u->servers[i].idle++;
-    publish(u, i);
+    u->servers[uc->server].idle++;
+    publish(u, uc->server);
 }
 
 void upstream_failed(upstream_t *u, int i, const char *why)
@@ -293,7 +325,10 @@ void upstream_count_failure(upstream_t *u, int i)
 
 void upstream_free(upstream_t *u)
 {
-    while (u->idle != NULL) {
-        close(unlink_idle(u, u->idle));
+    upstream_conn_t *uc;
+
+    while ((uc = LIST_FIRST(&u->idle)) != NULL) {
+        unpool(uc);
+        upstream_close(uc);
     }
 }

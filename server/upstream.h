@@ -8,14 +8,41 @@
 #ifndef FORKD_UPSTREAM_H
 #define FORKD_UPSTREAM_H
 
+#include <event2/event.h>
+#include <event2/event_struct.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 
 #include "config.h"
 #include "forkd.h"
 #include "scoreboard.h"
 
-typedef struct upstream_idle upstream_idle_t;
+typedef struct upstream upstream_t;
+typedef struct upstream_conn upstream_conn_t;
+
+/* Called when the connection is ready for what it was watched for, or its timeout passed. */
+typedef void (*upstream_event_fn)(upstream_conn_t *uc, short what, void *arg);
+
+/*
+ * A connection to an app server, in a request's hands or pooled. It has one
+ * persistent event for its life: a request that takes it from the pool,
+ * sends and reads, and gives it back changes only its timeout and callback,
+ * so a reused connection costs no epoll_ctl() (nginx keeps its idle
+ * upstream connections registered the same way).
+ */
+struct upstream_conn {
+    upstream_t *u;
+    int fd;
+    int server;              /* its index in u->servers */
+    short what;              /* EV_READ or EV_WRITE the event is added for, 0: not added */
+    struct event ev;         /* persistent */
+    upstream_event_fn fn;    /* the request's, or the pool's while pooled */
+    void *arg;
+    LIST_ENTRY(upstream_conn) link; /* on the pool, while pooled */
+};
+
+LIST_HEAD(upstream_idle_list, upstream_conn);
 
 typedef struct {
     const char *label; /* as written in servers = (borrowed from the config) */
@@ -29,15 +56,15 @@ typedef struct {
     sb_upstream_t *board; /* its figures in the scoreboard for /status, or NULL */
 } upstream_server_t;
 
-typedef struct upstream {
+struct upstream {
     const config_upstream_t *cfg; /* borrowed */
     upstream_server_t servers[CONFIG_MAX_UPSTREAM_SERVERS];
     int n;
-    unsigned next;         /* round robin: the server to try first next time */
-    upstream_idle_t *idle; /* pooled connections, most recently used first */
-    uint32_t nidle;        /* at most cfg->keepalive */
-    forkd_server_t *srv;   /* the worker, known from its first request */
-} upstream_t;
+    unsigned next;                     /* round robin: the server to try first next time */
+    struct upstream_idle_list idle;    /* pooled connections, most recently used first */
+    uint32_t nidle;                    /* at most cfg->keepalive */
+    forkd_server_t *srv;               /* the worker, known from its first request */
+};
 
 /*
  * Resolve cfg's servers (numeric, as config.c checked them) into u.
@@ -59,27 +86,48 @@ int upstream_pick(upstream_t *u, uint32_t tried);
 
 /*
  * A pooled connection to server i that is still open (each is checked with
- * a non-blocking peek: a close or stray bytes from the app drop it), or -1
- * when there is none. The caller owns the fd.
+ * a non-blocking peek: a close or stray bytes from the app drop it), or
+ * NULL when there is none. The caller owns it; its events go to fn(arg)
+ * from now on. It may still be watched for reading with the pool's
+ * timeout: upstream_watch() sets the caller's before it waits.
  */
-int upstream_take_idle(upstream_t *u, int i);
+upstream_conn_t *upstream_take_idle(upstream_t *u, int i, upstream_event_fn fn, void *arg);
 
 /*
- * Start a non-blocking connect to server i. Returns the fd (the connect may
- * be in progress: wait for it to be writable, then upstream_connect_error()),
- * or -1 with errno set when it failed at once (ECONNREFUSED on a unix socket).
+ * Start a non-blocking connect to server i, its events going to fn(arg).
+ * Returns the connection (the connect may be in progress: watch it for
+ * EV_WRITE, then upstream_connect_error()), or NULL with errno set when it
+ * failed at once (ECONNREFUSED on a unix socket) or memory ran out.
  */
-int upstream_connect(upstream_t *u, int i);
+upstream_conn_t *upstream_connect(upstream_t *u, int i, upstream_event_fn fn, void *arg);
 
-/* The error of a finished non-blocking connect on fd: 0 connected, else an errno. */
-int upstream_connect_error(int fd);
+/* The error of a finished non-blocking connect on uc: 0 connected, else an errno. */
+int upstream_connect_error(const upstream_conn_t *uc);
 
 /*
- * A request is done with fd (to server i): kept in the pool when reusable
- * and there is room (closed after keepalive_timeout idle, or as soon as the
- * app closes it), else closed. The pool takes fd either way.
+ * Wait for what (EV_READ or EV_WRITE) on uc for at most ms. The same what
+ * as before only moves the timeout. 0 ok, -1 failed.
  */
-void upstream_release(upstream_t *u, int i, int fd, int reusable);
+int upstream_watch(upstream_conn_t *uc, short what, uint32_t ms);
+
+/* Stop waiting on uc (until upstream_watch()). */
+void upstream_unwatch(upstream_conn_t *uc);
+
+/* 1 when uc is being waited on for reading. */
+int upstream_reading(const upstream_conn_t *uc);
+
+/*
+ * A request is done with uc: kept in the pool when reusable and there is
+ * room (closed after keepalive_timeout idle, or as soon as the app closes
+ * it or sends a stray byte), else closed. The pool takes uc either way.
+ */
+void upstream_release(upstream_conn_t *uc, int reusable);
+
+/* Close uc (never pooled: its state is unknown) and free it. */
+void upstream_close(upstream_conn_t *uc);
+
+/* Free uc but keep its socket open: returns the fd, the caller's now (a tunnel). */
+int upstream_detach(upstream_conn_t *uc);
 
 /*
  * Server i failed (why: "connection refused", ...): skipped for fail_timeout,

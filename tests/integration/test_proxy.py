@@ -60,10 +60,12 @@ def resolvable_name():
 
 
 class RawUpstream:
-    """A one-shot app server that answers every request with fixed bytes (after delay s)."""
+    """A one-shot app server that answers every request with fixed bytes (after delay s),
+    or a request for a path in by_path with its own."""
 
-    def __init__(self, answer, delay=0, host="127.0.0.1"):
+    def __init__(self, answer, delay=0, host="127.0.0.1", by_path=None):
         self.answer = answer
+        self.by_path = by_path or {}
         self.delay = delay
         self.sock = socket.socket()
         self.sock.bind((host, 0))
@@ -86,7 +88,8 @@ class RawUpstream:
                         break
                     data += got
                 time.sleep(self.delay)
-                c.sendall(self.answer)
+                path = data.split(b" ", 2)[1] if data.count(b" ") >= 2 else b""
+                c.sendall(self.by_path.get(path, self.answer))
             except OSError:
                 pass
             c.close()
@@ -229,7 +232,11 @@ class ProxyTest(ServerCase):
         cls.unix = "unix:" + os.path.join(cls.sockdir, "app.sock")
         cls.apps = [start_gunicorn(p) for p in cls.ports + [cls.unix]]
         cls.raw = RawUpstream(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: X-Secret\r\n"
-                              b"X-Secret: 1\r\nKeep-Alive: timeout=5\r\nX-Kept: 1\r\n\r\nraw")
+                              b"X-Secret: 1\r\nKeep-Alive: timeout=5\r\nX-Kept: 1\r\n\r\nraw",
+                              # hop-by-hop fields with no Connection field naming them
+                              by_path={b"/raw/chunked": b"HTTP/1.1 200 OK\r\n"
+                                       b"Transfer-Encoding: chunked\r\nKeep-Alive: timeout=5\r\n"
+                                       b"X-Kept: 1\r\n\r\n3\r\nraw\r\n0\r\n\r\n"})
         cls.cut = RawUpstream(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n"
                               + b"y" * 60000)
         cls.stale = StaleUpstream()
@@ -347,6 +354,15 @@ class ProxyTest(ServerCase):
         self.assertEqual(resp.body, b"raw")
         self.assertEqual(resp.get("X-Kept"), "1")
         self.assertNotIn("X-Secret", resp)
+        self.assertNotIn("Keep-Alive", resp)
+
+    def test_response_hop_by_hop_removed_without_connection(self):
+        # the app's own framing and Keep-Alive never reach the client: one Transfer-Encoding,
+        # forkd's (it was passed on beside forkd's, twice, before); chunked: no check_common
+        resp, _ = self.exchange(build_request("GET", "/raw/chunked"))
+        self.assertEqual(resp.body, b"raw")
+        self.assertEqual(resp.get("X-Kept"), "1")
+        self.assertEqual(resp.all("Transfer-Encoding"), ["chunked"])
         self.assertNotIn("Keep-Alive", resp)
 
     def test_post_body_forwarded_with_length(self):
