@@ -35,11 +35,15 @@
 #define CONN_IN_SLACK 1024      /* input room past max_header_size for body bytes */
 #define WAIT_FOREVER UINT64_MAX /* wait_for(): no timeout */
 /*
- * While a handler holds the request: woken once by each change of the
- * socket (edge-triggered): a pipelined request arriving, the client's FIN
- * (EPOLLRDHUP), a reset (EPOLLHUP/EPOLLERR, which libevent reports as
- * read and write, never as EV_CLOSED). check_client() tells them apart.
- * Level-triggered, any of them would wake the loop for as long as it lasts.
+ * While a handler holds the request, the read event that brought it stays
+ * (level-triggered: no epoll_ctl() on the way in or out of the handler);
+ * it wakes on a FIN or a reset as on a pipelined request's bytes.
+ * check_client() tells them apart. Bytes that stay (a pipelined request)
+ * would wake the loop for as long as the handler takes, so the first such
+ * wake turns the event into this one: woken once by each change of the
+ * socket (edge-triggered): more bytes, the client's FIN (EPOLLRDHUP), a
+ * reset (EPOLLHUP/EPOLLERR, which libevent reports as read and write,
+ * never as EV_CLOSED).
  */
 #define CLIENT_GONE_EVENTS (EV_READ | EV_CLOSED | EV_ET)
 /* A request id taken from a trusted X-Request-Id: at most FORKD_REQ_XID_MAX bytes of these. */
@@ -929,7 +933,12 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
     case CONN_HEAD:
     case CONN_BODY: do_read(c); break;
     case CONN_LINGER: do_linger(c); break;
-    case CONN_HANDLER: check_client(c); break;
+    case CONN_HANDLER:
+        check_client(c);
+        if (c->state == CONN_HANDLER && c->ev_what == EV_READ) {
+            wait_for(c, CLIENT_GONE_EVENTS, WAIT_FOREVER); /* state_handler() sets the timeout */
+        }
+        break;
     case CONN_STREAM: stream_event(c, what); break;
     default: break;
     }
@@ -2477,7 +2486,7 @@ static int state_handler(conn_t *c)
         }
         ms = b->pending_since + limit - now;
     }
-    wait_for(c, CLIENT_GONE_EVENTS, ms);
+    wait_for(c, c->ev_what == CLIENT_GONE_EVENTS ? CLIENT_GONE_EVENTS : EV_READ, ms);
     return 0;
 }
 

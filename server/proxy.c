@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <event2/buffer.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,15 +66,17 @@ typedef struct {
     forkd_req_t *req; /* for the pause: valid while px lives (the abort frees px) */
     struct evbuffer *up;
 
-    char buf[PX_BUF]; /* response bytes read (head), then decoded body waiting for the client */
-    size_t len;
+    size_t len;             /* of buf */
     struct evbuffer *ahead; /* body read from the app that the client has not taken yet */
     http_response_t resp;
-    http_header_t hdrs[PX_MAX_HEADERS];
     http_chunked_t chunked;
     uint64_t left; /* HTTP_RESP_BODY_LENGTH: body bytes still to read */
     int body_done; /* the whole body has been read */
     int streaming; /* forkd_resp_stream() started */
+
+    /* not zeroed when px is made (px_new()): filled before they are read */
+    http_header_t hdrs[PX_MAX_HEADERS];
+    char buf[PX_BUF]; /* response bytes read (head), then decoded body waiting for the client */
 } px_t;
 
 static void on_upstream(upstream_conn_t *uc, short what, void *arg);
@@ -773,8 +776,8 @@ static void head(px_t *px, size_t n)
         done(px, px->resp.keep_alive && px->len == px->left);
         return;
     }
-    if (forkd_resp_stream(resp) != 0) {
-        fail(px, 502, "cannot start the response stream");
+    if ((px->ahead = evbuffer_new()) == NULL || forkd_resp_stream(resp) != 0) {
+        fail(px, 502, "cannot start the response stream (or out of memory)");
         return;
     }
     px->streaming = 1;
@@ -941,11 +944,22 @@ static void on_piece(forkd_resp_t *resp, const char *p, size_t len, int last, vo
     }
 }
 
+/* A px_t zeroed but for its buffers (32 KiB and more: zeroing them cost more than the rest). */
+static px_t *px_new(void)
+{
+    px_t *px = malloc(sizeof(*px));
+
+    if (px != NULL) {
+        memset(px, 0, offsetof(px_t, hdrs));
+    }
+    return px;
+}
+
 static int proxy_handler(forkd_req_t *req, forkd_resp_t *resp, void *self)
 {
     proxy_route_t *route = self;
     forkd_method_t m = forkd_req_method(req);
-    px_t *px = calloc(1, sizeof(*px));
+    px_t *px = px_new();
 
     if (px == NULL) {
         forkd_resp_error(resp, 503);
@@ -957,14 +971,13 @@ static int proxy_handler(forkd_req_t *req, forkd_resp_t *resp, void *self)
     px->u->srv = px->srv;
     px->ref = forkd_req_ref(req);
     px->t0_us = now_us();
-    px->ahead = evbuffer_new();
     px->body_stream = route->stream;
     px->req = req;
     px->up = route->stream ? evbuffer_new() : NULL;
     px->head_request = m == FORKD_HEAD;
     px->idempotent = m == FORKD_GET || m == FORKD_HEAD || m == FORKD_PUT || m == FORKD_DELETE
                      || m == FORKD_OPTIONS || m == FORKD_TRACE;
-    if (px->ahead == NULL || (px->body_stream && px->up == NULL) || build_request(px, req) != 0) {
+    if ((px->body_stream && px->up == NULL) || build_request(px, req) != 0) {
         px_free(px);
         forkd_resp_error(resp, 503);
         return FORKD_DONE;
