@@ -71,6 +71,7 @@ $(OBJDIR)/test_pool: $(OBJDIR)/server/pool.o
 $(OBJDIR)/test_request: $(OBJDIR)/server/request.o
 $(OBJDIR)/test_response: $(OBJDIR)/server/response.o
 $(OBJDIR)/test_router: $(OBJDIR)/server/router.o
+$(OBJDIR)/test_upstream: $(OBJDIR)/server/upstream.o
 $(OBJDIR)/test_%: tests/unit/test_%.c $(COMMON_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
 
