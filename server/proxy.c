@@ -42,10 +42,10 @@ typedef struct {
 
     upstream_conn_t *uc; /* to the app server; NULL none */
     int server;          /* its index in u->servers */
-    uint32_t tried; /* servers whose connect failed for this request */
-    int reused;     /* fd came from the pool */
-    int replayed;   /* sent once more already */
-    int active;     /* counted in the server's active */
+    uint32_t tried;      /* servers whose connect failed for this request */
+    int reused;          /* fd came from the pool */
+    int replayed;        /* sent once more already */
+    int active;          /* counted in the server's active */
     px_state_t state;
 
     char *out; /* the request to send: head and body (body = stream: the head) */
@@ -609,8 +609,7 @@ static int copy_head(px_t *px, forkd_resp_t *resp)
             skipped = 0;
         }
         if (!skipped
-            && forkd_resp_header_len(resp, h->name.p, h->name.len, h->value.p, h->value.len)
-                   != 0) {
+            && forkd_resp_header_len(resp, h->name.p, h->name.len, h->value.p, h->value.len) != 0) {
             return -1;
         }
     }

@@ -34,10 +34,10 @@ typedef void (*upstream_event_fn)(upstream_conn_t *uc, short what, void *arg);
 struct upstream_conn {
     upstream_t *u;
     int fd;
-    int server;              /* its index in u->servers */
-    short what;              /* EV_READ or EV_WRITE the event is added for, 0: not added */
-    struct event ev;         /* persistent */
-    upstream_event_fn fn;    /* the request's, or the pool's while pooled */
+    int server;           /* its index in u->servers */
+    short what;           /* EV_READ or EV_WRITE the event is added for, 0: not added */
+    struct event ev;      /* persistent */
+    upstream_event_fn fn; /* the request's, or the pool's while pooled */
     void *arg;
     LIST_ENTRY(upstream_conn) link; /* on the pool, while pooled */
 };
@@ -60,10 +60,10 @@ struct upstream {
     const config_upstream_t *cfg; /* borrowed */
     upstream_server_t servers[CONFIG_MAX_UPSTREAM_SERVERS];
     int n;
-    unsigned next;                     /* round robin: the server to try first next time */
-    struct upstream_idle_list idle;    /* pooled connections, most recently used first */
-    uint32_t nidle;                    /* at most cfg->keepalive */
-    forkd_server_t *srv;               /* the worker, known from its first request */
+    unsigned next;                  /* round robin: the server to try first next time */
+    struct upstream_idle_list idle; /* pooled connections, most recently used first */
+    uint32_t nidle;                 /* at most cfg->keepalive */
+    forkd_server_t *srv;            /* the worker, known from its first request */
 };
 
 /*
