@@ -332,6 +332,8 @@ conn_pool_t *conn_pool_new(const conn_env_t *env)
     p->srv->conns = p;
     pending_init(&p->index);
     TAILQ_INIT(&p->pending);
+    p->tunnels.closed = env->closed;
+    p->tunnels.closed_arg = env->owner;
     timecache_update(&p->time);
     parse_trusted(p);
     snprintf(p->id_prefix, sizeof(p->id_prefix), "%08x%08x", (unsigned)time(NULL),
@@ -365,7 +367,7 @@ void conn_keepalive_off(conn_pool_t *p)
 
 int conn_count(const conn_pool_t *p)
 {
-    return p->nconns;
+    return p->nconns + p->tunnels.n; /* a tunnel is its client's connection, passed on */
 }
 
 int conn_idle_count(const conn_pool_t *p)

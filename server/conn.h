@@ -104,7 +104,7 @@ int conn_close_oldest_idle(conn_pool_t *p);
 /* Close every connection and free the memory kept for new ones (worker exit). */
 void conn_close_all(conn_pool_t *p);
 
-/* Connections open (accepted and not yet closed). */
+/* Connections open (accepted and not yet closed), WebSocket tunnels included. */
 int conn_count(const conn_pool_t *p);
 
 /* Of them, idle keep-alive connections waiting for a next request. */

@@ -62,6 +62,9 @@ static void tunnel_free(tunnel_t *t)
     }
     close(t->client);
     close(t->app);
+    if (t->set->closed != NULL) {
+        t->set->closed(t->set->closed_arg);
+    }
     free(t);
 }
 
@@ -201,6 +204,7 @@ int tunnel_start(tunnel_set_t *set, struct event_base *base, int client, int app
 
 void tunnel_close_all(tunnel_set_t *set)
 {
+    set->closed = NULL;
     while (set->first != NULL) {
         tunnel_free(set->first);
     }

@@ -15,10 +15,15 @@
 
 typedef struct tunnel tunnel_t;
 
-/* A worker's live tunnels, to close them all when it exits. */
+/*
+ * A worker's live tunnels: counted among its connections (max_connections,
+ * /status, a graceful stop waits for them), closed all when it exits.
+ */
 typedef struct {
     tunnel_t *first;
     int n;
+    void (*closed)(void *arg); /* a tunnel ended (n is one less), or NULL */
+    void *closed_arg;
 } tunnel_set_t;
 
 /*
@@ -31,7 +36,7 @@ typedef struct {
 int tunnel_start(tunnel_set_t *set, struct event_base *base, int client, int app,
                  const char *to_client, size_t nc, const char *to_app, size_t na, uint32_t idle_ms);
 
-/* End every tunnel of set (the worker exits). */
+/* End every tunnel of set (the worker exits: closed is not called). */
 void tunnel_close_all(tunnel_set_t *set);
 
 #endif

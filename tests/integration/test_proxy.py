@@ -636,32 +636,90 @@ class ProxyTest(ServerCase):
 
 
 class ProxyTunnelStopTest(FreshServerCase):
-    """A stop with a WebSocket tunnel open: the worker ends it (both sides closed) and exits
-    cleanly (no leak, no sanitizer report), graceful or fast."""
+    """A WebSocket tunnel is one of the worker's connections: counted in /status (and so in
+    max_connections), and a stop treats it as one: a fast stop ends it at once, a graceful
+    one lets it run until it ends or graceful_timeout passes (then both sides are closed, as
+    nginx's worker_shutdown_timeout does); the worker exits cleanly either way (no leak, no
+    sanitizer report)."""
 
     def setUp(self):
         self.ws = WsUpstream()
         self.addCleanup(self.ws.sock.close)
 
-    def test_stop_closes_tunnels(self):
-        for sig in (signal.SIGQUIT, signal.SIGTERM):
-            with self.subTest(sig=sig.name):
-                server = self.start_server({
-                    "upstream ws": {"servers": "127.0.0.1:%d" % self.ws.port},
-                    "route /ws/": {"upstream": "ws"}, "server": {"workers": "1"}})
-                s, _, rest = ProxyTest.ws_connect(self, "/ws/chat", server.port)
-                s.settimeout(5)
-                eofs = self.ws.eofs
-                self.stop_and_check(server, sig, within=5)
-                data = rest
-                while True:  # the app's first frame, then the close
-                    got = s.recv(65536)
-                    if not got:
-                        break
-                    data += got
-                s.close()
-                self.assertEqual(data, ws_frame(b"hello"))
-                self.assertTrue(wait_until(lambda: self.ws.eofs > eofs or None, 5))
+    def start(self, **server):
+        return self.start_server({
+            "upstream ws": {"servers": "127.0.0.1:%d" % self.ws.port},
+            "route /ws/": {"upstream": "ws"}, "status": {"path": "/status"},
+            "server": dict({"workers": "1"}, **server)})
+
+    def open_tunnel(self, server):
+        s, _, rest = ProxyTest.ws_connect(self, "/ws/chat", server.port)
+        s.settimeout(10)
+        buf = [rest]
+
+        def recv(n):
+            while len(buf[0]) < n:
+                got = s.recv(65536)
+                if not got:
+                    raise AssertionError("tunnel closed")
+                buf[0] += got
+            out, buf[0] = buf[0][:n], buf[0][n:]
+            return out
+        self.assertEqual(ws_read_frame(recv), (1, b"hello"))
+        return s, recv
+
+    def echo(self, s, recv, word):
+        s.sendall(ws_frame(word, mask=os.urandom(4)))
+        self.assertEqual(ws_read_frame(recv), (1, word.upper()))
+
+    def connections(self, server):
+        conn = self.connect(server)  # closed by forkd after the answer: never counted here
+        conn.send(build_request("GET", "/status/metrics", headers={"Connection": "close"}))
+        body = conn.read_response().body.decode()
+        return int(re.search(r"(?m)^forkd_connections\{[^}]*\} (\d+)$", body).group(1))
+
+    def test_tunnel_counted_as_connection(self):
+        server = self.start()
+        before = self.connections(server)  # (the status request's own is counted after it)
+        s, _ = self.open_tunnel(server)
+        self.assertEqual(self.connections(server), before + 1)
+        s.close()
+        self.assertTrue(wait_until(lambda: self.connections(server) == before or None, 5))
+        self.stop_and_check(server)
+
+    def test_fast_stop_ends_tunnel(self):
+        server = self.start()
+        s, _ = self.open_tunnel(server)
+        eofs = self.ws.eofs
+        self.stop_and_check(server, signal.SIGTERM, within=5)
+        self.assertEqual(s.recv(65536), b"")
+        s.close()
+        self.assertTrue(wait_until(lambda: self.ws.eofs > eofs or None, 5))
+
+    def test_graceful_stop_waits_for_tunnel(self):
+        """QUIT: the tunnel keeps working while the worker drains; the client's close ends
+        it, and then the worker exits, well before graceful_timeout."""
+        server = self.start(graceful_timeout="20s")
+        s, recv = self.open_tunnel(server)
+        server.send_signal(signal.SIGQUIT)
+        time.sleep(1.5)
+        self.echo(s, recv, b"still here")
+        self.assertIsNone(server.proc.poll(), "forkd exited with a tunnel open")
+        s.close()
+        self.assertLess(self.stop_and_check(server, signal.SIGQUIT, within=10), 10)
+
+    def test_graceful_timeout_ends_tunnel(self):
+        server = self.start(graceful_timeout="2s")
+        s, recv = self.open_tunnel(server)
+        eofs = self.ws.eofs
+        t0 = time.monotonic()
+        server.send_signal(signal.SIGQUIT)
+        self.echo(s, recv, b"draining")
+        self.assertEqual(s.recv(65536), b"")  # closed at graceful_timeout
+        self.assertGreater(time.monotonic() - t0, 1.5)
+        s.close()
+        self.stop_and_check(server, signal.SIGQUIT, within=10)
+        self.assertTrue(wait_until(lambda: self.ws.eofs > eofs or None, 5))
 
 
 class ProxyJsonLogTest(ServerCase):
