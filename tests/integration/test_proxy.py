@@ -94,6 +94,9 @@ class RawUpstream:
                 pass
             c.close()
 
+    def close(self):
+        self.sock.close()
+
 
 class StaleUpstream(RawUpstream):
     """Answers the first request of each connection (keep-alive), then closes the
@@ -222,8 +225,43 @@ class WsUpstream(RawUpstream):
             c.close()
 
 
+class AppServerCase(ServerCase):
+    """A forkd in front of app servers the class starts in setUpClass before calling this
+    one's: gunicorn processes (cls.apps) and apps of this file (cls.upstreams), stopped when
+    the class ends or forkd fails to start."""
+    apps = ()
+    upstreams = ()
+
+    @classmethod
+    def setUpClass(cls):
+        try:
+            super().setUpClass()
+        except BaseException:
+            cls.stop_apps()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.stop_apps()
+
+    @classmethod
+    def stop_apps(cls):
+        for p in cls.apps:
+            p.send_signal(signal.SIGTERM)
+        for p in cls.apps:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        for up in cls.upstreams:
+            up.close()
+
+
 @unittest.skipIf(GUNICORN is None, "gunicorn is not installed (scripts/deps.sh test)")
-class ProxyTest(ServerCase):
+class ProxyTest(AppServerCase):
     @classmethod
     def setUpClass(cls):
         cls.ports = [free_port(), free_port()]
@@ -289,35 +327,13 @@ class ProxyTest(ServerCase):
             "server": {"workers": "1"},
             "log": {"level": "info"},
         }
-        try:
-            super().setUpClass()
-        except BaseException:
-            cls.stop_apps()
-            raise
+        cls.upstreams = [cls.raw, cls.bad, cls.stale, cls.cut, cls.named, cls.ws]
+        super().setUpClass()
 
     @classmethod
     def stop_apps(cls):
-        for p in cls.apps:
-            p.send_signal(signal.SIGTERM)
-        for p in cls.apps:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        cls.raw.sock.close()
-        cls.bad.sock.close()
-        cls.stale.sock.close()
-        cls.cut.sock.close()
-        cls.named.sock.close()
-        cls.ws.sock.close()
+        super().stop_apps()
         shutil.rmtree(cls.sockdir, ignore_errors=True)
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            cls.stop_apps()
 
     def echo(self, resp):
         import json
@@ -644,7 +660,7 @@ class ProxyTunnelStopTest(FreshServerCase):
 
     def setUp(self):
         self.ws = WsUpstream()
-        self.addCleanup(self.ws.sock.close)
+        self.addCleanup(self.ws.close)
 
     def start(self, **server):
         return self.start_server({
@@ -722,7 +738,7 @@ class ProxyTunnelStopTest(FreshServerCase):
         self.assertTrue(wait_until(lambda: self.ws.eofs > eofs or None, 5))
 
 
-class ProxyJsonLogTest(ServerCase):
+class ProxyJsonLogTest(AppServerCase):
     """The JSON access log's upstream_us is what the app took (a raw app answering in 300 ms)."""
 
     @classmethod
@@ -730,14 +746,8 @@ class ProxyJsonLogTest(ServerCase):
         cls.app = RawUpstream(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", delay=0.3)
         cls.config = {"upstream app": {"servers": "127.0.0.1:%d" % cls.app.port},
                       "route /app/": {"upstream": "app"}, "log": {"format": "json"}}
+        cls.upstreams = [cls.app]
         super().setUpClass()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            cls.app.sock.close()
 
     def test_upstream_us(self):
         import json
@@ -811,13 +821,18 @@ class StuckUpstream(RawUpstream):
                 return
             self.held.append(c)
 
+    def close(self):
+        super().close()
+        for c in self.held:
+            c.close()
+
 
 def rss_kib(pid):
     with open("/proc/%d/status" % pid) as f:
         return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
 
 
-class ProxyStreamedBodyTest(ServerCase):
+class ProxyStreamedBodyTest(AppServerCase):
     """[route] body = stream on a proxied route: the body goes to the app as it comes, in the
     client's framing, with backpressure; never on a pooled connection (never replayed)."""
 
@@ -848,31 +863,8 @@ class ProxyStreamedBodyTest(ServerCase):
             "route /stale/": {"upstream": "stale", "body": "stream"},
             "server": {"workers": "1"},
         }
-        try:
-            super().setUpClass()
-        except BaseException:
-            cls.stop_apps()
-            raise
-
-    @classmethod
-    def stop_apps(cls):
-        for p in cls.apps:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        for up in (cls.first, cls.late, cls.stuck, cls.stale):
-            up.sock.close()
-        for c in cls.stuck.held:
-            c.close()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            cls.stop_apps()
+        cls.upstreams = [cls.first, cls.late, cls.stuck, cls.stale]
+        super().setUpClass()
 
     def hashed(self, path, body, headers):
         import json
