@@ -296,6 +296,18 @@ def scenario(lb, instances, name, tool):
     return problems
 
 
+def report(problems, started, workdir):
+    """The run's last lines: its time, then each problem (logs kept) or 0 failed. Exit status."""
+    say("%.0fs, %s" % (time.monotonic() - started, "FAILED" if problems else "0 failed"))
+    for p in problems:
+        say(p)
+    if problems:
+        say("logs kept in %s" % workdir)
+        return 1
+    shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
 def main():
     global VERBOSE, DRAIN_DELAY_MS
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -333,14 +345,7 @@ def main():
             lb.stop()
         for inst in instances:
             inst.kill()
-    say("%.0fs, %s" % (time.monotonic() - started, "FAILED" if problems else "0 failed"))
-    for p in problems:
-        say(p)
-    if problems:
-        say("logs kept in %s" % workdir)
-        return 1
-    shutil.rmtree(workdir, ignore_errors=True)
-    return 0
+    return report(problems, started, workdir)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ import tempfile
 import time
 
 import haproxy  # the instances, the load and the helpers are the same as behind HAProxy
-from haproxy import Forkd, Load, debug, free_port, http_get, say, wait_for
+from haproxy import Forkd, Load, debug, free_port, http_get, report, say, wait_for
 
 DRAIN_DELAY_MS = 3000  # see above: 2 x (drain delay + restart + spacing) > fail_timeout
 
@@ -174,14 +174,7 @@ def main():
     finally:
         for inst in instances:
             inst.kill()
-    say("%.0fs, %s" % (time.monotonic() - started, "FAILED" if problems else "0 failed"))
-    for p in problems:
-        say(p)
-    if problems:
-        say("logs kept in %s" % workdir)
-        return 1
-    shutil.rmtree(workdir, ignore_errors=True)
-    return 0
+    return report(problems, started, workdir)
 
 
 if __name__ == "__main__":
