@@ -63,6 +63,9 @@ typedef struct {
     int chunked_up;
     int body_in;      /* the client's last piece came */
     int paused;       /* the client's body is paused */
+    int held;         /* an answer the app sent early waits in buf: not read on (early_read()) */
+    int full;         /* the app's socket is full: waiting for room (sending_watch()) */
+    int body_cut;     /* the app answered before the whole body was sent: never pooled */
     forkd_req_t *req; /* for the pause: valid while px lives (the abort frees px) */
     struct evbuffer *up;
 
@@ -81,6 +84,7 @@ typedef struct {
 
 static void on_upstream(upstream_conn_t *uc, short what, void *arg);
 static void start(px_t *px);
+static void answer(px_t *px);
 
 /* ---- request ---- */
 
@@ -397,7 +401,7 @@ static void done(px_t *px, int reusable)
 {
     forkd_resp_t *resp = resp_of(px);
 
-    reusable &= !px->head_request;
+    reusable &= !px->head_request && !px->body_cut;
     leave(px);
     upstream_release(px->uc, reusable);
     px->uc = NULL;
@@ -454,10 +458,133 @@ static void hold_client(px_t *px, int paused)
 }
 
 /*
+ * body = stream: what to wait for while the body goes out: room in the
+ * app's socket when it is full (within send_timeout), and all along an
+ * answer the app sends early (early_read()), unless one is held already.
+ * Waiting for the client's next piece only has no timer here: the client's
+ * body_timeout and min_rate bound that wait. 0 ok, -1 ended (failed).
+ */
+static int sending_watch(px_t *px, int full)
+{
+    short what = (short)((full ? EV_WRITE : 0) | (px->held ? 0 : EV_READ));
+
+    px->full = full;
+    if (what == 0) {
+        upstream_unwatch(px->uc);
+        return 0;
+    }
+    if (watch(px, what, full ? px->u->cfg->send_timeout : UPSTREAM_NO_TIMEOUT) != 0) {
+        fail(px, 502, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * The status of the answer whole in buf (interim 1xx ones dropped), 0
+ * while its head is not whole, -1 when it does not parse.
+ */
+static int early_status(px_t *px)
+{
+    ssize_t hl;
+
+    for (;;) {
+        px->resp.headers = px->hdrs;
+        px->resp.headers_cap = PX_MAX_HEADERS;
+        hl = http_parse_response(px->buf, px->len, PX_MAX_HEAD, px->head_request, &px->resp);
+        if (hl == HTTP_PARSE_NEED_MORE) {
+            return 0;
+        }
+        if (hl < 0) {
+            return -1;
+        }
+        if (px->resp.status >= 200 || px->resp.status == 101) {
+            return px->resp.status;
+        }
+        memmove(px->buf, px->buf + hl, px->len - (size_t)hl);
+        px->len -= (size_t)hl;
+    }
+}
+
+/*
+ * body = stream: the app answered before the whole body was sent. The
+ * answer goes to the client now; the rest of the body is not sent (the
+ * client's is read and dropped: on_piece()) and the connection is not
+ * pooled.
+ */
+static void answer_early(px_t *px)
+{
+    px->body_cut = 1;
+    px->state = PX_HEAD;
+    hold_client(px, 0);
+    answer(px);
+}
+
+/*
+ * body = stream: the app sent bytes while the body was still going out.
+ * An error answer (4xx, 5xx: a 413, a 401) is the app refusing the body
+ * (RFC 9112 9.5): answered now. Any other answer is held in buf until the
+ * body is sent (an app may answer as it reads), and reading stops
+ * meanwhile, as it does when buf is full. An app that closed or reset is
+ * answered from what it sent when that is a whole head, else 502. Returns
+ * 1 when px moved on or ended, 0 when the body goes on.
+ */
+static int early_read(px_t *px)
+{
+    ssize_t n = -1;
+    int status;
+
+    errno = EAGAIN;
+    if (px->len < sizeof(px->buf)) {
+        n = recv(px->uc->fd, px->buf + px->len, sizeof(px->buf) - px->len, 0);
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        return 0;
+    }
+    px->len += n > 0 ? (size_t)n : 0;
+    status = early_status(px);
+    if (n <= 0 && status == 0) {
+        fail(px, 502,
+             n == 0 ? "closed the connection while the request body was sent" : strerror(errno));
+        return 1;
+    }
+    if (n <= 0 || status < 0 || status >= 400) {
+        answer_early(px);
+        return 1;
+    }
+    if (status > 0 || px->len == sizeof(px->buf)) {
+        px->held = 1;
+        return sending_watch(px, px->full) != 0;
+    }
+    return 0;
+}
+
+/*
+ * body = stream: a send failed (the app closed or reset the connection):
+ * an answer it sent before, when its head is whole, is the answer (an app
+ * that refused the body and closed); else 502.
+ */
+static void send_failed(px_t *px, int err)
+{
+    ssize_t n = 0;
+
+    if (px->len < sizeof(px->buf)) {
+        n = recv(px->uc->fd, px->buf + px->len, sizeof(px->buf) - px->len, MSG_DONTWAIT);
+    }
+    px->len += n > 0 ? (size_t)n : 0;
+    if (early_status(px) != 0) {
+        answer_early(px);
+        return;
+    }
+    fail(px, 502, strerror(err));
+}
+
+/*
  * body = stream: send what of the body the client gave. The app's socket
  * full: the client waits (paused) while we wait for room, within
  * send_timeout. Returns 1 once the whole body is sent, 0 waiting (for the
- * socket, or for the client's next piece: on_piece()), -1 ended (failed).
+ * socket, or for the client's next piece: on_piece()), -1 ended (failed,
+ * or answered early).
  */
 static int send_body(px_t *px)
 {
@@ -471,14 +598,10 @@ static int send_body(px_t *px)
         }
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             hold_client(px, 1);
-            if (watch(px, EV_WRITE, px->u->cfg->send_timeout) != 0) {
-                fail(px, 502, "out of memory");
-                return -1;
-            }
-            return 0;
+            return sending_watch(px, 1);
         }
         if (n < 0) {
-            fail(px, 502, strerror(errno));
+            send_failed(px, errno);
             return -1;
         }
         evbuffer_drain(px->up, (size_t)n);
@@ -487,8 +610,7 @@ static int send_body(px_t *px)
     if (px->body_in) {
         return 1;
     }
-    upstream_unwatch(px->uc); /* the client's body_timeout and min_rate bound this wait */
-    return 0;
+    return sending_watch(px, 0);
 }
 
 /* Send (more of) the request; then wait for the answer. */
@@ -501,10 +623,18 @@ static void send_request(px_t *px)
         if (n < 0 && errno == EINTR) {
             continue;
         }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && px->body_stream) {
+            sending_watch(px, 1);
+            return;
+        }
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             if (watch(px, EV_WRITE, px->u->cfg->send_timeout) != 0) {
                 fail(px, 502, "out of memory");
             }
+            return;
+        }
+        if (n < 0 && px->body_stream) {
+            send_failed(px, errno);
             return;
         }
         if (n < 0) {
@@ -519,7 +649,10 @@ static void send_request(px_t *px)
         return;
     }
     px->state = PX_HEAD;
-    if (watch(px, EV_READ, px->u->cfg->read_timeout) != 0) {
+    px->held = 0;
+    if (px->len > 0) {
+        answer(px); /* what the app sent while the body went out */
+    } else if (watch(px, EV_READ, px->u->cfg->read_timeout) != 0) {
         fail(px, 502, "out of memory");
     }
 }
@@ -812,7 +945,7 @@ static void switch_protocols(px_t *px, size_t n)
 /* Read from the app: the head, then the body. */
 static void read_upstream(px_t *px)
 {
-    ssize_t n, hl;
+    ssize_t n;
 
     if (px->len == sizeof(px->buf)) {
         fail(px, 502, "response head too large");
@@ -839,6 +972,17 @@ static void read_upstream(px_t *px)
         body(px);
         return;
     }
+    answer(px);
+}
+
+/*
+ * Act on what buf holds of the answer: its head (and a small body) whole,
+ * answer the client; an interim 1xx is dropped; else wait for more.
+ */
+static void answer(px_t *px)
+{
+    ssize_t hl;
+
     for (;;) {
         px->resp.headers = px->hdrs;
         px->resp.headers_cap = PX_MAX_HEADERS;
@@ -898,7 +1042,14 @@ static void on_upstream(upstream_conn_t *uc, short what, void *arg)
         px->state = PX_SENDING;
         send_request(px);
         return;
-    case PX_SENDING: send_request(px); return;
+    case PX_SENDING:
+        if ((what & EV_READ) && early_read(px)) {
+            return;
+        }
+        if (what & EV_WRITE) {
+            send_request(px);
+        }
+        return;
     default: read_upstream(px); return;
     }
 }
@@ -924,6 +1075,9 @@ static void on_piece(forkd_resp_t *resp, const char *p, size_t len, int last, vo
     int bad = 0;
 
     (void)resp;
+    if (px->body_cut) {
+        return; /* the app answered without it */
+    }
     if (px->chunked_up && len > 0) {
         bad |= evbuffer_add_printf(px->up, "%zx\r\n", len) < 0;
         bad |= evbuffer_add(px->up, p, len) != 0 || evbuffer_add(px->up, "\r\n", 2) != 0;

@@ -233,6 +233,10 @@ int upstream_watch(upstream_conn_t *uc, short what, uint32_t ms)
         uc->what = what;
     }
     /* already added for what: only the timeout moves, no epoll_ctl() */
+    if (ms == UPSTREAM_NO_TIMEOUT) {
+        event_remove_timer(&uc->ev);
+        return event_add(&uc->ev, NULL);
+    }
     return event_add(&uc->ev, &tv);
 }
 

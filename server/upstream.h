@@ -104,9 +104,12 @@ upstream_conn_t *upstream_connect(upstream_t *u, int i, upstream_event_fn fn, vo
 /* The error of a finished non-blocking connect on uc: 0 connected, else an errno. */
 int upstream_connect_error(const upstream_conn_t *uc);
 
+#define UPSTREAM_NO_TIMEOUT UINT32_MAX /* upstream_watch(): wait as long as it takes */
+
 /*
- * Wait for what (EV_READ or EV_WRITE) on uc for at most ms. The same what
- * as before only moves the timeout. 0 ok, -1 failed.
+ * Wait for what (EV_READ, EV_WRITE or both) on uc for at most ms
+ * (UPSTREAM_NO_TIMEOUT: no limit). The same what as before only moves the
+ * timeout. 0 ok, -1 failed.
  */
 int upstream_watch(upstream_conn_t *uc, short what, uint32_t ms);
 

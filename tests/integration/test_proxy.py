@@ -827,6 +827,44 @@ class StuckUpstream(RawUpstream):
             c.close()
 
 
+class EarlyUpstream(RawUpstream):
+    """Answers 413 as soon as a request's head is in, never reading its body, as an app that
+    refuses an upload does; then closes (/early/close: a reset, its body unread) or holds the
+    connection open, unread (any other path)."""
+
+    def __init__(self):
+        super().__init__(b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 9\r\n"
+                         b"Connection: close\r\n\r\ntoo large")
+        self.held = []
+
+    def serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            data = b""
+            try:
+                c.settimeout(5)
+                while b"\r\n\r\n" not in data:
+                    got = c.recv(4096)
+                    if not got:
+                        break
+                    data += got
+                c.sendall(self.answer)
+            except OSError:
+                pass
+            if data.startswith(b"POST /early/close "):
+                c.close()
+            else:
+                self.held.append(c)
+
+    def close(self):
+        super().close()
+        for c in self.held:
+            c.close()
+
+
 def rss_kib(pid):
     with open("/proc/%d/status" % pid) as f:
         return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
@@ -844,6 +882,7 @@ class ProxyStreamedBodyTest(AppServerCase):
         cls.late = FirstByteUpstream(pause=6.0)  # past min_rate's 5 s grace
         cls.stuck = StuckUpstream()
         cls.stale = StaleUpstream()
+        cls.early = EarlyUpstream()
         app = "127.0.0.1:%d" % cls.app_port
         cls.config = {
             # paused time is not the client's: neither a 1 s body_timeout nor a min_rate
@@ -861,10 +900,29 @@ class ProxyStreamedBodyTest(AppServerCase):
             "upstream stale": {"servers": "127.0.0.1:%d" % cls.stale.port,
                                "keepalive_timeout": "30s"},
             "route /stale/": {"upstream": "stale", "body": "stream"},
+            "upstream early": {"servers": "127.0.0.1:%d" % cls.early.port, "send_timeout": "10s"},
+            "route /early/": {"upstream": "early", "body": "stream"},
             "server": {"workers": "1"},
         }
-        cls.upstreams = [cls.first, cls.late, cls.stuck, cls.stale]
+        cls.upstreams = [cls.first, cls.late, cls.stuck, cls.stale, cls.early]
         super().setUpClass()
+
+    def test_early_answer_refusing_the_body(self):
+        """An app that answers 413 once the head is in and never reads the body: the client
+        gets that answer at once (the rest of its body read and dropped), not a 502 once the
+        app closed nor a 504 after send_timeout with its socket full; and the connection to
+        the app is not reused. Then the client's connection serves its next request."""
+        body = b"x" * (16 * 1024 * 1024)  # far more than the sockets between hold
+        for path in ("/early/close", "/early/held"):
+            with self.subTest(path=path):
+                t0 = time.monotonic()
+                resp, conn = self.exchange(build_request(
+                    "POST", path, body=body, headers={"Content-Length": str(len(body))}))
+                self.assertEqual((resp.status, resp.body), (413, b"too large"), resp)
+                self.assertLess(time.monotonic() - t0, 5)
+                conn.send(build_request("GET", "/whole/echo"))
+                self.assertEqual(conn.read_response().status, 200)
+        self.assertEqual(len(self.early.held), 1)  # two requests, two connections
 
     def hashed(self, path, body, headers):
         import json
