@@ -218,7 +218,7 @@ fuzz:
 	$(BUILD)/fuzz_conn -max_total_time=$(FUZZ_TIME) -dict=tests/fuzz/http.dict \
 		-print_final_stats=1 $(BUILD)/fuzz-conn-corpus tests/fuzz/corpus/conn
 
-FORMAT_SRC = $(wildcard common/*.[ch] server/*.[ch] tests/unit/*.c tests/fuzz/*.c tests/bench/*.c \
+FORMAT_SRC = $(wildcard common/*.[ch] server/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c tests/bench/*.c \
 	examples/*.[ch])
 
 format:

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 #include <event2/event.h>
 
+#include "fake_server.h"
 #include "live.h"
 
 #define MAX_STREAMS 4
@@ -36,9 +37,6 @@ struct forkd_resp {
 };
 
 static struct forkd_resp streams[MAX_STREAMS];
-static struct event_base *base;
-static uint64_t now_ms;
-static int logged;
 static scoreboard_t *sb;
 
 static int setup(void **state)
@@ -200,26 +198,6 @@ forkd_resp_t *forkd_lookup(forkd_server_t *srv, forkd_ref_t ref)
         }
     }
     return NULL;
-}
-
-struct event_base *forkd_event_base(forkd_server_t *srv)
-{
-    (void)srv;
-    return base;
-}
-
-uint64_t forkd_now_ms(forkd_server_t *srv)
-{
-    (void)srv;
-    return now_ms;
-}
-
-void forkd_log(forkd_server_t *srv, int level, const char *fmt, ...)
-{
-    (void)srv;
-    (void)level;
-    (void)fmt;
-    logged++;
 }
 
 /* The client goes away: the server's abort callback. */

@@ -21,34 +21,11 @@
 #include <cmocka.h>
 #include <event2/event.h>
 
+#include "fake_server.h"
 #include "upstream.h"
 
-/* The worker as upstream.c sees it: the test's event base and clock. */
-static struct event_base *base;
-static uint64_t now_ms;
-static int logged;
 static char srv_place; /* an opaque forkd_server_t: upstream.c only passes it back */
 #define SRV ((forkd_server_t *)(void *)&srv_place)
-
-struct event_base *forkd_event_base(forkd_server_t *srv)
-{
-    (void)srv;
-    return base;
-}
-
-uint64_t forkd_now_ms(forkd_server_t *srv)
-{
-    (void)srv;
-    return now_ms;
-}
-
-void forkd_log(forkd_server_t *srv, int level, const char *fmt, ...)
-{
-    (void)srv;
-    (void)level;
-    (void)fmt;
-    logged++;
-}
 
 static config_upstream_t cfg;
 static upstream_t u;
