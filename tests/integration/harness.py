@@ -536,6 +536,14 @@ def chunked(*chunks, trailers=b""):
 # unittest base class
 
 
+def class_tempdir(cls, prefix):
+    """A directory for test class cls, removed when the class is done, also when its
+    setUpClass fails (a class cleanup)."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    cls.addClassCleanup(shutil.rmtree, d, True)
+    return d
+
+
 class ServerCase(unittest.TestCase):
     """One server per test class. Subclasses set `config` (INI overrides) and may
     override make_docroot(root) to lay out files."""

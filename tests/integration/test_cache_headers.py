@@ -5,18 +5,16 @@ health URL keep no-store. [mime] lines override /etc/mime.types and the built-in
 charset (per site) goes on text types."""
 
 import os
-import shutil
-import tempfile
 import time
 import unittest
 
-from harness import ConfigCheckCase, ServerCase, parse_imf_fixdate
+from harness import ConfigCheckCase, ServerCase, class_tempdir, parse_imf_fixdate
 
 
 class CacheRulesCase(ServerCase):
     @classmethod
     def setUpClass(cls):
-        cls.other = tempfile.mkdtemp(prefix="forkd-other-")
+        cls.other = class_tempdir(cls, "forkd-other-")
         with open(os.path.join(cls.other, "page.html"), "wb") as f:
             f.write(b"other site\n")
         with open(os.path.join(cls.other, "notes.md"), "wb") as f:
@@ -35,13 +33,6 @@ class CacheRulesCase(ServerCase):
                            "charset": "iso-8859-1"},
         }
         super().setUpClass()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            shutil.rmtree(cls.other, ignore_errors=True)
 
     @classmethod
     def make_docroot(cls, root):

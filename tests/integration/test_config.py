@@ -3,12 +3,10 @@ bad ones with "FILE:LINE: reason" on stderr and exit status 1; -v, -h."""
 
 import os
 import re
-import shutil
 import subprocess
-import tempfile
 import unittest
 
-from harness import REPO, forkd_bin
+from harness import REPO, class_tempdir, forkd_bin
 
 GOOD = """\
 ; a complete, valid configuration
@@ -58,12 +56,8 @@ def line_of(text, start):
 class ConfigTests(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmpdir = tempfile.mkdtemp(prefix="forkd-cfg-")
+        cls.tmpdir = class_tempdir(cls, "forkd-cfg-")
         os.mkdir(os.path.join(cls.tmpdir, "www"))
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.tmpdir, ignore_errors=True)
 
     def run_forkd(self, *args):
         return subprocess.run([forkd_bin()] + list(args), capture_output=True, timeout=20,

@@ -20,7 +20,8 @@ import time
 import unittest
 
 from harness import (REPO, START_TIMEOUT, FreshServerCase, Server, ServerCase, build_request,
-                     forkd_bin, make_command_line, merge_config, shell_make, wait_until)
+                     class_tempdir, forkd_bin, make_command_line, merge_config, shell_make,
+                     wait_until)
 
 AB = shutil.which("ab")
 
@@ -246,20 +247,9 @@ class ModuleServerCase(ServerCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.mods = tempfile.mkdtemp(prefix="forkd-mods-")
-        try:
-            cls.config = cls.module_config(cls.mods)
-            super().setUpClass()
-        except BaseException:
-            shutil.rmtree(cls.mods, ignore_errors=True)
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            shutil.rmtree(cls.mods, ignore_errors=True)
+        cls.mods = class_tempdir(cls, "forkd-mods-")
+        cls.config = cls.module_config(cls.mods)
+        super().setUpClass()
 
 
 class ExampleHello(ServerCase):
@@ -379,7 +369,7 @@ class Refusals(FreshServerCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.mods = tempfile.mkdtemp(prefix="forkd-mods-")
+        cls.mods = class_tempdir(cls, "forkd-mods-")
         cls.good = build_probe(cls.mods, "good.so")
         cls.cases = [
             # name, module keys, route handler, (section, key) of the line, reason
@@ -405,10 +395,6 @@ class Refusals(FreshServerCase):
              "probe:probe", ("module probe", "path"),
              "init (test-load): killed by signal 6 (Aborted)"),
         ]
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.mods, ignore_errors=True)
 
     def write_config(self, server, sections):
         """Write server's config with sections replacing the probe's; returns the text."""

@@ -5,12 +5,10 @@ default site ([static]), or gets 404 / 421 with [static] unknown_host; HUP reloa
 sites; forkd -t refuses a site's mistakes with file:line."""
 
 import os
-import shutil
 import signal
-import tempfile
 import unittest
 
-from harness import ConfigCheckCase, ServerCase, build_request, wait_until
+from harness import ConfigCheckCase, ServerCase, build_request, class_tempdir, wait_until
 
 
 def make_site(base, name, files):
@@ -29,7 +27,7 @@ class SitesCase(ServerCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.sites_dir = tempfile.mkdtemp(prefix="forkd-sites-")
+        cls.sites_dir = class_tempdir(cls, "forkd-sites-")
         a = make_site(cls.sites_dir, "a", {"index.html": b"site a\n", "only-a.txt": b"A"})
         b = make_site(cls.sites_dir, "b", {"home.htm": b"site b home\n", "index.html": b"no"})
         c = make_site(cls.sites_dir, "c", {"index.html": b"site c\n"})
@@ -41,13 +39,6 @@ class SitesCase(ServerCase):
             "site c": {"server_name": "*.deep.example.com", "root": c},
         }
         super().setUpClass()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            shutil.rmtree(cls.sites_dir, ignore_errors=True)
 
     def body(self, host, target="/"):
         resp = self.request("GET", target, host=host)

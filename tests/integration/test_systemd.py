@@ -16,8 +16,8 @@ import tempfile
 import time
 import unittest
 
-from harness import (MAKE_INTERNALS, REPO, Server, build_request, forkd_bin, make_command_line,
-                     render_config, shell_make, temp_site, wait_until)
+from harness import (MAKE_INTERNALS, REPO, Server, build_request, class_tempdir, forkd_bin,
+                     make_command_line, render_config, shell_make, temp_site, wait_until)
 
 SOCKET_ACTIVATE = shutil.which("systemd-socket-activate")
 ANALYZE = shutil.which("systemd-analyze")
@@ -261,13 +261,9 @@ class TestSocketActivation(unittest.TestCase):
 class TestInstall(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.dest = tempfile.mkdtemp(prefix="forkd-install-")
+        cls.dest = class_tempdir(cls, "forkd-install-")
         out = shell_make("-s", "install", "DESTDIR=" + cls.dest)
         assert out.returncode == 0, out.stdout + out.stderr
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.dest, ignore_errors=True)
 
     def path(self, rel):
         return os.path.join(self.dest, rel.lstrip("/"))
