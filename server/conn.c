@@ -35,16 +35,6 @@
 #define CONN_IN_SLACK 1024 /* input room past max_header_size for body bytes */
 /* A request id taken from a trusted X-Request-Id: at most FORKD_REQ_XID_MAX bytes of these. */
 #define ID_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:"
-/*
- * A stream's buffer: FORKD_STREAM_BUFFER bytes of body waiting for the
- * client, with room for one chunk's framing ("%zx\r\n" and the CRLF after
- * the data) and the last chunk past that.
- */
-#define STREAM_FRAME_MAX 20
-#define STREAM_LAST "0\r\n\r\n"
-#define STREAM_CAP (FORKD_STREAM_BUFFER + STREAM_FRAME_MAX + sizeof(STREAM_LAST))
-/* A stream's buffer starts this small (a quiet stream's events fit) and grows to STREAM_CAP. */
-#define STREAM_MIN 4096
 
 static void on_event(evutil_socket_t fd, short what, void *arg);
 static void run(conn_t *c);
@@ -56,8 +46,7 @@ static void run(conn_t *c);
  * slowloris of 10,000 connections writes a line a second, not 10,000 (nginx
  * logs these at info too, but its default level is error, where they vanish).
  */
-__attribute__((format(printf, 2, 3))) static void client_fault(struct conn_pool *p, const char *fmt,
-                                                               ...)
+__attribute__((format(printf, 2, 3))) void conn_fault(struct conn_pool *p, const char *fmt, ...)
 {
     const log_t *log = p->env.log;
     uint64_t sec = timecache_now_ms() / 1000;
@@ -95,16 +84,10 @@ static void start_error(conn_t *c, int status);
 static void start_response(conn_t *c);
 static void start_linger(conn_t *c);
 static void send_busy(conn_pool_t *p, int fd);
-static void pending_end(conn_t *c, int why);
-static void access_log(conn_t *c, uint64_t body_bytes);
 static void cancel_jobs(conn_block_t *b);
 static void scoreboard_rest(conn_pool_t *p);
-static void handler_done(conn_t *c);
 static void request_next(conn_t *c);
 static void body_resume(conn_t *c);
-static void stream_event(conn_t *c, short what);
-static void stream_cut(conn_t *c, int reset);
-static void stream_last(conn_block_t *b);
 
 /* The config's trusted lists (conn_pool_new(); the config check refused bad ones: trust none). */
 static void parse_trusted(conn_pool_t *p)
@@ -265,7 +248,7 @@ static uint64_t rate_wait(conn_t *c, uint64_t bytes, uint32_t timeout)
  * queued in the kernel would otherwise keep its memory until delivered at the
  * attacker's pace (nginx: reset_timedout_connection).
  */
-static void abort_conn(conn_t *c)
+void conn_abort(conn_t *c)
 {
     struct linger lg = {1, 0};
 
@@ -387,7 +370,7 @@ static void conn_free(conn_t *c)
     idle_remove(c);
     if (c->b != NULL) {
         if (c->b->pending) {
-            pending_end(c, FORKD_ABORT_STOP);
+            handler_pending_end(c, FORKD_ABORT_STOP);
         }
         request_cleanup(c);
         block_put(p, c->b);
@@ -638,10 +621,10 @@ static void do_read(conn_t *c)
     }
     /* EOF or error: between requests this is the normal end */
     if (n < 0 && errno != ECONNRESET) {
-        client_fault(p, "read() failed: %s", strerror(errno));
+        conn_fault(p, "read() failed: %s", strerror(errno));
     }
     if (b->pending) {
-        pending_end(c, FORKD_ABORT_CLIENT); /* its body was still coming (body = stream) */
+        handler_pending_end(c, FORKD_ABORT_CLIENT); /* its body was still coming (body = stream) */
     }
     c->state = CONN_CLOSE;
 }
@@ -668,7 +651,7 @@ static void do_linger(conn_t *c)
  * socket or in in[]) are a client that waits for its answers, even if it
  * shut down its sending side after them.
  */
-static void check_client(conn_t *c)
+void conn_check_client(conn_t *c)
 {
     conn_block_t *b = c->b;
     int err = 0;
@@ -690,10 +673,10 @@ static void check_client(conn_t *c)
     }
     log_msg(c->pool->env.log, LOG_LVL_DEBUG, "request %llu aborted: client gone",
             (unsigned long long)b->req.id);
-    pending_end(c, FORKD_ABORT_CLIENT);
+    handler_pending_end(c, FORKD_ABORT_CLIENT);
     /* in the access log as nginx's 499 (client closed request): with what a stream sent */
     b->resp.status = 499;
-    access_log(c, b->stream_sent);
+    conn_access_log(c, b->stream_sent);
     c->state = CONN_CLOSE;
 }
 
@@ -714,17 +697,17 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
             /* fall through */
         case CONN_BODY:
             /* 408 to a client that started a request and stalled (slowloris) */
-            client_fault(c->pool, "client timed out reading the request %s",
-                         c->state == CONN_HEAD ? "head" : "body");
+            conn_fault(c->pool, "client timed out reading the request %s",
+                       c->state == CONN_HEAD ? "head" : "body");
             start_error(c, 408);
             break;
         case CONN_SEND:
-            client_fault(c->pool, "client timed out reading the response");
-            abort_conn(c);
+            conn_fault(c->pool, "client timed out reading the response");
+            conn_abort(c);
             break;
         case CONN_STREAM:
             /* send_timeout, or min_rate over the time data waited for it (state_stream()) */
-            client_fault(c->pool, "client reads the stream slower than min_rate or timed out");
+            conn_fault(c->pool, "client reads the stream slower than min_rate or timed out");
             stream_cut(c, 1);
             break;
         case CONN_HANDLER: break; /* handler_timeout: state_handler() looks at the clock */
@@ -741,7 +724,7 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
     case CONN_BODY: do_read(c); break;
     case CONN_LINGER: do_linger(c); break;
     case CONN_HANDLER:
-        check_client(c);
+        conn_check_client(c);
         if (c->state == CONN_HANDLER && c->ev_what == EV_READ) {
             wait_for(c, CLIENT_GONE_EVENTS, WAIT_FOREVER); /* state_handler() sets the timeout */
         }
@@ -802,7 +785,7 @@ static int id_ok(const char *v, size_t len)
  * workers and restarts: the worker's start time and pid, then its request
  * counter, 32 hex digits.
  */
-static const char *request_id(conn_t *c)
+const char *client_request_id(conn_t *c)
 {
     conn_pool_t *p = c->pool;
     conn_block_t *b = c->b;
@@ -856,7 +839,7 @@ static void write_access_log(conn_t *c, uint64_t body_bytes)
     if (p->env.cfg->log_format == CONFIG_LOG_JSON) {
         e.direct = &c->direct.sa;
         e.iso_time = p->time.iso;
-        e.request_id = request_id(c);
+        e.request_id = client_request_id(c);
         e.request_us = now_us() - b->start_us;
         e.upstream_us = b->resp.upstream_us;
         e.forwarded_for = header_value(h, "x-forwarded-for", &e.forwarded_for_len);
@@ -873,7 +856,7 @@ static void write_access_log(conn_t *c, uint64_t body_bytes)
 }
 
 /* The access log line for the request just answered, if the log is on. */
-static void access_log(conn_t *c, uint64_t body_bytes)
+void conn_access_log(conn_t *c, uint64_t body_bytes)
 {
     const route_t *rt = c->b->route;
 
@@ -896,7 +879,7 @@ static int body_unread(const conn_block_t *b)
 }
 
 /* Does this response keep the connection open for another request? */
-static int keep_alive(conn_t *c)
+int conn_keep_alive(conn_t *c)
 {
     const config_t *cfg = c->pool->env.cfg;
     conn_block_t *b = c->b;
@@ -952,7 +935,7 @@ static void send_busy(conn_pool_t *p, int fd)
  * many cookies), a buffer of its own. Out of memory for that, the extra
  * lines go and the response becomes a 503: better than a head cut short.
  */
-static char *head_buffer(conn_block_t *b)
+char *conn_head_buffer(conn_block_t *b)
 {
     size_t need = resp_head_size(&b->resp);
 
@@ -975,11 +958,11 @@ static void start_response(conn_t *c)
     conn_block_t *b = c->b;
 
     timecache_update(&p->time);
-    forkd_resp_header(&b->resp, "X-Request-Id", request_id(c));
+    forkd_resp_header(&b->resp, "X-Request-Id", client_request_id(c));
     /* a 101 that opens a tunnel: no close after it (nor MSG_MORE holding its last bytes) */
-    c->keepalive = (uint8_t)(keep_alive(c) || b->resp.tunnel_fd >= 0);
+    c->keepalive = (uint8_t)(conn_keep_alive(c) || b->resp.tunnel_fd >= 0);
     b->out_len = resp_start(&b->resp, b->req.h.method == HTTP_METHOD_HEAD, p->time.date,
-                            c->keepalive, head_buffer(b));
+                            c->keepalive, conn_head_buffer(b));
     b->phase_start = timecache_now_ms();
     c->state = CONN_SEND;
 }
@@ -994,7 +977,7 @@ static void start_error(conn_t *c, int status)
         return;
     }
     if (b->pending) {
-        pending_end(c, FORKD_ABORT_CLIENT); /* its streamed body broke a rule */
+        handler_pending_end(c, FORKD_ABORT_CLIENT); /* its streamed body broke a rule */
     }
     b->body_reading = 0;
     request_cleanup(c); /* whatever the request held: it checks each piece itself */
@@ -1183,7 +1166,7 @@ static void finish_response(conn_t *c, uint64_t body_bytes)
     conn_block_t *b = c->b;
     size_t rest;
 
-    access_log(c, body_bytes);
+    conn_access_log(c, body_bytes);
     scoreboard_done(c, body_bytes);
     c->requests++;
     if (b->resp.tunnel_fd >= 0) {
@@ -1267,7 +1250,7 @@ static int take_body(conn_t *c)
         n = http_chunked_parse(&b->chunked, data, avail, cfg->max_body_size, cfg->max_header_size,
                                &dlen);
         if (n == HTTP_PARSE_BAD) {
-            client_fault(c->pool, "bad chunked body: %s", b->chunked.reason);
+            conn_fault(c->pool, "bad chunked body: %s", b->chunked.reason);
             start_error(c, b->chunked.status);
             return -1;
         }
@@ -1372,7 +1355,7 @@ static void begin_request(conn_t *c)
     int len, status = 0, has_body;
 
     find_client(c);
-    request_id(c); /* before the handler: forkd_req_request_id() */
+    client_request_id(c); /* before the handler: forkd_req_request_id() */
 
     if (h->method == HTTP_METHOD_OTHER || h->method == HTTP_METHOD_CONNECT) {
         status = 501;
@@ -1460,7 +1443,7 @@ static void pending_begin(conn_t *c)
         log_msg(p->env.log, LOG_LVL_ERROR, "out of memory for the index of pending requests");
         b->pending = 1;
         TAILQ_INSERT_TAIL(&p->pending, b, pending_link);
-        pending_end(c, FORKD_ABORT_STOP);
+        handler_pending_end(c, FORKD_ABORT_STOP);
         free(b->sbuf); /* a stream started in the handler's call: its head is not sent yet */
         b->sbuf = NULL;
         b->streaming = 0;
@@ -1483,7 +1466,7 @@ static void pending_begin(conn_t *c)
  * cancelled last, with whatever the callback may have submitted (through a
  * pointer it kept: forkd_pool_submit() refuses a request no longer pending).
  */
-static void pending_end(conn_t *c, int why)
+void handler_pending_end(conn_t *c, int why)
 {
     conn_pool_t *p = c->pool;
     conn_block_t *b = c->b;
@@ -1513,7 +1496,7 @@ static void handler_timed_out(conn_t *c)
 
     log_msg(p->env.log, LOG_LVL_INFO, "request %llu: no answer after handler_timeout (%ums): 504",
             (unsigned long long)b->req.id, p->env.cfg->handler_timeout);
-    pending_end(c, FORKD_ABORT_TIMEOUT);
+    handler_pending_end(c, FORKD_ABORT_TIMEOUT);
     resp_reset(&b->resp, p->srv, c);
     forkd_resp_error(&b->resp, 504);
     start_response(c);
@@ -1637,12 +1620,12 @@ static void dispatch(conn_t *c)
  * is no longer its (out of the pending index, its jobs told), its callbacks
  * are dropped, and a stream gets its last chunk. Called again, a no-op.
  */
-static void handler_done(conn_t *c)
+void handler_done(conn_t *c)
 {
     conn_block_t *b = c->b;
 
     if (b->pending) {
-        pending_end(c, 0);
+        handler_pending_end(c, 0);
     } else if (!LIST_EMPTY(&b->jobs)) {
         cancel_jobs(b);
     }
@@ -1710,324 +1693,6 @@ void forkd_resp_abort(forkd_resp_t *resp)
     }
     forkd_resp_close(resp);
     forkd_resp_finish(resp);
-}
-
-/*
- * Streamed responses. forkd_resp_stream() builds the head in out[] and
- * gives the request a buffer that grows from STREAM_MIN to STREAM_CAP
- * bytes as the handler fills it; forkd_resp_write() frames
- * what it takes into it, and the connection (CONN_STREAM, state_stream())
- * writes the head and the buffer out as the socket takes them. Writes only
- * fill the buffer and ask the loop to write (stream_kick()): a handler's
- * call never closes its own connection under it.
- *
- * A graceful stop lets a stream run on, like any response in flight, until
- * [server] graceful_timeout: then conn_close_all() aborts it with
- * FORKD_ABORT_STOP. Aborting at the stop itself would cut every download
- * that a reload happens to meet; waiting for streams without a bound would
- * let one Server-Sent Events client hold the old generation forever. So an
- * endless stream delays a worker's exit by graceful_timeout at most, and
- * its client (an EventSource reconnects by itself) comes back to the new one.
- */
-
-/* The block whose response resp is, while it is the current request of its connection; else NULL.
- */
-static conn_block_t *resp_block(forkd_resp_t *resp)
-{
-    conn_block_t *b = (conn_block_t *)(void *)((char *)resp - offsetof(conn_block_t, resp));
-
-    /* no conn: a pool = yes handler's own response, on its thread */
-    return resp->conn != NULL && resp->conn->b == b ? b : NULL;
-}
-
-/* The stream's buffer has had something to write: write it from the loop, soon. */
-static void stream_kick(conn_t *c)
-{
-    /* within a call of ours (the handler, a callback) run() follows: nothing to ask */
-    if (!c->b->calling && c->state == CONN_STREAM && c->ev_what != 0) {
-        event_active(&c->ev, EV_WRITE, 1);
-    }
-}
-
-/*
- * Room for n more bytes at the end of sbuf (what waits plus n never passes
- * STREAM_CAP): move what waits to its start, or grow the buffer (at least
- * doubling, up to STREAM_CAP). 0 ok, -1 out of memory (nothing changed).
- */
-static int stream_room(conn_block_t *b, size_t n)
-{
-    size_t cap = b->sbuf_cap;
-    char *nb;
-
-    if (b->s_len + n <= cap) {
-        return 0;
-    }
-    memmove(b->sbuf, b->sbuf + b->s_off, b->s_len - b->s_off);
-    b->s_len -= b->s_off;
-    b->s_off = 0;
-    if (b->s_len + n <= cap) {
-        return 0;
-    }
-    while (cap < b->s_len + n) {
-        cap *= 2;
-    }
-    cap = cap < STREAM_CAP ? cap : STREAM_CAP;
-    nb = realloc(b->sbuf, cap);
-    if (nb == NULL) {
-        return -1;
-    }
-    b->sbuf = nb;
-    b->sbuf_cap = cap;
-    return 0;
-}
-
-/* The chunk-size line of a chunk of n bytes ("1f4\r\n") at p; returns its length. */
-static size_t chunk_line(char *p, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    char tmp[16];
-    size_t len = 0, i;
-
-    do {
-        tmp[len++] = hex[n & 15];
-        n >>= 4;
-    } while (n != 0);
-    for (i = 0; i < len; i++) {
-        p[i] = tmp[len - 1 - i];
-    }
-    p[len++] = '\r';
-    p[len++] = '\n';
-    return len;
-}
-
-/* The body ends: the last chunk, for a chunked one. */
-static void stream_last(conn_block_t *b)
-{
-    b->stream_ended = 1;
-    /* forkd_resp_write() left room for it: no growth, no failure */
-    if (b->sbuf != NULL && b->resp.framing == RESP_FRAME_CHUNKED
-        && stream_room(b, sizeof(STREAM_LAST) - 1) == 0) {
-        memcpy(b->sbuf + b->s_len, STREAM_LAST, sizeof(STREAM_LAST) - 1);
-        b->s_len += sizeof(STREAM_LAST) - 1;
-    }
-}
-
-/*
- * Write the head and the buffer as far as the socket takes them. 1 all
- * written, 0 the socket is full, -1 error (errno).
- */
-static int stream_flush(conn_t *c)
-{
-    conn_block_t *b = c->b;
-    struct iovec iov[2];
-    int iovcnt;
-    size_t head;
-    ssize_t n;
-
-    while (b->out_sent < b->out_len || b->s_off < b->s_len) {
-        iovcnt = 0;
-        if (b->out_sent < b->out_len) {
-            iov[iovcnt].iov_base = b->outp + b->out_sent;
-            iov[iovcnt++].iov_len = b->out_len - b->out_sent;
-        }
-        if (b->s_off < b->s_len) {
-            iov[iovcnt].iov_base = b->sbuf + b->s_off;
-            iov[iovcnt++].iov_len = b->s_len - b->s_off;
-        }
-        n = writev(c->fd, iov, iovcnt);
-        if (n < 0) {
-            return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
-        }
-        head = b->out_len - b->out_sent < (size_t)n ? b->out_len - b->out_sent : (size_t)n;
-        b->out_sent += head;
-        b->s_off += (size_t)n - head;
-        b->stream_sent += (size_t)n - head;
-        if (b->congested) {
-            b->wait_bytes += (size_t)n - head;
-        }
-    }
-    b->s_off = b->s_len = 0;
-    return 1;
-}
-
-/*
- * min_rate for a stream: how long to wait more for a socket that does not
- * take what waits for it (within send_timeout). Only the time spent waiting
- * so counts (wait_ms), against what the client took meanwhile (wait_bytes):
- * a quiet stream is the handler's choice, a slow reader is not. 0: the
- * client is already below min_rate.
- */
-static uint64_t stream_wait(conn_t *c)
-{
-    const config_t *cfg = c->pool->env.cfg;
-    conn_block_t *b = c->b;
-    uint64_t allowed;
-
-    if (cfg->min_rate == 0) {
-        return cfg->send_timeout;
-    }
-    allowed = b->wait_bytes * 1000 / cfg->min_rate;
-    if (allowed < MIN_RATE_GRACE_MS) {
-        allowed = MIN_RATE_GRACE_MS;
-    }
-    if (b->wait_ms >= allowed) {
-        return 0;
-    }
-    return allowed - b->wait_ms < cfg->send_timeout ? allowed - b->wait_ms : cfg->send_timeout;
-}
-
-/* Is the handler's room callback due (it asked, and half the buffer or more is free)? */
-static int writable_due(const conn_block_t *b)
-{
-    return b->writable_cb != NULL && b->pending && b->s_len - b->s_off <= FORKD_STREAM_BUFFER / 2;
-}
-
-/*
- * The client cannot take the stream: it is gone (reset: -1 from the
- * socket), or slower than min_rate (reset 1: the bytes queued for it are
- * dropped, as for abort_conn()). The handler is told (FORKD_ABORT_CLIENT)
- * if it still holds the request; the access log has what was sent.
- */
-static void stream_cut(conn_t *c, int reset)
-{
-    conn_block_t *b = c->b;
-
-    if (b->pending) {
-        pending_end(c, FORKD_ABORT_CLIENT);
-        b->resp.status = 499; /* as check_client() logs it: the body is not complete */
-    }
-    access_log(c, b->stream_sent);
-    if (reset) {
-        abort_conn(c);
-    } else {
-        c->state = CONN_CLOSE;
-    }
-}
-
-/*
- * The stream's socket changed, or stream_kick() asked: account the time
- * waited for the client, see whether a change of the socket is the client
- * going away (check_client()), and call the room callback when due (once:
- * state_stream() asks the loop again if it is due again).
- */
-static void stream_event(conn_t *c, short what)
-{
-    conn_block_t *b = c->b;
-    forkd_writable_fn cb;
-
-    if (b->wait_since != 0) {
-        b->wait_ms += timecache_now_ms() - b->wait_since;
-        b->wait_since = 0;
-    }
-    if ((what & (EV_READ | EV_CLOSED)) && c->ev_what == CLIENT_GONE_EVENTS) {
-        check_client(c);
-        if (c->state != CONN_STREAM) {
-            return;
-        }
-    }
-    if (writable_due(b)) {
-        cb = b->writable_cb;
-        b->writable_cb = NULL;
-        b->calling = 1; /* forkd_resp_finish() from cb: handler_done() here, not run() */
-        cb(&b->resp, b->writable_arg);
-        b->calling = 0;
-        if (b->finished) {
-            handler_done(c);
-        }
-    }
-}
-
-int forkd_resp_stream(forkd_resp_t *resp)
-{
-    conn_block_t *b = resp_block(resp);
-    conn_t *c = resp->conn;
-    conn_pool_t *p;
-    int head, http10;
-
-    if (b == NULL || !(b->calling || b->pending) || b->finished || b->streaming) {
-        return -1;
-    }
-    p = c->pool;
-    head = b->req.h.method == HTTP_METHOD_HEAD;
-    http10 = b->req.h.version_minor == 0;
-    if (!head && resp->status != 204 && resp->status != 304) {
-        b->sbuf = malloc(STREAM_MIN);
-        b->sbuf_cap = STREAM_MIN;
-        if (b->sbuf == NULL) {
-            return -1;
-        }
-        if (http10) {
-            resp->close = 1; /* the close ends the body */
-        }
-    }
-    timecache_update(&p->time);
-    forkd_resp_header(resp, "X-Request-Id", request_id(c));
-    c->keepalive = (uint8_t)keep_alive(c);
-    b->out_len = resp_stream_start(resp, head, http10, p->time.date, c->keepalive, head_buffer(b));
-    b->out_sent = 0;
-    b->streaming = 1;
-    if (c->state == CONN_HANDLER) {
-        c->state = CONN_STREAM; /* handler_timeout stops here */
-    }
-    stream_kick(c);
-    return 0;
-}
-
-ssize_t forkd_resp_write(forkd_resp_t *resp, const void *p, size_t len)
-{
-    conn_block_t *b = resp_block(resp);
-    size_t waiting, take;
-    char *dst;
-
-    if (b == NULL || !b->streaming || b->finished) {
-        return -1;
-    }
-    if (len > SSIZE_MAX) {
-        len = SSIZE_MAX;
-    }
-    if (b->sbuf == NULL || len == 0) {
-        return (ssize_t)len; /* no body (HEAD, 204, 304): taken and dropped */
-    }
-    waiting = b->s_len - b->s_off;
-    take = waiting < FORKD_STREAM_BUFFER ? FORKD_STREAM_BUFFER - waiting : 0;
-    if (take > len) {
-        take = len;
-    }
-    if (take == 0) {
-        return 0;
-    }
-    /* room for the last chunk too, so that stream_last() never needs memory */
-    if (stream_room(b, take + STREAM_FRAME_MAX + sizeof(STREAM_LAST)) != 0) {
-        return 0; /* out of memory: nothing taken, the room callback tries again */
-    }
-    dst = b->sbuf + b->s_len;
-    if (resp->framing == RESP_FRAME_CHUNKED) {
-        dst += chunk_line(dst, take);
-    }
-    memcpy(dst, p, take);
-    dst += take;
-    if (resp->framing == RESP_FRAME_CHUNKED) {
-        *dst++ = '\r';
-        *dst++ = '\n';
-    }
-    b->s_len = (size_t)(dst - b->sbuf);
-    stream_kick(resp->conn);
-    return (ssize_t)take;
-}
-
-int forkd_resp_on_writable(forkd_resp_t *resp, forkd_writable_fn cb, void *arg)
-{
-    conn_block_t *b = resp_block(resp);
-
-    if (b == NULL || !b->streaming || b->finished) {
-        return -1;
-    }
-    b->writable_cb = cb;
-    b->writable_arg = arg;
-    if (writable_due(b)) {
-        stream_kick(resp->conn); /* "soon after this call" */
-    }
-    return 0;
 }
 
 /*
@@ -2180,7 +1845,7 @@ static int state_head(conn_t *c)
         return 0;
     }
     if (n == HTTP_PARSE_BAD) {
-        client_fault(c->pool, "bad request: %s (%d)", b->req.h.reason, b->req.h.status);
+        conn_fault(c->pool, "bad request: %s (%d)", b->req.h.reason, b->req.h.status);
         start_error(c, b->req.h.status);
         return 1;
     }
@@ -2222,7 +1887,7 @@ static int state_body(conn_t *c)
     if (rc == 0) {
         ms = rate_wait(c, b->body_bytes, c->pool->env.cfg->body_timeout);
         if (ms == 0) {
-            client_fault(c->pool, "request body slower than min_rate");
+            conn_fault(c->pool, "request body slower than min_rate");
             start_error(c, 408);
             return 1;
         }
@@ -2253,8 +1918,8 @@ static int state_send(conn_t *c)
         }
         ms = rate_wait(c, sent, c->pool->env.cfg->send_timeout);
         if (ms == 0) {
-            client_fault(c->pool, "client reads slower than min_rate");
-            abort_conn(c);
+            conn_fault(c->pool, "client reads slower than min_rate");
+            conn_abort(c);
             return 1;
         }
         wait_for(c, EV_WRITE, ms);
@@ -2262,7 +1927,7 @@ static int state_send(conn_t *c)
     }
     if (rc < 0) {
         if (errno != EPIPE && errno != ECONNRESET) {
-            client_fault(c->pool, "writev() failed: %s", strerror(errno));
+            conn_fault(c->pool, "writev() failed: %s", strerror(errno));
         }
         c->state = CONN_CLOSE;
         return 1;
@@ -2273,7 +1938,7 @@ static int state_send(conn_t *c)
 
 /*
  * An async handler holds the request: watch for the client's close (see
- * check_client()) within handler_timeout, or answer 504 at its end.
+ * conn_check_client()) within handler_timeout, or answer 504 at its end.
  */
 static int state_handler(conn_t *c)
 {
@@ -2313,7 +1978,7 @@ static int state_stream(conn_t *c)
 
     if (rc < 0) {
         if (errno != EPIPE && errno != ECONNRESET) {
-            client_fault(c->pool, "writev() failed: %s", strerror(errno));
+            conn_fault(c->pool, "writev() failed: %s", strerror(errno));
         }
         stream_cut(c, 0);
         return 1;
@@ -2328,7 +1993,7 @@ static int state_stream(conn_t *c)
     } else {
         ms = stream_wait(c);
         if (ms == 0) {
-            client_fault(c->pool, "client reads the stream slower than min_rate");
+            conn_fault(c->pool, "client reads the stream slower than min_rate");
             stream_cut(c, 1);
             return 1;
         }
@@ -2336,7 +2001,7 @@ static int state_stream(conn_t *c)
         b->wait_since = timecache_now_ms();
         wait_for(c, EV_WRITE, ms);
     }
-    if (writable_due(b)) {
+    if (stream_writable_due(b)) {
         event_active(&c->ev, EV_WRITE, 1);
     }
     return 0;

@@ -26,7 +26,7 @@
  * While a handler holds the request, the read event that brought it stays
  * (level-triggered: no epoll_ctl() on the way in or out of the handler);
  * it wakes on a FIN or a reset as on a pipelined request's bytes.
- * check_client() tells them apart. Bytes that stay (a pipelined request)
+ * conn_check_client() tells them apart. Bytes that stay (a pipelined request)
  * would wake the loop for as long as the handler takes, so the first such
  * wake turns the event into this one: woken once by each change of the
  * socket (edge-triggered): more bytes, the client's FIN (EPOLLRDHUP), a
@@ -92,7 +92,7 @@ struct conn_block {
     /*
      * An async handler's request. pending: it returned FORKD_ASYNC, the
      * request is in the pool's index and list until it is finished or ends
-     * (pending_end()). Outside a handler's request pending is 0 and jobs
+     * (handler_pending_end()). Outside a handler's request pending is 0 and jobs
      * empty.
      */
     uint8_t pending;
@@ -210,11 +210,48 @@ struct conn_pool {
     net_cidr_t real_ip_from[NET_MAX_CIDRS];
     int nreal_ip_from;
     time_t untrusted_logged;  /* the second of the last "not in proxy_from" line */
-    uint64_t fault_logged;    /* the second of the last client_fault() line at info */
+    uint64_t fault_logged;    /* the second of the last conn_fault() line at info */
     uint64_t fault_quiet;     /* client faults not logged since */
     uint64_t untrusted_quiet; /* refusals not logged since */
     tunnel_set_t tunnels;     /* connections handed over after a 101 (forkd_resp_tunnel()) */
     char id_prefix[17]; /* made request ids: this worker's start time and pid, 16 hex digits */
 };
+
+/*
+ * conn.c: the state machine and its I/O. Each function's contract is
+ * written above its definition.
+ */
+__attribute__((format(printf, 2, 3))) void conn_fault(struct conn_pool *p, const char *fmt, ...);
+void conn_run(conn_t *c);
+void conn_wait_for(conn_t *c, short what, uint64_t ms);
+void conn_stop_waiting(conn_t *c);
+void conn_abort(conn_t *c);
+void conn_check_client(conn_t *c);
+void conn_start_linger(conn_t *c);
+void conn_start_response(conn_t *c);
+void conn_start_error(conn_t *c, int status);
+void conn_request_next(conn_t *c);
+int conn_keep_alive(conn_t *c);
+char *conn_head_buffer(conn_block_t *b);
+void conn_access_log(conn_t *c, uint64_t body_bytes);
+void conn_scoreboard_rest(conn_pool_t *p);
+const char *conn_header_value(const http_request_t *h, const char *name, size_t *len);
+
+/* conn_stream.c: a streamed response (forkd_resp_stream()). */
+void stream_last(conn_block_t *b);
+int stream_flush(conn_t *c);
+uint64_t stream_wait(conn_t *c);
+int stream_writable_due(const conn_block_t *b);
+void stream_cut(conn_t *c, int reset);
+void stream_event(conn_t *c, short what);
+
+/* conn_body.c: the request body, kept or streamed to the handler. */
+
+/* conn_handler.c: calling the handler; the async handler's pending request and pool jobs. */
+void handler_pending_end(conn_t *c, int why);
+void handler_done(conn_t *c);
+
+/* conn_client.c: who the client is: trusted lists, the PROXY header, real_ip, request ids. */
+const char *client_request_id(conn_t *c);
 
 #endif
