@@ -77,17 +77,13 @@ __attribute__((format(printf, 2, 3))) void conn_fault(struct conn_pool *p, const
     p->fault_quiet = 0;
 }
 static void begin_request(conn_t *c);
-static void dispatch(conn_t *c);
 static void pending_begin(conn_t *c);
 static int state_handler(conn_t *c);
-static void start_error(conn_t *c, int status);
-static void start_response(conn_t *c);
 static void start_linger(conn_t *c);
 static void send_busy(conn_pool_t *p, int fd);
 static void cancel_jobs(conn_block_t *b);
 static void scoreboard_rest(conn_pool_t *p);
 static void request_next(conn_t *c);
-static void body_resume(conn_t *c);
 
 /* The config's trusted lists (conn_pool_new(); the config check refused bad ones: trust none). */
 static void parse_trusted(conn_pool_t *p)
@@ -167,7 +163,7 @@ int conn_idle_count(const conn_pool_t *p)
  * Wait for what (EV_READ or EV_WRITE, or CLIENT_GONE_EVENTS) for at most ms
  * (WAIT_FOREVER: no limit); one event per connection.
  */
-static void wait_for(conn_t *c, short what, uint64_t ms)
+void conn_wait_for(conn_t *c, short what, uint64_t ms)
 {
     struct timeval tv;
 
@@ -190,7 +186,7 @@ static void wait_for(conn_t *c, short what, uint64_t ms)
     event_add(&c->ev, ms == WAIT_FOREVER ? NULL : &tv);
 }
 
-static void stop_waiting(conn_t *c)
+void conn_stop_waiting(conn_t *c)
 {
     if (c->ev_what != 0) {
         event_del(&c->ev);
@@ -366,7 +362,7 @@ static void conn_free(conn_t *c)
 {
     conn_pool_t *p = c->pool;
 
-    stop_waiting(c);
+    conn_stop_waiting(c);
     idle_remove(c);
     if (c->b != NULL) {
         if (c->b->pending) {
@@ -699,7 +695,7 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
             /* 408 to a client that started a request and stalled (slowloris) */
             conn_fault(c->pool, "client timed out reading the request %s",
                        c->state == CONN_HEAD ? "head" : "body");
-            start_error(c, 408);
+            conn_start_error(c, 408);
             break;
         case CONN_SEND:
             conn_fault(c->pool, "client timed out reading the response");
@@ -726,7 +722,8 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
     case CONN_HANDLER:
         conn_check_client(c);
         if (c->state == CONN_HANDLER && c->ev_what == EV_READ) {
-            wait_for(c, CLIENT_GONE_EVENTS, WAIT_FOREVER); /* state_handler() sets the timeout */
+            conn_wait_for(c, CLIENT_GONE_EVENTS,
+                          WAIT_FOREVER); /* state_handler() sets the timeout */
         }
         break;
     case CONN_STREAM: stream_event(c, what); break;
@@ -872,12 +869,6 @@ static int client_closes(const http_request_t *h)
            || (h->version_minor == 0 && !(h->flags & HTTP_REQ_CONN_KEEPALIVE));
 }
 
-/* Is part of the request body still unread (it would be parsed as the next request)? */
-static int body_unread(const conn_block_t *b)
-{
-    return b->body_left != 0 || (b->req.h.body_kind == HTTP_BODY_CHUNKED && !b->body_done);
-}
-
 /* Does this response keep the connection open for another request? */
 int conn_keep_alive(conn_t *c)
 {
@@ -952,7 +943,7 @@ char *conn_head_buffer(conn_block_t *b)
 }
 
 /* Make the response ready to send: body source, HEAD handling, head bytes. */
-static void start_response(conn_t *c)
+void conn_start_response(conn_t *c)
 {
     conn_pool_t *p = c->pool;
     conn_block_t *b = c->b;
@@ -968,7 +959,7 @@ static void start_response(conn_t *c)
 }
 
 /* Send a 4xx/5xx page and close after it; the request may be unparsed. */
-static void start_error(conn_t *c, int status)
+void conn_start_error(conn_t *c, int status)
 {
     conn_block_t *b = c->b;
 
@@ -984,7 +975,7 @@ static void start_error(conn_t *c, int status)
     resp_reset(&b->resp, c->pool->srv, c);
     forkd_resp_error(&b->resp, status);
     b->resp.close = 1;
-    start_response(c);
+    conn_start_response(c);
 }
 
 /*
@@ -1208,124 +1199,6 @@ static void finish_response(conn_t *c, uint64_t body_bytes)
 }
 
 /*
- * A piece of a streamed body (body = stream), p borrowed from in[]: to the
- * handler's forkd_req_on_body() callback while it holds the request, else
- * dropped. last: the body ends with it.
- */
-static void body_piece(conn_t *c, const char *p, size_t len, int last)
-{
-    conn_block_t *b = c->b;
-    forkd_body_fn cb = b->body_cb;
-
-    if (last) {
-        b->body_reading = 0;
-    }
-    if (cb == NULL || !b->pending || (len == 0 && !last)) {
-        return;
-    }
-    b->calling = 1; /* forkd_resp_finish() from cb: handler_done() here, not run() */
-    cb(&b->resp, p, len, last, b->body_arg);
-    b->calling = 0;
-    if (b->finished) {
-        handler_done(c);
-    }
-}
-
-/* Take body bytes from in[in_off..in_len). 1 complete, 0 need more, -1 error started. */
-static int take_body(conn_t *c)
-{
-    conn_block_t *b = c->b;
-    const config_t *cfg = c->pool->env.cfg;
-    char *data = b->in + b->in_off;
-    size_t avail = b->in_len - b->in_off, dlen, start = b->in_off;
-    ssize_t n;
-
-    if (b->req.h.body_kind != HTTP_BODY_CHUNKED) {
-        /* Content-Length (or none, for a streamed body's handler: one empty last piece) */
-        dlen = avail < b->body_left ? avail : (size_t)b->body_left;
-        b->in_off += dlen;
-        b->body_left -= dlen;
-        n = b->body_left == 0 ? 1 : 0;
-    } else {
-        n = http_chunked_parse(&b->chunked, data, avail, cfg->max_body_size, cfg->max_header_size,
-                               &dlen);
-        if (n == HTTP_PARSE_BAD) {
-            conn_fault(c->pool, "bad chunked body: %s", b->chunked.reason);
-            start_error(c, b->chunked.status);
-            return -1;
-        }
-        b->in_off += n == HTTP_PARSE_NEED_MORE ? avail : (size_t)n;
-        b->body_done = n >= 0;
-        n = n >= 0 ? 1 : 0;
-    }
-    b->body_bytes += b->in_off - start; /* body bytes only, not a pipelined request after it */
-    if (b->body_reading) {
-        body_piece(c, data, dlen, n == 1);
-    } else if (b->keep_body && dlen > 0) {
-        if (b->body_len + dlen > b->body_cap) {
-            size_t cap = b->body_cap ? b->body_cap * 2 : 4096;
-            char *nb;
-            while (cap < b->body_len + dlen) {
-                cap *= 2;
-            }
-            nb = realloc(b->body, cap);
-            if (nb == NULL) {
-                start_error(c, 500);
-                return -1;
-            }
-            b->body = nb;
-            b->body_cap = cap;
-        }
-        memcpy(b->body + b->body_len, data, dlen);
-        b->body_len += dlen;
-    }
-    if (b->in_off == b->in_len) {
-        /* all consumed: read further body bytes right after the head */
-        b->in_len = b->in_off = b->head_len;
-    }
-    return (int)n;
-}
-
-static void send_continue(conn_t *c)
-{
-    static const char msg[] = "HTTP/1.1 100 Continue\r\n\r\n";
-
-    /* the socket is fresh for this request: a 25-byte write does not block */
-    if (write(c->fd, msg, sizeof(msg) - 1) < 0) {
-        c->b->resp.close = 1;
-    }
-}
-
-/*
- * body = stream: the handler runs now, before the body, which then goes to
- * it in pieces (body_piece()). A client waiting for 100 Continue that the
- * handler already answered (a refusal, say) gets that answer instead, and
- * the connection closes after it: its body is never sent.
- */
-static void begin_streamed_body(conn_t *c)
-{
-    conn_block_t *b = c->b;
-    const http_request_t *h = &b->req.h;
-
-    b->body_left = h->body_kind == HTTP_BODY_LENGTH ? h->content_length : 0;
-    b->phase_start = timecache_now_ms();
-    b->body_bytes = 0;
-    b->body_streamed = 1;
-    dispatch(c); /* request_next(): CONN_BODY while body_reading */
-    if (!(h->flags & HTTP_REQ_EXPECT_CONTINUE) || h->body_kind == HTTP_BODY_NONE
-        || b->in_off != b->in_len || c->state != CONN_BODY) {
-        return;
-    }
-    if (b->finished && !b->streaming) {
-        b->body_reading = 0;
-        b->resp.close = 1;
-        start_response(c);
-        return;
-    }
-    send_continue(c);
-}
-
-/*
  * A peer in [http] real_ip_from names the client in real_ip_header: the
  * request's peer (handlers, the allow list, the access log) becomes that
  * address. From anyone else the header changes nothing.
@@ -1360,7 +1233,7 @@ static void begin_request(conn_t *c)
     if (h->method == HTTP_METHOD_OTHER || h->method == HTTP_METHOD_CONNECT) {
         status = 501;
     } else if (h->target_form == HTTP_TARGET_ASTERISK) {
-        status = 0; /* OPTIONS *: answered in dispatch() */
+        status = 0; /* OPTIONS *: answered in handler_dispatch() */
     } else {
         /* the decoded path is never longer than the target, itself within the head */
         len = uri_normalize_path(h->path.p, h->path.len, b->path, p->env.cfg->max_header_size + 1);
@@ -1386,18 +1259,18 @@ static void begin_request(conn_t *c)
     }
     b->pending_status = status;
     if (status == 0 && rt != NULL && (rt->flags & ROUTE_BODY_STREAM)) {
-        begin_streamed_body(c); /* with no body too: the handler gets its one last piece */
+        body_begin_streamed(c); /* with no body too: the handler gets its one last piece */
         return;
     }
     if (!has_body) {
-        dispatch(c);
+        handler_dispatch(c);
         return;
     }
     if (status == 413 || (status != 0 && (h->flags & HTTP_REQ_EXPECT_CONTINUE))) {
         /* the client waits for our word before sending: answer now and close */
         b->resp.close = 1;
         b->body_left = h->body_kind == HTTP_BODY_LENGTH ? h->content_length : 1;
-        dispatch(c);
+        handler_dispatch(c);
         return;
     }
     b->body_left = h->body_kind == HTTP_BODY_LENGTH ? h->content_length : 0;
@@ -1405,7 +1278,7 @@ static void begin_request(conn_t *c)
     b->body_bytes = 0;
     b->keep_body = status == 0 && rt != NULL && (rt->flags & ROUTE_TAKES_BODY);
     if ((h->flags & HTTP_REQ_EXPECT_CONTINUE) && b->in_off == b->in_len) {
-        send_continue(c);
+        body_send_continue(c);
     }
     c->state = CONN_BODY;
 }
@@ -1499,7 +1372,7 @@ static void handler_timed_out(conn_t *c)
     handler_pending_end(c, FORKD_ABORT_TIMEOUT);
     resp_reset(&b->resp, p->srv, c);
     forkd_resp_error(&b->resp, 504);
-    start_response(c);
+    conn_start_response(c);
 }
 
 forkd_resp_t *forkd_lookup(forkd_server_t *srv, forkd_ref_t ref)
@@ -1566,7 +1439,7 @@ int forkd_pool_submit(forkd_req_t *req, forkd_job_fn job, forkd_done_fn done, vo
 }
 
 /* Body done (or none): run the handler, or answer the error decided before. */
-static void dispatch(conn_t *c)
+void handler_dispatch(conn_t *c)
 {
     conn_block_t *b = c->b;
     http_request_t *h = &b->req.h;
@@ -1585,7 +1458,7 @@ static void dispatch(conn_t *c)
         if (b->pending_status >= 500 || b->pending_status == 400 || b->pending_status == 413) {
             resp->close = 1;
         }
-        start_response(c);
+        conn_start_response(c);
         return;
     }
     if (h->method == HTTP_METHOD_OPTIONS
@@ -1595,7 +1468,7 @@ static void dispatch(conn_t *c)
                      allow, sizeof(allow));
         resp->status = 204;
         forkd_resp_header(resp, "Allow", allow);
-        start_response(c);
+        conn_start_response(c);
         return;
     }
     b->req.body = b->body;
@@ -1653,7 +1526,7 @@ static void request_next(conn_t *c)
     } else if (b->streaming) {
         c->state = CONN_STREAM;
     } else if (b->finished) {
-        start_response(c);
+        conn_start_response(c);
     } else {
         c->state = CONN_HANDLER;
     }
@@ -1696,56 +1569,6 @@ void forkd_resp_abort(forkd_resp_t *resp)
 }
 
 /*
- * Reading a streamed body resumes (forkd_req_body_pause(req, 0), or the
- * handler answered): the paused time is taken off min_rate's clock, then
- * the connection runs state_body() again, by its event, so that bytes
- * already in in[] go to the handler first and the callbacks never run
- * inside the handler's own call to us. Within a call of ours run() follows
- * anyway. Not paused: nothing to do.
- */
-static void body_resume(conn_t *c)
-{
-    conn_block_t *b = c->b;
-
-    if (!b->body_paused) {
-        return;
-    }
-    b->body_paused = 0;
-    b->phase_start += timecache_now_ms() - b->paused_at;
-    if (!b->calling && c->state == CONN_BODY && c->ev_what != 0) {
-        event_active(&c->ev, EV_READ, 1);
-    }
-}
-
-int forkd_req_body_pause(forkd_req_t *req, int paused)
-{
-    conn_block_t *b = (conn_block_t *)(void *)((char *)req - offsetof(conn_block_t, req));
-    conn_t *c = b->resp.conn;
-
-    if (req->cancelled != NULL || c == NULL || !b->body_reading || b->finished) {
-        return -1; /* a pool = yes copy, or no body still coming to this handler */
-    }
-    if (paused && !b->body_paused) {
-        b->body_paused = 1;
-        b->paused_at = timecache_now_ms();
-    } else if (!paused) {
-        body_resume(c);
-    }
-    return 0;
-}
-
-void forkd_req_on_body(forkd_req_t *req, forkd_body_fn cb, void *arg)
-{
-    conn_block_t *b = (conn_block_t *)(void *)((char *)req - offsetof(conn_block_t, req));
-
-    if (req->cancelled != NULL) {
-        return; /* a pool = yes handler's copy, on its thread */
-    }
-    b->body_cb = cb;
-    b->body_arg = arg;
-}
-
-/*
  * One function per state: run() calls the one of the connection's state
  * until it has to wait. Each returns 1 to go on (the state changed), or 0
  * when the connection waits: for the socket or a timeout (an event is set),
@@ -1766,7 +1589,7 @@ static int state_idle(conn_t *c)
         c->state = CONN_CLOSE;
         return 1;
     }
-    wait_for(c, EV_READ, c->requests ? cfg->keepalive_timeout : cfg->header_timeout);
+    conn_wait_for(c, EV_READ, c->requests ? cfg->keepalive_timeout : cfg->header_timeout);
     return 0;
 }
 
@@ -1787,7 +1610,7 @@ static ssize_t take_proxy_header(conn_t *c)
     if (n == PROXY_NEED_MORE) {
         now = timecache_now_ms();
         if (now < b->deadline) {
-            wait_for(c, EV_READ, b->deadline - now);
+            conn_wait_for(c, EV_READ, b->deadline - now);
             return 0;
         }
         ph.reason = "timed out";
@@ -1838,36 +1661,21 @@ static int state_head(conn_t *c)
     if (n == HTTP_PARSE_NEED_MORE) {
         now = timecache_now_ms();
         if (now >= b->deadline) {
-            start_error(c, 408);
+            conn_start_error(c, 408);
             return 1;
         }
-        wait_for(c, EV_READ, b->deadline - now);
+        conn_wait_for(c, EV_READ, b->deadline - now);
         return 0;
     }
     if (n == HTTP_PARSE_BAD) {
         conn_fault(c->pool, "bad request: %s (%d)", b->req.h.reason, b->req.h.status);
-        start_error(c, b->req.h.status);
+        conn_start_error(c, b->req.h.status);
         return 1;
     }
     b->head_len = b->in_off = (size_t)n;
     scoreboard_busy(c);
     begin_request(c);
     return 1;
-}
-
-/*
- * The handler paused the body: wait for its resume with the read event off
- * and no timer (the handler's own timeouts bound the wait; a client gone
- * meanwhile is seen when reading resumes). The event stays assigned for
- * body_resume()'s event_active().
- */
-static int body_hold(conn_t *c)
-{
-    if (c->ev_what != EV_READ) {
-        wait_for(c, EV_READ, WAIT_FOREVER);
-    }
-    stop_waiting(c);
-    return 0;
 }
 
 /* Take the body bytes read so far: wait for more (min_rate, body_timeout), or dispatch. */
@@ -1880,7 +1688,7 @@ static int state_body(conn_t *c)
     if (b->body_paused) {
         return body_hold(c); /* bytes in in[] wait too: delivered on resume */
     }
-    rc = take_body(c);
+    rc = body_take(c);
     if (rc == 0 && b->body_paused) {
         return body_hold(c); /* paused from the piece's callback */
     }
@@ -1888,14 +1696,14 @@ static int state_body(conn_t *c)
         ms = rate_wait(c, b->body_bytes, c->pool->env.cfg->body_timeout);
         if (ms == 0) {
             conn_fault(c->pool, "request body slower than min_rate");
-            start_error(c, 408);
+            conn_start_error(c, 408);
             return 1;
         }
-        wait_for(c, EV_READ, ms);
+        conn_wait_for(c, EV_READ, ms);
         return 0;
     }
     if (rc == 1 && !b->body_streamed) {
-        dispatch(c);
+        handler_dispatch(c);
     } else if (rc == 1) {
         b->pending_since = timecache_now_ms(); /* handler_timeout from the body's end */
         request_next(c);
@@ -1922,7 +1730,7 @@ static int state_send(conn_t *c)
             conn_abort(c);
             return 1;
         }
-        wait_for(c, EV_WRITE, ms);
+        conn_wait_for(c, EV_WRITE, ms);
         return 0;
     }
     if (rc < 0) {
@@ -1947,7 +1755,7 @@ static int state_handler(conn_t *c)
     uint64_t ms = WAIT_FOREVER, now;
 
     if (!b->pending) {
-        stop_waiting(c); /* forkd_resp_finish() runs it again */
+        conn_stop_waiting(c); /* forkd_resp_finish() runs it again */
         return 0;
     }
     if (limit != 0) {
@@ -1958,7 +1766,7 @@ static int state_handler(conn_t *c)
         }
         ms = b->pending_since + limit - now;
     }
-    wait_for(c, c->ev_what == CLIENT_GONE_EVENTS ? CLIENT_GONE_EVENTS : EV_READ, ms);
+    conn_wait_for(c, c->ev_what == CLIENT_GONE_EVENTS ? CLIENT_GONE_EVENTS : EV_READ, ms);
     return 0;
 }
 
@@ -1989,7 +1797,7 @@ static int state_stream(conn_t *c)
             finish_response(c, b->stream_sent);
             return 1;
         }
-        wait_for(c, CLIENT_GONE_EVENTS, WAIT_FOREVER);
+        conn_wait_for(c, CLIENT_GONE_EVENTS, WAIT_FOREVER);
     } else {
         ms = stream_wait(c);
         if (ms == 0) {
@@ -1999,7 +1807,7 @@ static int state_stream(conn_t *c)
         }
         b->congested = 1;
         b->wait_since = timecache_now_ms();
-        wait_for(c, EV_WRITE, ms);
+        conn_wait_for(c, EV_WRITE, ms);
     }
     if (stream_writable_due(b)) {
         event_active(&c->ev, EV_WRITE, 1);
@@ -2016,7 +1824,7 @@ static int state_linger(conn_t *c)
         c->state = CONN_CLOSE;
         return 1;
     }
-    wait_for(c, EV_READ, c->linger_deadline - now);
+    conn_wait_for(c, EV_READ, c->linger_deadline - now);
     return 0;
 }
 

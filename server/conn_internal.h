@@ -21,7 +21,7 @@
 #include "tunnel.h"
 
 #define MIN_RATE_GRACE_MS 5000  /* min_rate applies after this much of a body or response */
-#define WAIT_FOREVER UINT64_MAX /* wait_for(): no timeout */
+#define WAIT_FOREVER UINT64_MAX /* conn_wait_for(): no timeout */
 /*
  * While a handler holds the request, the read event that brought it stays
  * (level-triggered: no epoll_ctl() on the way in or out of the handler);
@@ -96,7 +96,7 @@ struct conn_block {
      * empty.
      */
     uint8_t pending;
-    uint8_t calling;        /* the handler is being called (dispatch()) */
+    uint8_t calling;        /* the handler is being called (handler_dispatch()) */
     uint8_t finished;       /* the handler answered (FORKD_DONE, forkd_resp_finish()) */
     uint64_t pending_since; /* ms: the handler returned FORKD_ASYNC */
     TAILQ_ENTRY(conn_block) pending_link; /* on the pool's pending list, oldest first */
@@ -246,8 +246,15 @@ void stream_cut(conn_t *c, int reset);
 void stream_event(conn_t *c, short what);
 
 /* conn_body.c: the request body, kept or streamed to the handler. */
+int body_unread(const conn_block_t *b);
+int body_take(conn_t *c);
+void body_send_continue(conn_t *c);
+void body_begin_streamed(conn_t *c);
+void body_resume(conn_t *c);
+int body_hold(conn_t *c);
 
 /* conn_handler.c: calling the handler; the async handler's pending request and pool jobs. */
+void handler_dispatch(conn_t *c);
 void handler_pending_end(conn_t *c, int why);
 void handler_done(conn_t *c);
 
