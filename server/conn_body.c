@@ -27,7 +27,7 @@ static void body_piece(conn_t *c, const char *p, size_t len, int last)
     if (cb == NULL || !b->pending || (len == 0 && !last)) {
         return;
     }
-    b->calling = 1; /* forkd_resp_finish() from cb: handler_done() here, not run() */
+    b->calling = 1; /* forkd_resp_finish() from cb: handler_done() here, not conn_run() */
     cb(&b->resp, p, len, last, b->body_arg);
     b->calling = 0;
     if (b->finished) {
@@ -115,7 +115,7 @@ void body_begin_streamed(conn_t *c)
     b->phase_start = timecache_now_ms();
     b->body_bytes = 0;
     b->body_streamed = 1;
-    handler_dispatch(c); /* request_next(): CONN_BODY while body_reading */
+    handler_dispatch(c); /* conn_request_next(): CONN_BODY while body_reading */
     if (!(h->flags & HTTP_REQ_EXPECT_CONTINUE) || h->body_kind == HTTP_BODY_NONE
         || b->in_off != b->in_len || c->state != CONN_BODY) {
         return;
@@ -134,7 +134,7 @@ void body_begin_streamed(conn_t *c)
  * handler answered): the paused time is taken off min_rate's clock, then
  * the connection runs state_body() again, by its event, so that bytes
  * already in in[] go to the handler first and the callbacks never run
- * inside the handler's own call to us. Within a call of ours run() follows
+ * inside the handler's own call to us. Within a call of ours conn_run() follows
  * anyway. Not paused: nothing to do.
  */
 void body_resume(conn_t *c)

@@ -174,16 +174,6 @@ struct conn {
 TAILQ_HEAD(conn_list, conn);
 TAILQ_HEAD(block_list, conn_block);
 
-/* A forkd_pool_submit() job: the pool's part, then the handler's. */
-struct job {
-    pool_job_t pj;
-    conn_pool_t *pool;
-    uint64_t id; /* of its request */
-    forkd_done_fn done;
-    int linked; /* on its request's list (the request is the handler's) */
-    LIST_ENTRY(job) link;
-};
-
 /* Every live connection on a list (for shutdown); freed ones and their blocks kept for reuse. */
 struct conn_pool {
     conn_env_t env;
@@ -257,6 +247,7 @@ int body_hold(conn_t *c);
 void handler_dispatch(conn_t *c);
 void handler_pending_end(conn_t *c, int why);
 void handler_done(conn_t *c);
+void handler_timed_out(conn_t *c);
 
 /* conn_client.c: who the client is: trusted lists, the PROXY header, real_ip, request ids. */
 const char *client_request_id(conn_t *c);

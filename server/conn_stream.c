@@ -49,7 +49,7 @@ static conn_block_t *resp_block(forkd_resp_t *resp)
 /* The stream's buffer has had something to write: write it from the loop, soon. */
 static void stream_kick(conn_t *c)
 {
-    /* within a call of ours (the handler, a callback) run() follows: nothing to ask */
+    /* within a call of ours (the handler, a callback) conn_run() follows: nothing to ask */
     if (!c->b->calling && c->state == CONN_STREAM && c->ev_what != 0) {
         event_active(&c->ev, EV_WRITE, 1);
     }
@@ -234,7 +234,7 @@ void stream_event(conn_t *c, short what)
     if (stream_writable_due(b)) {
         cb = b->writable_cb;
         b->writable_cb = NULL;
-        b->calling = 1; /* forkd_resp_finish() from cb: handler_done() here, not run() */
+        b->calling = 1; /* forkd_resp_finish() from cb: handler_done() here, not conn_run() */
         cb(&b->resp, b->writable_arg);
         b->calling = 0;
         if (b->finished) {
