@@ -33,8 +33,6 @@
 #define FREE_CONNS_MAX 4096
 #define FREE_BLOCKS_MAX 64
 #define CONN_IN_SLACK 1024 /* input room past max_header_size for body bytes */
-/* A request id taken from a trusted X-Request-Id: at most FORKD_REQ_XID_MAX bytes of these. */
-#define ID_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:"
 
 static void on_event(evutil_socket_t fd, short what, void *arg);
 
@@ -77,19 +75,7 @@ __attribute__((format(printf, 2, 3))) void conn_fault(struct conn_pool *p, const
 }
 static void begin_request(conn_t *c);
 static int state_handler(conn_t *c);
-static void start_linger(conn_t *c);
 static void send_busy(conn_pool_t *p, int fd);
-
-/* The config's trusted lists (conn_pool_new(); the config check refused bad ones: trust none). */
-static void parse_trusted(conn_pool_t *p)
-{
-    char err[NET_ERR_LEN];
-
-    p->nproxy_from = net_parse_cidr_list(p->env.cfg->proxy_from, p->proxy_from, err);
-    p->nproxy_from = p->nproxy_from < 0 ? 0 : p->nproxy_from;
-    p->nreal_ip_from = net_parse_cidr_list(p->env.cfg->real_ip_from, p->real_ip_from, err);
-    p->nreal_ip_from = p->nreal_ip_from < 0 ? 0 : p->nreal_ip_from;
-}
 
 conn_pool_t *conn_pool_new(const conn_env_t *env)
 {
@@ -114,7 +100,7 @@ conn_pool_t *conn_pool_new(const conn_env_t *env)
     p->tunnels.closed = env->closed;
     p->tunnels.closed_arg = env->owner;
     timecache_update(&p->time);
-    parse_trusted(p);
+    client_parse_trusted(p);
     snprintf(p->id_prefix, sizeof(p->id_prefix), "%08x%08x", (unsigned)time(NULL),
              (unsigned)getpid());
     return p;
@@ -424,75 +410,6 @@ int conn_reserve(conn_pool_t *p)
     return 0;
 }
 
-/* The address bytes of a client address (4 or 16), NULL for a unix socket's client. */
-static const unsigned char *addr_bytes(const conn_addr_t *a)
-{
-    if (a->sa.sa_family == AF_INET) {
-        return (const unsigned char *)&a->in.sin_addr;
-    }
-    return a->sa.sa_family == AF_INET6 ? a->in6.sin6_addr.s6_addr : NULL;
-}
-
-/* Is a in list[0..n)? */
-static int addr_in(const conn_addr_t *a, const net_cidr_t *list, int n)
-{
-    const unsigned char *bytes = addr_bytes(a);
-
-    return bytes != NULL && net_cidr_match(list, n, a->sa.sa_family, bytes);
-}
-
-/* Set a to family's address bytes (4 or 16) and port; the length it takes. */
-static socklen_t addr_set(conn_addr_t *a, int family, const unsigned char *bytes, uint16_t port)
-{
-    memset(a, 0, sizeof(*a));
-    if (family == AF_INET) {
-        a->in.sin_family = AF_INET;
-        a->in.sin_port = htons(port);
-        memcpy(&a->in.sin_addr, bytes, 4);
-        return sizeof(a->in);
-    }
-    a->in6.sin6_family = AF_INET6;
-    a->in6.sin6_port = htons(port);
-    memcpy(a->in6.sin6_addr.s6_addr, bytes, 16);
-    return sizeof(a->in6);
-}
-
-/*
- * A connection whose PROXY header is refused (broken, late, or from a peer
- * not in proxy_from): counted, logged at info, closed without a word (a
- * balancer marks the server down; anyone else learns nothing). Untrusted
- * peers are anyone on the network: their lines are limited to one a second
- * (a flood of connections must not become a flood of log lines), the others
- * are told as a count in the next one.
- */
-static void proxy_refused(conn_pool_t *p, const conn_addr_t *direct, const char *why,
-                          const char *bytes, size_t len, int untrusted)
-{
-    char peer[NET_PEER_LEN], text[4 * 64 + 1], more[64] = "";
-    const unsigned char *a = addr_bytes(direct);
-    static const unsigned char none[16];
-    time_t now;
-
-    SB_ADD(p->env.slot->proxy_refused, 1);
-    if (untrusted) {
-        now = time(NULL);
-        if (now == p->untrusted_logged) {
-            p->untrusted_quiet++;
-            return;
-        }
-        p->untrusted_logged = now;
-        if (p->untrusted_quiet > 0) {
-            snprintf(more, sizeof(more), " (and %llu more untrusted since the last line)",
-                     (unsigned long long)p->untrusted_quiet);
-            p->untrusted_quiet = 0;
-        }
-    }
-    log_msg(p->env.log, LOG_LVL_INFO, "PROXY header refused from %s: %s%s%s%s%s",
-            net_peer_text(direct->sa.sa_family, a ? a : none, peer), why, len ? " (\"" : "",
-            len ? escape_str(text, sizeof(text), bytes, len > 64 ? 64 : len) : "", len ? "\")" : "",
-            more);
-}
-
 void conn_accept(conn_pool_t *p, int fd, const struct sockaddr_storage *peer, int proxy)
 {
     conn_t *c;
@@ -500,8 +417,8 @@ void conn_accept(conn_pool_t *p, int fd, const struct sockaddr_storage *peer, in
 
     if (proxy) {
         memcpy(&from, peer, sizeof(from));
-        if (!addr_in(&from, p->proxy_from, p->nproxy_from)) {
-            proxy_refused(p, &from, "not in [server] proxy_from", NULL, 0, 1);
+        if (!client_addr_in(&from, p->proxy_from, p->nproxy_from)) {
+            client_proxy_refused(p, &from, "not in [server] proxy_from", NULL, 0, 1);
             close(fd);
             return;
         }
@@ -583,7 +500,7 @@ static void do_read(conn_t *c)
                 send_busy(p, c->fd);
             }
             idle_remove(c);
-            start_linger(c);
+            conn_start_linger(c);
             p->env.out_of_memory(p->env.owner, p->block_size, 1);
             return;
         }
@@ -681,8 +598,8 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
         case CONN_HEAD:
             if (c->proxy_wait) {
                 /* a balancer's header is never slow: no 408 to something that spoke no HTTP */
-                proxy_refused(c->pool, &c->direct, "timed out", c->b->in, c->b->in_len, 0);
-                start_linger(c);
+                client_proxy_refused(c->pool, &c->direct, "timed out", c->b->in, c->b->in_len, 0);
+                conn_start_linger(c);
                 break;
             }
             /* fall through */
@@ -728,7 +645,7 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Start lingering: shut our side, drain input up to lingering_timeout. */
-static void start_linger(conn_t *c)
+void conn_start_linger(conn_t *c)
 {
     const config_t *cfg = c->pool->env.cfg;
 
@@ -746,59 +663,12 @@ static void start_linger(conn_t *c)
 }
 
 /* The first value of header name in the request, *len bytes; NULL when absent. */
-static const char *header_value(const http_request_t *h, const char *name, size_t *len)
+const char *conn_header_value(const http_request_t *h, const char *name, size_t *len)
 {
     const http_header_t *hd = h->nheaders ? http_find_header(h, name) : NULL;
 
     *len = hd ? hd->value.len : 0;
     return hd ? hd->value.p : NULL;
-}
-
-/* Is v[0..len) a request id to keep: 1..FORKD_REQ_XID_MAX bytes of ID_CHARS? */
-static int id_ok(const char *v, size_t len)
-{
-    size_t i;
-
-    if (len == 0 || len > FORKD_REQ_XID_MAX) {
-        return 0;
-    }
-    for (i = 0; i < len; i++) {
-        if (v[i] == '\0' || strchr(ID_CHARS, v[i]) == NULL) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-/*
- * The request's id (X-Request-Id), decided on first use: the one a trusted
- * hop sent (the socket's peer in proxy_from, or the peer in real_ip_from),
- * when it is safe to echo and log; else one made here, unique across
- * workers and restarts: the worker's start time and pid, then its request
- * counter, 32 hex digits.
- */
-const char *client_request_id(conn_t *c)
-{
-    conn_pool_t *p = c->pool;
-    conn_block_t *b = c->b;
-    const char *v;
-    size_t len = 0;
-
-    if (b->req.xid[0] != '\0') {
-        return b->req.xid;
-    }
-    v = b->head_len == 0 ? NULL : header_value(&b->req.h, "x-request-id", &len);
-    if (v != NULL && id_ok(v, len)
-        && (addr_in(&c->direct, p->proxy_from, p->nproxy_from)
-            || addr_in(&c->peer, p->real_ip_from, p->nreal_ip_from))) {
-        memcpy(b->req.xid, v, len);
-        b->req.xid[len] = '\0';
-        return b->req.xid;
-    }
-    /* per request: no printf (fmt.h) */
-    memcpy(b->req.xid, p->id_prefix, 16);
-    b->req.xid[16 + fmt_hex16(b->req.xid + 16, b->req.id)] = '\0';
-    return b->req.xid;
 }
 
 /* The access log line for the request just answered (the log is on). */
@@ -826,15 +696,15 @@ static void write_access_log(conn_t *c, uint64_t body_bytes)
     e.time = p->time.clf;
     e.status = b->resp.status;
     e.body_bytes = body_bytes;
-    e.referer = header_value(h, "referer", &e.referer_len);
-    e.user_agent = header_value(h, "user-agent", &e.user_agent_len);
+    e.referer = conn_header_value(h, "referer", &e.referer_len);
+    e.user_agent = conn_header_value(h, "user-agent", &e.user_agent_len);
     if (p->env.cfg->log_format == CONFIG_LOG_JSON) {
         e.direct = &c->direct.sa;
         e.iso_time = p->time.iso;
         e.request_id = client_request_id(c);
         e.request_us = now_us() - b->start_us;
         e.upstream_us = b->resp.upstream_us;
-        e.forwarded_for = header_value(h, "x-forwarded-for", &e.forwarded_for_len);
+        e.forwarded_for = conn_header_value(h, "x-forwarded-for", &e.forwarded_for_len);
         if (b->head_len != 0) {
             e.method = h->method_name.p;
             e.method_len = h->method_name.len;
@@ -1131,7 +1001,8 @@ int forkd_resp_tunnel(forkd_resp_t *resp, int fd, const void *early, size_t len,
     }
     b = c->b;
     if (b->streaming || b->req.h.version_minor == 0 || body_unread(b)
-        || b->req.h.body_kind != HTTP_BODY_NONE || header_value(&b->req.h, "upgrade", &n) == NULL) {
+        || b->req.h.body_kind != HTTP_BODY_NONE
+        || conn_header_value(&b->req.h, "upgrade", &n) == NULL) {
         return -1;
     }
     if (len > 0 && (resp->tunnel_early = malloc(len)) == NULL) {
@@ -1161,7 +1032,7 @@ static void finish_response(conn_t *c, uint64_t body_bytes)
     }
     if (!c->keepalive) {
         if (close_needs_linger(c)) {
-            start_linger(c);
+            conn_start_linger(c);
         } else {
             c->state = CONN_CLOSE;
         }
@@ -1193,26 +1064,6 @@ static void finish_response(conn_t *c, uint64_t body_bytes)
     head_begins(c);
 }
 
-/*
- * A peer in [http] real_ip_from names the client in real_ip_header: the
- * request's peer (handlers, the allow list, the access log) becomes that
- * address. From anyone else the header changes nothing.
- */
-static void find_client(conn_t *c)
-{
-    conn_pool_t *p = c->pool;
-    conn_block_t *b = c->b;
-    realip_addr_t a;
-
-    if (p->nreal_ip_from == 0 || !addr_in(&c->peer, p->real_ip_from, p->nreal_ip_from)
-        || !realip_find(&b->req.h, p->env.cfg->real_ip_header, p->real_ip_from, p->nreal_ip_from,
-                        &a)) {
-        return;
-    }
-    b->req.peer_len = addr_set(&b->client, a.family, a.addr, 0);
-    b->req.peer = &b->client.sa;
-}
-
 /* The head is parsed: route it, decide errors, and set up reading the body. */
 static void begin_request(conn_t *c)
 {
@@ -1222,7 +1073,7 @@ static void begin_request(conn_t *c)
     const route_t *rt = NULL;
     int len, status = 0, has_body;
 
-    find_client(c);
+    client_find(c);
     client_request_id(c); /* before the handler: forkd_req_request_id() */
 
     if (h->method == HTTP_METHOD_OTHER || h->method == HTTP_METHOD_CONNECT) {
@@ -1323,43 +1174,6 @@ static int state_idle(conn_t *c)
     return 0;
 }
 
-/*
- * The PROXY header a proxy_protocol listener's client (a trusted balancer)
- * sends first: its client becomes the connection's peer (a LOCAL or UNSPEC
- * header leaves the balancer's), and the bytes after it are the request.
- * 1 taken; 0 waiting for more within header_timeout; -1 refused, the
- * connection lingering to its close (no answer: it spoke no HTTP).
- */
-static ssize_t take_proxy_header(conn_t *c)
-{
-    conn_block_t *b = c->b;
-    proxy_header_t ph;
-    ssize_t n = proxy_parse(b->in, b->in_len, b->in_cap, &ph);
-    uint64_t now;
-
-    if (n == PROXY_NEED_MORE) {
-        now = timecache_now_ms();
-        if (now < b->deadline) {
-            conn_wait_for(c, EV_READ, b->deadline - now);
-            return 0;
-        }
-        ph.reason = "timed out";
-    }
-    if (n < 0) {
-        proxy_refused(c->pool, &c->direct, ph.reason, b->in, b->in_len, 0);
-        start_linger(c);
-        return -1;
-    }
-    if (ph.family != AF_UNSPEC) {
-        c->peer_len = addr_set(&c->peer, ph.family, ph.src, ph.src_port);
-        b->req.peer_len = c->peer_len;
-    }
-    c->proxy_wait = 0;
-    b->in_len -= (size_t)n;
-    memmove(b->in, b->in + n, b->in_len);
-    return 1;
-}
-
 /* Parse the head read so far: wait for more within header_timeout, answer an error, or route it. */
 static int state_head(conn_t *c)
 {
@@ -1369,7 +1183,7 @@ static int state_head(conn_t *c)
     uint64_t now;
     ssize_t n;
 
-    if (c->proxy_wait && (n = take_proxy_header(c)) <= 0) {
+    if (c->proxy_wait && (n = client_take_proxy_header(c)) <= 0) {
         return n < 0;
     }
     /*

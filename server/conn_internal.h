@@ -250,6 +250,12 @@ void handler_done(conn_t *c);
 void handler_timed_out(conn_t *c);
 
 /* conn_client.c: who the client is: trusted lists, the PROXY header, real_ip, request ids. */
+void client_parse_trusted(conn_pool_t *p);
+int client_addr_in(const conn_addr_t *a, const net_cidr_t *list, int n);
+void client_proxy_refused(conn_pool_t *p, const conn_addr_t *direct, const char *why,
+                          const char *bytes, size_t len, int untrusted);
+ssize_t client_take_proxy_header(conn_t *c);
+void client_find(conn_t *c);
 const char *client_request_id(conn_t *c);
 
 #endif
