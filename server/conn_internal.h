@@ -258,4 +258,7 @@ ssize_t client_take_proxy_header(conn_t *c);
 void client_find(conn_t *c);
 const char *client_request_id(conn_t *c);
 
+/* conn_tunnel.c: the hand-over after a 101 (forkd_resp_tunnel()). */
+void conn_hand_over(conn_t *c);
+
 #endif
