@@ -117,7 +117,8 @@ $(BUILD)/examples/%.so: examples/%.c $(EXAMPLE_INC)/forkd/forkd.h
 
 # The handlers (and the helpers only they use) see the server through forkd.h, and router.h
 # to register: they include no other server/ header and call no other server/ function.
-# forkd.h includes no forkd header. conn.o needs nothing of the worker or the handlers.
+# forkd.h includes no forkd header. The connection code (conn.o and the conn_*.o split from it)
+# needs nothing of the worker or the handlers, and only its files include conn_internal.h.
 # The examples include <forkd/forkd.h>, system headers and their own files (never a path),
 # and call nothing of forkd's but forkd.h's functions.
 # Each offender is listed; the target fails if there is one.
@@ -126,6 +127,7 @@ HANDLER_SRC := $(addprefix server/,static.c status.c live.c demo.c health.c cond
 	access.c errpage.c listing.c)
 HANDLER_OBJ := $(HANDLER_SRC:%.c=$(OBJDIR)/%.o)
 HANDLER_MAY_INCLUDE := forkd.h router.h $(notdir $(HANDLER_SRC:.c=.h) $(wildcard common/*.h))
+CONN_OBJ := $(patsubst %.c,$(OBJDIR)/%.o,$(wildcard server/conn.c server/conn_*.c))
 ABOVE_CONN_OBJ := $(addprefix $(OBJDIR)/server/,main.o master.o worker.o) $(HANDLER_OBJ)
 DEFINED = nm -g --defined-only $(1) | awk 'NF == 3 {print $$3}'
 
@@ -149,8 +151,14 @@ check-boundaries: $(SERVER_OBJ) $(COMMON_OBJ) $(EXAMPLE_SO)
 		done; \
 	done; \
 	above=" $$($(call DEFINED,$(ABOVE_CONN_OBJ)) | tr '\n' ' ')"; \
-	for f in $$(nm -u $(OBJDIR)/server/conn.o | awk '{print $$2}'); do \
-		case "$$above" in *" $$f "*) echo "server/conn.o: calls $$f (worker or handler)"; bad=1 ;; esac; \
+	for o in $(CONN_OBJ); do \
+		for f in $$(nm -u $$o | awk '{print $$2}'); do \
+			case "$$above" in *" $$f "*) echo "$$o: calls $$f (worker or handler)"; bad=1 ;; esac; \
+		done; \
+	done; \
+	for f in $$(grep -l '^#include "conn_internal.h"' server/*.[ch] common/*.[ch] tests/*/*.c); do \
+		case "$$f" in server/conn.c|server/conn_*.c) ;; \
+		*) echo "$$f: includes conn_internal.h (the connection code's own)"; bad=1 ;; esac; \
 	done; \
 	for f in $(wildcard examples/*.[ch]); do \
 		for h in $$(sed -n 's/^[ \t]*#[ \t]*include[ \t]*\([<"][^>"]*[>"]\).*/\1/p' $$f); do \

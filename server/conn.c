@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <stdarg.h>
-#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -18,14 +17,9 @@
 #include <unistd.h>
 
 #include "conn_internal.h"
-#include "escape.h"
-#include "fmt.h"
 #include "http.h"
 #include "http_parser.h"
-#include "net.h"
 #include "pending.h"
-#include "proxy_proto.h"
-#include "realip.h"
 #include "timecache.h"
 #include "tunnel.h"
 #include "uri.h"
@@ -35,6 +29,9 @@
 #define CONN_IN_SLACK 1024 /* input room past max_header_size for body bytes */
 
 static void on_event(evutil_socket_t fd, short what, void *arg);
+static void begin_request(conn_t *c);
+static int state_handler(conn_t *c);
+static void send_busy(conn_pool_t *p, int fd);
 
 /*
  * A client's fault: a bad request, a timeout, a slow reader, a reset. With
@@ -73,9 +70,6 @@ __attribute__((format(printf, 2, 3))) void conn_fault(struct conn_pool *p, const
     p->fault_logged = sec;
     p->fault_quiet = 0;
 }
-static void begin_request(conn_t *c);
-static int state_handler(conn_t *c);
-static void send_busy(conn_pool_t *p, int fd);
 
 conn_pool_t *conn_pool_new(const conn_env_t *env)
 {
