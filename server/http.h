@@ -59,7 +59,7 @@ struct forkd_req {
     uint64_t id;
     const struct sockaddr *peer; /* the client: the connection's, or a trusted proxy's word */
     socklen_t peer_len;
-    char xid[FORKD_REQ_XID_MAX + 1]; /* forkd_req_request_id(), "" until conn.c decides it */
+    char xid[FORKD_REQ_XID_MAX + 1]; /* forkd_req_request_id(), "" until conn_client.c decides it */
     forkd_server_t *srv;
     forkd_abort_fn abort_cb; /* forkd_req_on_abort() */
     void *abort_arg;

@@ -4,7 +4,7 @@
  * worker's event loop, woken through an eventfd. With 0 threads a job runs
  * at once on the loop itself, inside pool_submit() (it blocks the loop: that
  * is what the pool is for), and its completion still comes from the loop.
- * The pool knows nothing of requests: conn.c builds forkd_pool_submit() on it.
+ * The pool knows nothing of requests: conn_handler.c builds forkd_pool_submit() on it.
  */
 #ifndef FORKD_POOL_H
 #define FORKD_POOL_H

@@ -3,7 +3,7 @@
  * to the app's: bytes pass both ways unread until both sides closed, either
  * fails, or nothing passes for the idle time. A half-close is passed on
  * (the other side's write end is shut once what it was sent is out). Knows
- * nothing of HTTP: conn.c hands it the two sockets and what each side was
+ * nothing of HTTP: conn_tunnel.c hands it the two sockets and what each side was
  * already sent.
  */
 #ifndef FORKD_TUNNEL_H

@@ -1,7 +1,7 @@
 /*
  * fuzz_conn: whole-connection fuzzer. Each input is the byte stream a client
  * sends on one connection (any number of pipelined requests, bodies, garbage);
- * it goes through a socketpair into the real connection code (conn.c, router,
+ * it goes through a socketpair into the real connection code (conn*.c, router,
  * the handlers static, status and demo with the file cache, the response
  * writer, a streamed response and a streamed request body) driven by a real libevent loop, like
  * h2o's fuzz driver. The pool is set up as the worker sets it up, without a worker. ASan/UBSan

@@ -107,7 +107,7 @@ static void test_body_peer_id_server(void **state)
     assert_int_equal(slen, sizeof(in));
     req.id = 42;
     assert_int_equal(forkd_req_id(&req), 42);
-    assert_string_equal(forkd_req_request_id(&req), ""); /* conn.c decides it */
+    assert_string_equal(forkd_req_request_id(&req), ""); /* conn_client.c decides it */
     strcpy(req.xid, "lb-7");
     assert_string_equal(forkd_req_request_id(&req), "lb-7");
     req.srv = &srv;
