@@ -1,4 +1,4 @@
-/* conn: the request path of a worker, from accept to the last byte of the response. */
+/* conn: a connection's state machine and its I/O, from accept to the response's last byte. */
 #include "conn.h"
 
 #include <errno.h>
