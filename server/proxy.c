@@ -481,10 +481,11 @@ static int sending_watch(px_t *px, int full)
 }
 
 /*
- * The status of the answer whole in buf (interim 1xx ones dropped), 0
- * while its head is not whole, -1 when it does not parse.
+ * Parse the head of the answer in buf into px->resp, dropping the interim
+ * 1xx answers before it (a 101 is final: a switch). Returns its length,
+ * HTTP_PARSE_NEED_MORE, or HTTP_PARSE_BAD (px->resp.error says why).
  */
-static int early_status(px_t *px)
+static ssize_t parse_head(px_t *px)
 {
     ssize_t hl;
 
@@ -492,18 +493,20 @@ static int early_status(px_t *px)
         px->resp.headers = px->hdrs;
         px->resp.headers_cap = PX_MAX_HEADERS;
         hl = http_parse_response(px->buf, px->len, PX_MAX_HEAD, px->head_request, &px->resp);
-        if (hl == HTTP_PARSE_NEED_MORE) {
-            return 0;
-        }
-        if (hl < 0) {
-            return -1;
-        }
-        if (px->resp.status >= 200 || px->resp.status == 101) {
-            return px->resp.status;
+        if (hl < 0 || px->resp.status >= 200 || px->resp.status == 101) {
+            return hl;
         }
         memmove(px->buf, px->buf + hl, px->len - (size_t)hl);
         px->len -= (size_t)hl;
     }
+}
+
+/* The status of the answer whole in buf, 0 while its head is not, -1 when it does not parse. */
+static int early_status(px_t *px)
+{
+    ssize_t hl = parse_head(px);
+
+    return hl == HTTP_PARSE_NEED_MORE ? 0 : hl < 0 ? -1 : px->resp.status;
 }
 
 /*
@@ -977,46 +980,27 @@ static void read_upstream(px_t *px)
 
 /*
  * Act on what buf holds of the answer: its head (and a small body) whole,
- * answer the client; an interim 1xx is dropped; else wait for more.
+ * answer the client (interim 1xx answers dropped); else wait for more.
  */
 static void answer(px_t *px)
 {
-    ssize_t hl;
+    ssize_t hl = parse_head(px);
 
-    for (;;) {
-        px->resp.headers = px->hdrs;
-        px->resp.headers_cap = PX_MAX_HEADERS;
-        hl = http_parse_response(px->buf, px->len, PX_MAX_HEAD, px->head_request, &px->resp);
-        if (hl == HTTP_PARSE_NEED_MORE) {
-            watch(px, EV_READ, px->u->cfg->read_timeout);
-            return;
-        }
-        if (hl < 0) {
-            fail(px, 502, px->resp.error);
-            return;
-        }
-        if (px->resp.status >= 200 && px->resp.body == HTTP_RESP_BODY_LENGTH
-            && px->resp.content_length <= sizeof(px->buf) - (size_t)hl
-            && px->len - (size_t)hl < px->resp.content_length) {
-            /* a small body on its way: wait for it, to answer with a Content-Length */
-            watch(px, EV_READ, px->u->cfg->read_timeout);
-            return;
-        }
-        if (px->resp.status >= 200) {
-            head(px, (size_t)hl);
-            return;
-        }
-        if (px->resp.status == 101 && px->upgrade) {
-            switch_protocols(px, (size_t)hl);
-            return;
-        }
-        if (px->resp.status == 101) {
-            fail(px, 502, "101 Switching Protocols to a request that asked for no upgrade");
-            return;
-        }
-        /* an interim 1xx: dropped, the final answer follows */
-        memmove(px->buf, px->buf + hl, px->len - (size_t)hl);
-        px->len -= (size_t)hl;
+    if (hl == HTTP_PARSE_NEED_MORE) {
+        watch(px, EV_READ, px->u->cfg->read_timeout);
+    } else if (hl < 0) {
+        fail(px, 502, px->resp.error);
+    } else if (px->resp.status == 101 && px->upgrade) {
+        switch_protocols(px, (size_t)hl);
+    } else if (px->resp.status == 101) {
+        fail(px, 502, "101 Switching Protocols to a request that asked for no upgrade");
+    } else if (px->resp.body == HTTP_RESP_BODY_LENGTH
+               && px->resp.content_length <= sizeof(px->buf) - (size_t)hl
+               && px->len - (size_t)hl < px->resp.content_length) {
+        /* a small body on its way: wait for it, to answer with a Content-Length */
+        watch(px, EV_READ, px->u->cfg->read_timeout);
+    } else {
+        head(px, (size_t)hl);
     }
 }
 

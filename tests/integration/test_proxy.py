@@ -153,6 +153,21 @@ def ws_frame(payload, opcode=1, mask=None):
     return head + payload
 
 
+def ws_reader(sock, first):
+    """A recv(n) for ws_read_frame() on sock: the bytes read already (first), then more."""
+    buf = [first]
+
+    def recv(n):
+        while len(buf[0]) < n:
+            got = sock.recv(65536)
+            if not got:
+                raise AssertionError("tunnel closed")
+            buf[0] += got
+        out, buf[0] = buf[0][:n], buf[0][n:]
+        return out
+    return recv
+
+
 def ws_read_frame(recv):
     """(opcode, payload) of one small frame, unmasked; recv(n) returns exactly n bytes."""
     b0, b1 = recv(2)
@@ -557,16 +572,7 @@ class ProxyTest(AppServerCase):
         """An upgrade the app accepts: the 101 reaches the client, then frames pass both ways
         (the app's first one sent with its 101), until the client closes: the app sees it."""
         s, _, rest = self.ws_connect("/ws/chat")
-        buf = [rest]
-
-        def recv(n):
-            while len(buf[0]) < n:
-                got = s.recv(65536)
-                if not got:
-                    raise AssertionError("tunnel closed")
-                buf[0] += got
-            out, buf[0] = buf[0][:n], buf[0][n:]
-            return out
+        recv = ws_reader(s, rest)
         self.assertEqual(ws_read_frame(recv), (1, b"hello"))
         for word in (b"abc", b"forkd tunnels"):
             s.sendall(ws_frame(word, mask=os.urandom(4)))
@@ -671,16 +677,7 @@ class ProxyTunnelStopTest(FreshServerCase):
     def open_tunnel(self, server):
         s, _, rest = ProxyTest.ws_connect(self, "/ws/chat", server.port)
         s.settimeout(10)
-        buf = [rest]
-
-        def recv(n):
-            while len(buf[0]) < n:
-                got = s.recv(65536)
-                if not got:
-                    raise AssertionError("tunnel closed")
-                buf[0] += got
-            out, buf[0] = buf[0][:n], buf[0][n:]
-            return out
+        recv = ws_reader(s, rest)
         self.assertEqual(ws_read_frame(recv), (1, b"hello"))
         return s, recv
 
