@@ -64,7 +64,6 @@ typedef struct {
     int body_in;      /* the client's last piece came */
     int paused;       /* the client's body is paused */
     int held;         /* an answer the app sent early waits in buf: not read on (early_read()) */
-    int full;         /* the app's socket is full: waiting for room (sending_watch()) */
     int body_cut;     /* the app answered before the whole body was sent: never pooled */
     forkd_req_t *req; /* for the pause: valid while px lives (the abort frees px) */
     struct evbuffer *up;
@@ -88,17 +87,13 @@ static void answer(px_t *px);
 
 /* ---- request ---- */
 
-/*
- * 1 when name is a hop-by-hop field (RFC 9110 7.6.1), or one the
- * Connection value connection lists.
- */
-static int hop_by_hop(const char *name, size_t len, http_slice_t connection)
+/* 1 when name is a hop-by-hop field by itself (RFC 9110 7.6.1), whatever Connection says. */
+static int hop_field(const char *name, size_t len)
 {
     static const char *const hop[] = {
         "connection",       "keep-alive",         "te",
         "trailer",          "transfer-encoding",  "upgrade",
         "proxy-connection", "proxy-authenticate", "proxy-authorization"};
-    char low[64];
     size_t i;
 
     for (i = 0; i < sizeof(hop) / sizeof(hop[0]); i++) {
@@ -106,9 +101,14 @@ static int hop_by_hop(const char *name, size_t len, http_slice_t connection)
             return 1;
         }
     }
-    if (len >= 6 && strncasecmp(name, "proxy-", 6) == 0) {
-        return 1;
-    }
+    return len >= 6 && strncasecmp(name, "proxy-", 6) == 0;
+}
+
+/* 1 when the Connection value connection lists name: hop-by-hop for this message. */
+static int connection_lists(http_slice_t connection, const char *name, size_t len)
+{
+    char low[64];
+
     if (connection.len == 0 || len >= sizeof(low)) {
         return 0;
     }
@@ -255,7 +255,8 @@ static int build_request(px_t *px, const forkd_req_t *req)
             xff = value;
             xff_len = vlen;
         }
-        if (hop_by_hop(name, nlen, connection) || own_field(name, nlen)) {
+        if (hop_field(name, nlen) || connection_lists(connection, name, nlen)
+            || own_field(name, nlen)) {
             continue;
         }
         put(&t, name, nlen);
@@ -468,7 +469,6 @@ static int sending_watch(px_t *px, int full)
 {
     short what = (short)((full ? EV_WRITE : 0) | (px->held ? 0 : EV_READ));
 
-    px->full = full;
     if (what == 0) {
         upstream_unwatch(px->uc);
         return 0;
@@ -534,13 +534,13 @@ static void answer_early(px_t *px)
  */
 static int early_read(px_t *px)
 {
-    ssize_t n = -1;
+    ssize_t n;
     int status;
 
-    errno = EAGAIN;
-    if (px->len < sizeof(px->buf)) {
-        n = recv(px->uc->fd, px->buf + px->len, sizeof(px->buf) - px->len, 0);
+    if (px->len == sizeof(px->buf)) {
+        return 0; /* held (below): not watched for reading */
     }
+    n = recv(px->uc->fd, px->buf + px->len, sizeof(px->buf) - px->len, 0);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
         return 0;
     }
@@ -557,7 +557,7 @@ static int early_read(px_t *px)
     }
     if (status > 0 || px->len == sizeof(px->buf)) {
         px->held = 1;
-        return sending_watch(px, px->full) != 0;
+        return sending_watch(px, (px->uc->what & EV_WRITE) != 0) != 0; /* still full or not */
     }
     return 0;
 }
@@ -734,9 +734,9 @@ static int copy_head(px_t *px, forkd_resp_t *resp)
     }
     for (i = 0; i < px->resp.nheaders; i++) {
         h = &px->resp.headers[i];
-        skipped = hop_by_hop(h->name.p, h->name.len, (http_slice_t){NULL, 0});
+        skipped = hop_field(h->name.p, h->name.len);
         for (k = 0; k < nconn && !skipped; k++) {
-            skipped = hop_by_hop(h->name.p, h->name.len, px->resp.headers[conn[k]].value);
+            skipped = connection_lists(px->resp.headers[conn[k]].value, h->name.p, h->name.len);
         }
         for (k = 0; k < sizeof(skip) / sizeof(skip[0]) && !skipped; k++) {
             skipped = http_slice_eq_nocase(h->name, skip[k]);
