@@ -61,12 +61,14 @@ def resolvable_name():
 
 class RawUpstream:
     """A one-shot app server that answers every request with fixed bytes (after delay s),
-    or a request for a path in by_path with its own."""
+    or a request for a path in by_path with its own, then closes the connection (or holds it
+    open, unread, in held, when keeps_open() says so)."""
 
     def __init__(self, answer, delay=0, host="127.0.0.1", by_path=None):
         self.answer = answer
         self.by_path = by_path or {}
         self.delay = delay
+        self.held = []
         self.sock = socket.socket()
         self.sock.bind((host, 0))
         self.sock.listen(16)
@@ -92,10 +94,18 @@ class RawUpstream:
                 c.sendall(self.by_path.get(path, self.answer))
             except OSError:
                 pass
-            c.close()
+            if self.keeps_open(data):
+                self.held.append(c)
+            else:
+                c.close()
+
+    def keeps_open(self, request):
+        return False
 
     def close(self):
         self.sock.close()
+        for c in self.held:
+            c.close()
 
 
 class StaleUpstream(RawUpstream):
@@ -808,7 +818,6 @@ class StuckUpstream(RawUpstream):
 
     def __init__(self):
         super().__init__(b"")
-        self.held = []
 
     def serve(self):
         while True:
@@ -817,11 +826,6 @@ class StuckUpstream(RawUpstream):
             except OSError:
                 return
             self.held.append(c)
-
-    def close(self):
-        super().close()
-        for c in self.held:
-            c.close()
 
 
 class EarlyUpstream(RawUpstream):
@@ -832,34 +836,9 @@ class EarlyUpstream(RawUpstream):
     def __init__(self):
         super().__init__(b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 9\r\n"
                          b"Connection: close\r\n\r\ntoo large")
-        self.held = []
 
-    def serve(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            data = b""
-            try:
-                c.settimeout(5)
-                while b"\r\n\r\n" not in data:
-                    got = c.recv(4096)
-                    if not got:
-                        break
-                    data += got
-                c.sendall(self.answer)
-            except OSError:
-                pass
-            if data.startswith(b"POST /early/close "):
-                c.close()
-            else:
-                self.held.append(c)
-
-    def close(self):
-        super().close()
-        for c in self.held:
-            c.close()
+    def keeps_open(self, request):
+        return not request.startswith(b"POST /early/close ")
 
 
 def rss_kib(pid):
